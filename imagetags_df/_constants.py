@@ -1,0 +1,77 @@
+"""Every number and default the library settles on, in one place.
+
+Tests and the server import these instead of repeating them, so a change here
+changes behaviour everywhere at once.
+"""
+
+from __future__ import annotations
+
+#: Languages the API accepts (API.md). The first is the default.
+LANGUAGES: tuple[str, ...] = ("en", "zh", "fr", "de", "es", "ja", "ko")
+DEFAULT_LANG = "en"
+
+DEFAULT_BASE_URL = "https://api.imagedescriber.app"
+GENERATE_TAGS_PATH = "/api/v1/generate_tags"
+GENERATE_CONTENT_PATH = "/api/v1/generate_content"
+
+ENV_API_KEY = "IMAGEDESCRIBER_API_KEY"
+ENV_BASE_URL = "IMAGEDESCRIBER_BASE_URL"
+ENV_CACHE_DIR = "IMAGETAGS_CACHE_DIR"
+
+#: "At most 4 MB of image data" (API.md). We read MB as 10**6 bytes when we
+#: *send*, the stricter reading, so a service that means 10**6 never sees an
+#: oversize body from us; the server *accepts* up to 4 MiB, the looser one.
+MAX_IMAGE_BYTES = 4_000_000
+SERVER_MAX_IMAGE_BYTES = 4 * 1024 * 1024
+#: base64 inflates by 4/3; add room for the data-URI prefix and the JSON keys.
+SERVER_MAX_BODY_BYTES = SERVER_MAX_IMAGE_BYTES * 4 // 3 + 64 * 1024
+
+#: Pillow's decompression-bomb guard: refuse images with more pixels than this.
+MAX_IMAGE_PIXELS = 100_000_000
+#: Formats the API takes as they are (Pillow format name -> MIME type).
+API_FORMATS: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+# Rate limiting and pacing ---------------------------------------------------
+DEFAULT_RATE_LIMIT_PER_MIN = 30.0
+#: Requests are spaced this much wider than the limit strictly needs, so
+#: network jitter never lands two of them inside one of the server's windows.
+RATE_LIMIT_SAFETY = 0.02
+MAX_DEFAULT_CONCURRENCY = 64
+
+# Retries (see retry.py) -----------------------------------------------------
+DEFAULT_MAX_RETRIES = 5
+INITIAL_RETRY_DELAY = 1.0
+MAX_RETRY_DELAY = 60.0
+RETRY_JITTER = 0.25
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+# API error codes (API.md) ---------------------------------------------------
+CODE_OK = 0
+CODE_UNAUTHORIZED = 1002
+CODE_INVALID_KEY = 1003
+CODE_RATE_LIMITED = 1004
+CODE_INVALID_PARAMS = 1005
+CODE_NO_CREDITS = 2002
+CODE_CONTENT_BLOCKED = 2003
+CODE_INVALID_IMAGE = 2004
+CODE_UPLOAD_FAILED = 2005
+CODE_INTERNAL = 5050
+
+#: HTTP status the server sends with each code (our reading, API.md).
+HTTP_STATUS_FOR_CODE: dict[int, int] = {
+    CODE_UNAUTHORIZED: 401,
+    CODE_INVALID_KEY: 401,
+    CODE_RATE_LIMITED: 429,
+    CODE_INVALID_PARAMS: 400,
+    CODE_INVALID_IMAGE: 400,
+    CODE_NO_CREDITS: 402,
+    CODE_CONTENT_BLOCKED: 422,
+    CODE_UPLOAD_FAILED: 502,
+    CODE_INTERNAL: 500,
+}
+#: Codes worth another attempt; everything else is final for the row or the run.
+RETRYABLE_CODES = frozenset({CODE_RATE_LIMITED, CODE_UPLOAD_FAILED, CODE_INTERNAL})
+
+#: Bumped when the cached value's meaning changes, so old entries are ignored.
+CACHE_SCHEMA = 1

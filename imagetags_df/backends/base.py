@@ -1,0 +1,76 @@
+"""The one small interface every backend implements.
+
+The engine owns caching, pacing, retries, budget and progress; a backend only
+knows how to tag prepared images. It knows nothing of pandas.
+
+A backend must provide:
+
+* ``name`` – short registry name (``"imagedescriber"``, ``"local"``, ...), shown in
+  the ``backend`` column.
+* ``cache_identity()`` – a string that changes whenever the same image could get
+  a different answer (model version, options, service URL). Never a secret.
+* ``rate_limit`` – a :class:`RateLimit`, or None for "as fast as it goes".
+* ``limiter_id()`` – which shared pacing bucket requests count against (a
+  digest of the API key for the API; None when there is no limit).
+* ``max_concurrency`` – default number of calls in flight.
+* ``max_batch`` – how many images one :meth:`tag_batch` call may take.
+* ``async tag_batch(images, lang)`` – one result or exception per image, same order.
+
+Backends that have a natural synchronous single-image call implement
+``tag(image, lang)`` and inherit ``tag_batch``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Sequence
+
+from .._types import PreparedImage, RateLimit, TagResult
+
+
+class Backend(abc.ABC):
+    name: str = "backend"
+    #: Default pace, or None for no limit.
+    rate_limit: RateLimit | None = None
+    max_concurrency: int = 4
+    max_batch: int = 1
+    #: True when calls spend credits (the engine then honours max_credits / 2002).
+    costs_credits: bool = False
+    #: Credits one successful call is expected to spend (for estimates and budgets).
+    credits_per_call: float = 0.0
+
+    @abc.abstractmethod
+    def cache_identity(self) -> str:
+        """Identity for cache keys; must not contain secrets."""
+
+    def limiter_id(self) -> str | None:
+        return None
+
+    def tag(self, image: PreparedImage, lang: str) -> TagResult:
+        """Tag one image synchronously. Override this or :meth:`tag_batch`."""
+        raise NotImplementedError
+
+    async def tag_batch(self, images: Sequence[PreparedImage], lang: str) -> list[TagResult | BaseException]:
+        """Tag several images; one entry per image: a result or the exception it raised.
+
+        The default runs :meth:`tag` in a worker thread so CPU-bound backends do
+        not block the event loop.
+        """
+
+        def run() -> list[TagResult | BaseException]:
+            out: list[TagResult | BaseException] = []
+            for img in images:
+                try:
+                    out.append(self.tag(img, lang))
+                except Exception as exc:  # noqa: BLE001 - per-image errors are data here
+                    out.append(exc)
+            return out
+
+        return await asyncio.to_thread(run)
+
+    async def aclose(self) -> None:
+        """Release connections or sessions. Called once at the end of a run."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

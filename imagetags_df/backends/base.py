@@ -39,6 +39,9 @@ class Backend(abc.ABC):
     costs_credits: bool = False
     #: Credits one successful call is expected to spend (for estimates and budgets).
     credits_per_call: float = 0.0
+    #: True when the backend decodes every image itself and raises CorruptImageError
+    #: for bad data, so the engine can skip its own trial decode (saves a decode per image).
+    decodes_images: bool = False
 
     @abc.abstractmethod
     def cache_identity(self) -> str:

@@ -130,8 +130,10 @@ class Estimate:
     errors: dict[int, str] = field(default_factory=dict)  # row position -> message
 
     def __str__(self) -> str:
-        mins = self.seconds_needed / 60
+        if self.seconds_needed == self.seconds_needed:  # not NaN: the backend has a rate limit
+            when = f"~{self.seconds_needed / 60:.1f} min at {self.rate_limit}"
+        else:
+            when = "no rate limit"
         return (f"{self.rows} rows, {self.unique_images} unique images, {self.cached} cached, "
                 f"{self.invalid} unreadable; {self.calls_needed} calls, "
-                f"{self.credits_needed:g} credits, ~{mins:.1f} min at {self.rate_limit or 'no limit'} "
-                f"({self.backend})")
+                f"{self.credits_needed:g} credits, {when} ({self.backend})")

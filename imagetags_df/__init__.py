@@ -1,0 +1,53 @@
+"""AI image tags, titles and descriptions for pandas DataFrames.
+
+>>> import imagetags_df                        # registers DataFrame.imagetags
+>>> out = df.imagetags.generate(col="path", lang="en")   # doctest: +SKIP
+
+Backends: the ImageDescriber API (``backend="imagedescriber"``, needs a key) or
+the embedded offline tagger (``backend="local"``); ``"auto"`` picks the API when
+a key is set. Results are cached on disk by image content.
+"""
+
+from __future__ import annotations
+
+from . import accessor as _accessor  # noqa: F401  (registers the pandas accessors)
+from ._constants import LANGUAGES
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BudgetExceededError,
+    ConfigurationError,
+    ContentBlockedError,
+    CorruptImageError,
+    ImageError,
+    ImageNotFoundError,
+    ImageTagsError,
+    ImageTooLargeError,
+    InsufficientCreditsError,
+    InternalServerError,
+    InvalidImageFormatError,
+    InvalidParameterError,
+    RateLimitError,
+    UnsupportedImageError,
+    UploadFailedError,
+)
+from ._types import Estimate, PreparedImage, RateLimit, TagResult
+from .backends import Backend, register_backend, resolve_backend
+from .backends.imagedescriber import AsyncImageDescriberClient, ImageDescriberClient
+from .engine import RESULT_COLUMNS, estimate, generate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "generate", "estimate", "RESULT_COLUMNS", "LANGUAGES",
+    "ImageDescriberClient", "AsyncImageDescriberClient",
+    "Backend", "register_backend", "resolve_backend",
+    "TagResult", "PreparedImage", "RateLimit", "Estimate",
+    "ImageTagsError", "ConfigurationError", "BudgetExceededError",
+    "ImageError", "ImageNotFoundError", "UnsupportedImageError", "CorruptImageError", "ImageTooLargeError",
+    "APIError", "AuthenticationError", "RateLimitError", "InvalidParameterError",
+    "InsufficientCreditsError", "ContentBlockedError", "InvalidImageFormatError", "UploadFailedError",
+    "InternalServerError", "APIConnectionError", "APITimeoutError",
+]

@@ -1,0 +1,294 @@
+"""The ImageDescriber HTTP API: sync and async clients over one base, and its Backend.
+
+All translation from HTTP (httpx errors, statuses, HTML error pages, empty
+bodies, credits given as strings) to our exception tree happens here, in
+:meth:`_BaseClient._parse`. The API key is held privately and used only to
+build the ``authorization`` header; it never reaches a repr or a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from .. import _constants as C
+from .. import images as _images
+from .._exceptions import APIConnectionError, APITimeoutError, ConfigurationError, api_error_for
+from .._types import PreparedImage, RateLimit, TagResult
+from ..retry import parse_retry_after, retry_delay, should_retry
+from .base import Backend
+
+
+def _as_number(value: Any) -> float | None:
+    # The seed's table says numbers, its example shows strings: accept both.
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class _BaseClient:
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
+                 timeout: float | None = None, max_retries: int | None = None) -> None:
+        import os
+
+        # Settled once: argument, then environment, then default.
+        key = api_key or os.environ.get(C.ENV_API_KEY)
+        if not key:
+            from . import MISSING_KEY_HELP
+
+            raise ConfigurationError(MISSING_KEY_HELP)
+        self.__api_key = key
+        self.base_url = (base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = float(timeout) if timeout is not None else C.DEFAULT_TIMEOUT
+        self.max_retries = C.DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries)
+
+    def _headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.__api_key}", "content-type": "application/json",
+                "accept": "application/json", "user-agent": "imagetags-df/0.1"}
+
+    def key_digest(self) -> str:
+        """A short one-way digest that tells keys apart for pacing, without revealing them."""
+        return hashlib.sha256(b"imagetags-df pacing\0" + self.__api_key.encode()).hexdigest()[:16]
+
+    def _timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(C.DEFAULT_CONNECT_TIMEOUT, self.timeout))
+
+    @staticmethod
+    def _body(image: PreparedImage, lang: str, prompt: str | None = None) -> bytes:
+        if lang not in C.LANGUAGES:
+            raise ConfigurationError(f"lang {lang!r} is not supported; use one of {', '.join(C.LANGUAGES)}")
+        payload: dict[str, str] = {"image": image.data_uri(), "lang": lang}
+        if prompt is not None:
+            payload["prompt"] = prompt
+        return json.dumps(payload).encode()
+
+    @staticmethod
+    def _parse(response: httpx.Response) -> dict[str, Any]:
+        """The ``data`` of a success, or raise the matching APIError."""
+        status = response.status_code
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        try:
+            body = response.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or "code" not in body:
+            # A proxy's HTML page, an empty body, or JSON that is not the API's.
+            snippet = response.text[:80].strip().replace("\n", " ") if response.content else "no body"
+            kind = "an HTML page" if "<html" in response.text[:500].lower() else repr(snippet)
+            message = f"unexpected response: HTTP {status} with {kind}"
+            # A 2xx without the API's JSON is a broken gateway: classify it as a 502
+            # (retryable) but keep the status the server really sent.
+            exc = api_error_for(None, message, status_code=status if status >= 300 else 502,
+                                retry_after=retry_after)
+            exc.status_code = status
+            raise exc
+        code = body.get("code")
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            code = None
+        request_id = body.get("request_id")
+        request_id = str(request_id) if request_id is not None else None
+        message = str(body.get("message") or "")
+        if code != C.CODE_OK:
+            raise api_error_for(code, message or f"API error {code}", request_id=request_id,
+                                status_code=status, retry_after=retry_after)
+        data = body.get("data")
+        tags = data.get("tags") if isinstance(data, dict) else None
+        if not isinstance(tags, dict) or not isinstance(tags.get("tags"), list):
+            raise api_error_for(C.CODE_INTERNAL, "success response without data.tags", request_id=request_id,
+                                status_code=status)
+        return {"data": data, "request_id": request_id}
+
+    @staticmethod
+    def _to_result(parsed: dict[str, Any]) -> TagResult:
+        data = parsed["data"]
+        tags = data["tags"]
+        credits = data.get("credits") if isinstance(data.get("credits"), dict) else {}
+        amount = _as_number(credits.get("amount"))
+        return TagResult(
+            tags=[str(t).strip() for t in tags.get("tags", []) if str(t).strip()],
+            title=str(tags.get("title") or ""),
+            description=str(tags.get("description") or ""),
+            request_id=parsed["request_id"],
+            credits_used=1.0 if amount is None else amount,
+            credits_remaining=_as_number(credits.get("remaining")),
+            backend="imagedescriber",
+        )
+
+    @staticmethod
+    def _prepare(image: Any) -> PreparedImage:
+        if isinstance(image, PreparedImage):
+            return image
+        return _images.load(image)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+
+class ImageDescriberClient(_BaseClient):
+    """Synchronous client for ``POST /api/v1/generate_tags``, with retries.
+
+    >>> client = ImageDescriberClient(api_key="sk-...")              # doctest: +SKIP
+    >>> client.generate_tags("cat.jpg", lang="zh").tags               # doctest: +SKIP
+    ['猫', ...]
+    """
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
+                 timeout: float | None = None, max_retries: int | None = None,
+                 http_client: httpx.Client | None = None) -> None:
+        super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        self._http = http_client or httpx.Client(timeout=self._timeout())
+
+    def _post(self, path: str, body: bytes) -> dict[str, Any]:
+        try:
+            response = self._http.post(self.base_url + path, content=body, headers=self._headers())
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None
+        return self._parse(response)
+
+    def _with_retries(self, path: str, body: bytes) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            try:
+                return self._post(path, body)
+            except Exception as exc:
+                if attempt >= self.max_retries or not should_retry(exc):
+                    raise
+                time.sleep(retry_delay(attempt, getattr(exc, "retry_after", None)))
+                attempt += 1
+
+    def generate_tags(self, image: Any, lang: str = C.DEFAULT_LANG) -> TagResult:
+        """Tags, title and description for one image (path, bytes, PIL image or PreparedImage)."""
+        prepared = self._prepare(image)
+        return self._to_result(self._with_retries(C.GENERATE_TAGS_PATH, self._body(prepared, lang)))
+
+    def generate_content(self, image: Any, prompt: str, lang: str = C.DEFAULT_LANG) -> dict[str, Any]:
+        """The sibling endpoint: the raw ``data`` answer to ``prompt`` about the image."""
+        prepared = self._prepare(image)
+        return self._with_retries(C.GENERATE_CONTENT_PATH, self._body(prepared, lang, prompt))["data"]
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "ImageDescriberClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncImageDescriberClient(_BaseClient):
+    """Asynchronous twin of :class:`ImageDescriberClient`."""
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
+                 timeout: float | None = None, max_retries: int | None = None,
+                 http_client: httpx.AsyncClient | None = None, max_connections: int = 100) -> None:
+        super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._http = http_client or httpx.AsyncClient(timeout=self._timeout(), limits=limits)
+
+    async def _post(self, path: str, body: bytes) -> dict[str, Any]:
+        try:
+            response = await self._http.post(self.base_url + path, content=body, headers=self._headers())
+        except httpx.TimeoutException:
+            raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None
+        return self._parse(response)
+
+    async def _with_retries(self, path: str, body: bytes) -> dict[str, Any]:
+        attempt = 0
+        while True:
+            try:
+                return await self._post(path, body)
+            except Exception as exc:
+                if attempt >= self.max_retries or not should_retry(exc):
+                    raise
+                await asyncio.sleep(retry_delay(attempt, getattr(exc, "retry_after", None)))
+                attempt += 1
+
+    async def generate_tags(self, image: Any, lang: str = C.DEFAULT_LANG) -> TagResult:
+        prepared = await asyncio.to_thread(self._prepare, image)
+        return self._to_result(await self._with_retries(C.GENERATE_TAGS_PATH, self._body(prepared, lang)))
+
+    async def generate_content(self, image: Any, prompt: str, lang: str = C.DEFAULT_LANG) -> dict[str, Any]:
+        prepared = await asyncio.to_thread(self._prepare, image)
+        return (await self._with_retries(C.GENERATE_CONTENT_PATH, self._body(prepared, lang, prompt)))["data"]
+
+    async def tag_once(self, image: PreparedImage, lang: str) -> TagResult:
+        """One attempt, no retries: the engine owns retries so they share its pacing."""
+        return self._to_result(await self._post(C.GENERATE_TAGS_PATH, self._body(image, lang)))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncImageDescriberClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class ImageDescriberBackend(Backend):
+    """The hosted API (or any server speaking it, such as ``imagetags serve``)."""
+
+    name = "imagedescriber"
+    costs_credits = True
+    credits_per_call = 1.0
+    max_batch = 1
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
+                 timeout: float | None = None, rate_limit: Any = None) -> None:
+        self._settings = dict(api_key=api_key, base_url=base_url, timeout=timeout)
+        # Validate the key now (clear error before any work); build the async
+        # client lazily inside the event loop that will use it.
+        probe = _BaseClient(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+        self.base_url = probe.base_url
+        self._key_digest = probe.key_digest()
+        self.rate_limit = RateLimit.parse(rate_limit if rate_limit is not None else C.DEFAULT_RATE_LIMIT_PER_MIN)
+        self.max_concurrency = default_concurrency(self.rate_limit)
+        self._client: AsyncImageDescriberClient | None = None
+
+    def cache_identity(self) -> str:
+        # The service, not the key: one account's answer for an image is reused by another.
+        return f"imagedescriber|{self.base_url}"
+
+    def limiter_id(self) -> str:
+        return f"{self.base_url}|{self._key_digest}"
+
+    async def tag_batch(self, images: Sequence[PreparedImage], lang: str) -> list[TagResult | BaseException]:
+        if self._client is None:
+            self._client = AsyncImageDescriberClient(max_retries=0, **self._settings)
+        out: list[TagResult | BaseException] = []
+        for img in images:
+            try:
+                out.append(await self._client.tag_once(img, lang))
+            except Exception as exc:  # noqa: BLE001 - per-image outcome
+                out.append(exc)
+        return out
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def __repr__(self) -> str:
+        return f"<ImageDescriberBackend {self.base_url} rate={self.rate_limit}>"
+
+
+def default_concurrency(rate: RateLimit) -> int:
+    """Enough calls in flight to keep the pace even when each takes ~10 s."""
+    per_second = rate.per_minute / 60.0
+    return max(4, min(C.MAX_DEFAULT_CONCURRENCY, int(per_second * 10) + 2))

@@ -1,0 +1,57 @@
+"""Shared fixtures: an isolated user cache, real image files, a real loopback API."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imagetags_df.testing import FakeImageDescriber
+
+API_KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    """No test touches the real user cache or a real key from the developer's shell."""
+    monkeypatch.setenv("IMAGETAGS_CACHE_DIR", str(tmp_path_factory.mktemp("usercache")))
+    monkeypatch.delenv("IMAGEDESCRIBER_API_KEY", raising=False)
+    monkeypatch.delenv("IMAGEDESCRIBER_BASE_URL", raising=False)
+
+
+def make_photo(path: Path, size=(320, 240), seed: int = 0, fmt: str | None = None, **save) -> Path:
+    """A small real image with gradients and noise, so JPEG sizes are photo-like."""
+    rnd = random.Random(seed)
+    w, h = size
+    img = Image.new("RGB", size)
+    base = (rnd.randrange(256), rnd.randrange(256), rnd.randrange(256))
+    img.putdata([((base[0] + x) % 256, (base[1] + y) % 256, (base[2] + x * y // 64 + rnd.randrange(16)) % 256)
+                 for y in range(h) for x in range(w)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format=fmt, **save)
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path) -> list[Path]:
+    return [make_photo(tmp_path / f"img_{i}.jpg", seed=i) for i in range(6)]
+
+
+@pytest.fixture
+def api():
+    with FakeImageDescriber(keys={API_KEY}) as server:
+        yield server
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+def jpeg_bytes(size=(64, 48), color="red") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG")
+    return buf.getvalue()

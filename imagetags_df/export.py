@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import hashlib
 import html
 import json
 import math
@@ -39,9 +40,9 @@ import pandas as pd
 from ._exceptions import ConfigurationError, ImageError, ImageNotFoundError, UnsupportedImageError
 
 __all__ = [
-    "IMAGE_SUFFIXES", "GENERATOR", "TABLE_FORMATS", "MetadataError", "SidecarReport",
-    "AltTextReport", "find_images", "write_table", "table_format", "sidecar_path",
-    "write_sidecars", "write_metadata", "read_metadata", "find_img_tags", "fill_alt_text",
+    "IMAGE_SUFFIXES", "GENERATOR", "TABLE_FORMATS", "MetadataError", "SidecarReport", "AltTextReport",
+    "find_images", "write_table", "json_lines", "table_format", "sidecar_path", "write_sidecars",
+    "write_metadata", "remember_results", "read_metadata", "find_img_tags", "fill_alt_text",
 ]
 
 #: File name endings :func:`find_images` picks up in folders: what the API takes
@@ -219,14 +220,23 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         elif fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
-            # Built record by record (not DataFrame.to_json) so lists, nullable
-            # integers and non-ASCII text come out as plain JSON without escapes.
             with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-                cols = list(frame.columns)
-                for row in frame.itertuples(index=False, name=None):
-                    rec = {str(c): _jsonable(v) for c, v in zip(cols, row)}
-                    fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
+                for line in json_lines(frame):
+                    fh.write(line)
     return target
+
+
+def json_lines(df: pd.DataFrame) -> Iterator[str]:
+    """One JSON object per row, newline-terminated (the JSON Lines format).
+
+    Built record by record rather than with ``DataFrame.to_json`` so lists,
+    nullable integers and non-ASCII text come out as plain JSON without escapes.
+    """
+    frame = _plain_frame(df)
+    cols = [str(c) for c in frame.columns]
+    for row in frame.itertuples(index=False, name=None):
+        rec = {c: _jsonable(v) for c, v in zip(cols, row)}
+        yield json.dumps(rec, ensure_ascii=False, default=str) + "\n"
 
 
 # --------------------------------------------------------------------------- sidecars
@@ -351,8 +361,8 @@ def _langalt_default(datum_value: Any) -> str:
 
 
 def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str | None,
-                   description: str | None, *, overwrite: bool = False) -> None:
-    """Write tags, title and description into the image file's own metadata.
+                   description: str | None, *, overwrite: bool = False) -> str:
+    """Write tags, title and description into the image file's own metadata; return the new SHA-256.
 
     XMP ``dc:subject`` (a Bag of keywords), ``dc:title`` and ``dc:description``
     (``x-default`` language) for JPEG, PNG, WebP and TIFF, and for JPEG also IPTC
@@ -364,6 +374,9 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
     (exiv2 never re-encodes), so decoded pixels are identical. The new file is
     written beside the old one and moved over it, so a crash cannot corrupt it.
     Raises :class:`MetadataError` for formats that cannot hold XMP (GIF, BMP).
+
+    The returned digest is the new file's SHA-256: the file's bytes changed, so
+    the cache would not know it; :func:`remember_results` tells it.
 
     >>> write_metadata("cat.jpg", ["cat", "sofa"], "A cat", "A tabby cat asleep on a sofa")  # doctest: +SKIP
     """
@@ -428,6 +441,46 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
                 "convert it to JPEG, PNG, WebP or TIFF, or use --sidecars", source=name) from None
         raise MetadataError(f"{name}: metadata could not be written ({msg})", source=name) from None
     _write_bytes_atomic(target, out)
+    return hashlib.sha256(out).hexdigest()
+
+
+def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], str, dict[str, Any]]], *,
+                     lang: str, backend: str = "auto", api_key: str | None = None,
+                     base_url: str | None = None, cache_dir: Any = None) -> int:
+    """Tell the cache that rewritten files still have the tags they had.
+
+    Writing metadata changes a file's bytes, and the cache is keyed on their
+    SHA-256, so without this the next run over the same folder would pay for
+    every image again although not one pixel changed. ``rewritten`` holds
+    ``(path, new_sha256, result_row)``; the options must be the ones the results
+    were made with (they pick the cache entry's backend identity and language).
+    Returns how many entries were stored.
+    """
+    from . import engine
+    from ._types import TagResult
+    from .cache import result_key
+
+    settings = engine.settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url,
+                             cache_dir=cache_dir, progress=False)
+    stored = 0
+    try:
+        identity = settings.backend.cache_identity()
+        for path, digest, rec in rewritten:
+            scores = rec.get("tag_scores")
+            result = TagResult(tags=[str(t) for t in rec.get("tags") or []], title=rec.get("title") or "",
+                               description=rec.get("description") or "", request_id=rec.get("request_id"),
+                               tag_scores=None if scores is None else [float(x) for x in scores],
+                               backend=rec.get("backend") or settings.backend.name)
+            settings.cache.set_result(result_key(identity, lang, digest), result)
+            # The engine memoises hashes by absolute path, size and mtime; record
+            # the new ones so the next run does not even re-read the file.
+            abspath = os.path.abspath(os.path.expanduser(os.fspath(path)))
+            with contextlib.suppress(OSError):
+                settings.cache.set_hash(abspath, os.stat(abspath), digest)
+            stored += 1
+    finally:
+        settings.cache.close()
+    return stored
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -552,6 +605,8 @@ class AltTextReport:
     error_codes: dict[int | None, int] = field(default_factory=dict)
     #: The run's results (one row per distinct local image), for callers who want more.
     results: pd.DataFrame | None = None
+    #: The rewritten page, exactly as written (or as it would be written).
+    html: bytes = b""
 
 
 def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None,
@@ -567,8 +622,8 @@ def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike
 
     The page is edited by source offsets, never re-serialised: the new
     attributes are inserted right after ``<img``, and every other byte of the
-    file is unchanged. The result goes to ``out_path`` (default: the page itself,
-    replaced atomically).
+    file is unchanged. The result is written to ``out_path`` (atomically; pass the
+    page's own path to edit it in place) and is always in ``report.html``.
 
     >>> fill_alt_text("site/index.html", "site/index.alt.html", backend="local")  # doctest: +SKIP
     AltTextReport(images=3, filled=2, ...)
@@ -626,8 +681,9 @@ def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike
     new_text = text
     for offset, insert in sorted(edits, reverse=True):  # back to front keeps offsets valid
         new_text = new_text[:offset] + insert + new_text[offset:]
-    target = Path(out_path).expanduser() if out_path is not None else page
-    _write_bytes_atomic(target, new_text.encode(encoding, errors="surrogateescape"))
+    report.html = new_text.encode(encoding, errors="surrogateescape")
+    if out_path is not None:
+        _write_bytes_atomic(Path(out_path).expanduser(), report.html)
     return report
 
 

@@ -44,6 +44,9 @@ INITIAL_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 60.0
 RETRY_JITTER = 0.25
 DEFAULT_TIMEOUT = 60.0
+#: On Ctrl-C, calls already sent are paid for: wait this long for them to land
+#: in the cache before giving up on them.
+INTERRUPT_GRACE = 15.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 # API error codes (API.md) ---------------------------------------------------

@@ -287,11 +287,15 @@ class _Run:
             await queue.put((job, img))
         await queue.put(None)
 
-    def _budget_allows(self, n: int) -> bool:
+    def _cost(self, n: int) -> float:
+        """Credits to hold for n calls while they are in flight (0 when no budget is set)."""
         be = self.s.backend
-        if self.s.max_credits is None or not be.costs_credits:
+        return n * be.credits_per_call if (self.s.max_credits is not None and be.costs_credits) else 0.0
+
+    def _budget_allows(self, n: int) -> bool:
+        if self.s.max_credits is None or not self.s.backend.costs_credits:
             return True
-        need = n * be.credits_per_call
+        need = self._cost(n)
         if self.spent + self.reserved + need > self.s.max_credits + 1e-9:
             self.stop = BudgetExceededError(
                 f"not sent: max_credits={self.s.max_credits:g} would be exceeded "
@@ -302,7 +306,7 @@ class _Run:
 
     async def _attempt(self, batch: list[tuple[_Job, PreparedImage]], sem: asyncio.Semaphore) -> None:
         be = self.s.backend
-        reserved = len(batch) * be.credits_per_call if (self.s.max_credits is not None and be.costs_credits) else 0.0
+        reserved = self._cost(len(batch))
         try:
             attempt = 0
             pending = batch
@@ -345,38 +349,15 @@ class _Run:
         sem = asyncio.Semaphore(self.s.max_concurrency)
         tasks: set[asyncio.Task] = set()
         try:
-            done = False
-            while not done and self.fatal is None and self.stop is None:
-                batch: list[tuple[_Job, PreparedImage]] = []
-                item = await queue.get()
-                while item is not None:
-                    job, img = item
-                    if isinstance(img, ImageTagsError):
-                        self._finish(job, img)
-                    else:
-                        batch.append((job, img))
-                    if len(batch) >= be.max_batch or queue.empty() or self.fatal is not None:
-                        break
-                    item = await queue.get()
-                done = item is None
-                if not batch or self.fatal is not None:
-                    continue
-                if not self._budget_allows(len(batch)):
-                    break
-                await sem.acquire()
-                if self.pacer is not None:
-                    try:
-                        await self.pacer.acquire()
-                    except BaseException:
-                        sem.release()
-                        raise
-                if self.fatal is not None or self.stop is not None:
-                    sem.release()
-                    self.reserved -= len(batch) * be.credits_per_call if self.s.max_credits is not None else 0
-                    break
-                task = asyncio.create_task(self._attempt(batch, sem))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+            try:
+                await self._dispatch(queue, sem, tasks)
+            except asyncio.CancelledError:
+                # Ctrl-C: send nothing more, but let calls already sent (and paid for)
+                # land in the cache, so a re-run does not pay for them twice.
+                self.stop = self.stop or ImageTagsError("interrupted")
+                if tasks:
+                    await asyncio.wait(set(tasks), timeout=C.INTERRUPT_GRACE)
+                raise
             if self.fatal is not None:
                 for t in tasks:
                     t.cancel()
@@ -388,6 +369,43 @@ class _Run:
                 t.cancel()
             await asyncio.gather(producer, *tasks, return_exceptions=True)
             await be.aclose()
+
+    async def _dispatch(self, queue: asyncio.Queue, sem: asyncio.Semaphore, tasks: set[asyncio.Task]) -> None:
+        """Take prepared images in batches, wait for a slot and a pace, start a call."""
+        be = self.s.backend
+        done = False
+        while not done and self.fatal is None and self.stop is None:
+            batch: list[tuple[_Job, PreparedImage]] = []
+            item = await queue.get()
+            while item is not None:
+                job, img = item
+                if isinstance(img, ImageTagsError):
+                    self._finish(job, img)
+                else:
+                    batch.append((job, img))
+                if len(batch) >= be.max_batch or queue.empty() or self.fatal is not None:
+                    break
+                item = await queue.get()
+            done = item is None
+            if not batch or self.fatal is not None:
+                continue
+            if not self._budget_allows(len(batch)):
+                return
+            await sem.acquire()
+            try:
+                if self.pacer is not None:
+                    await self.pacer.acquire()
+            except BaseException:
+                sem.release()
+                self.reserved -= self._cost(len(batch))
+                raise
+            if self.fatal is not None or self.stop is not None:
+                sem.release()
+                self.reserved -= self._cost(len(batch))
+                return
+            task = asyncio.create_task(self._attempt(batch, sem))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
 
 def _prepare_job(job: _Job, validate: bool) -> PreparedImage:

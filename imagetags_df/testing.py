@@ -193,7 +193,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, b"{}")
             return
         code_text, _, variant = step.partition("@")
-        self._error(int(code_text), f"scripted error {code_text}", http200=(variant == "200"))
+        headers = {}
+        if int(code_text) == C.CODE_RATE_LIMITED and self.server.state.retry_after is not None:
+            headers["retry-after"] = str(self.server.state.retry_after)
+        self._error(int(code_text), f"scripted error {code_text}", http200=(variant == "200"), headers=headers)
 
 
 class _Server(ThreadingHTTPServer):

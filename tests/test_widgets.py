@@ -1,0 +1,310 @@
+"""The gallery and the review widget, on real image files and real widget models.
+
+The review test drives the ipywidgets models the way a front-end would (button clicks,
+typed text, a ticked box), then opens the same review file in a new Python process.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+import imagetags_df  # noqa: F401  (registers the accessor)
+from imagetags_df import widgets
+from imagetags_df._exceptions import ConfigurationError
+
+REPO = Path(__file__).resolve().parents[1]
+IMG_SRC = re.compile(r'<img class="itdf-thumb" src="([^"]+)"')
+
+
+def _img(path: Path, size, color, mode="RGB", fmt=None, **save) -> Path:
+    Image.new(mode, size, color).save(path, format=fmt, **save)
+    return path
+
+
+@pytest.fixture
+def frame(tmp_path) -> pd.DataFrame:
+    """Paths, bytes and a PIL image; a failed row; a missing file; a row with no tags."""
+    big = _img(tmp_path / "big.jpg", (1200, 800), (200, 40, 40))
+    alpha = _img(tmp_path / "alpha.png", (300, 500), (0, 128, 255, 90), mode="RGBA")
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), "green").save(buf, "WEBP")
+    return pd.DataFrame({
+        "path": [str(big), alpha, buf.getvalue(), Image.new("RGB", (90, 60), "yellow"),
+                 str(tmp_path / "missing.jpg"), str(big)],
+        "tags": [["cat", "pet"], ["sky", "<b>bold</b>"], ["grass"], [], None, ["cat", "猫"]],
+        "title": ["A red cat", "Blue sky", "Lawn", "Yellow", None, "Same file again"],
+        "error_code": pd.array([None, None, None, None, 2004, None], dtype="Int64"),
+        "error": [None, None, None, None, "file not found: missing.jpg", None],
+    }, index=["r0", "r1", "r2", "r3", "r4", "r5"])
+
+
+def _decoded(uri: str) -> Image.Image:
+    assert uri.startswith("data:image/jpeg;base64,")
+    return Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+
+
+# --- gallery ----------------------------------------------------------------------
+
+
+def test_static_grid_is_self_contained(frame):
+    g = widgets.preview(frame, n=24, thumb_size=96)
+    page = g._repr_html_()
+    srcs = IMG_SRC.findall(page)
+    # five readable images; the missing file gets a note instead of a broken <img>
+    assert len(srcs) == 5 == page.count("<img")
+    for uri in srcs:
+        im = _decoded(uri)
+        assert max(im.size) <= 96 and im.mode == "RGB"
+    assert "image unavailable" in page and "missing.jpg" in page
+    assert "error 2004: file not found: missing.jpg" in page
+    assert page.count('class="itdf-chip"') == 2 + 2 + 1 + 0 + 0 + 2
+    assert ">猫<" in page and "A red cat" in page
+    # tags are text, never markup
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
+    assert "<script" not in page and "<style" not in page
+    # nothing points at the file system: every src is inline data
+    assert all(src.startswith("data:image/") for src in re.findall(r'src="([^"]*)"', page))
+    assert str(frame["path"].iloc[0]) not in page
+
+
+def test_same_file_is_shrunk_once(frame, monkeypatch):
+    calls = []
+    real = widgets.thumbnail
+    monkeypatch.setattr(widgets, "thumbnail", lambda v, *a, **k: calls.append(v) or real(v, *a, **k))
+    widgets.preview(frame).html()
+    assert sum(1 for v in calls if isinstance(v, str) and v.endswith("big.jpg")) == 1
+
+
+def test_100k_rows_embed_only_one_page(tmp_path):
+    photo = _img(tmp_path / "p.jpg", (800, 600), "purple")
+    rows = 100_000
+    df = pd.DataFrame({"path": [str(photo)] * rows,
+                       "tags": [["a", "b"] if i % 2 else ["a"] for i in range(rows)]})
+    start = time.perf_counter()
+    g = df.imagetags.preview(n=24)
+    page = g._repr_html_()
+    elapsed = time.perf_counter() - start
+    assert page.count("<img") == 24
+    assert len(page) < 150_000  # one small page, not a 100k-image document
+    assert elapsed < 5, elapsed
+    assert g.pages == 4167 and "images 1–24 of 100,000" in page
+    g.page(-1)
+    assert len(g.page_rows()) == rows - 4166 * 24 == 16
+    assert g._repr_html_().count("<img") == 16
+    # the tag filter also keeps the bound
+    g.filter("b")
+    assert g.rows == 50_000 and g._repr_html_().count("<img") == 24
+
+
+def test_paging_and_filter(tmp_path):
+    photo = _img(tmp_path / "p.png", (50, 50), "orange", fmt="PNG")
+    df = pd.DataFrame({"path": [str(photo)] * 30,
+                       "tags": [["cat"] if i < 10 else ["dog"] for i in range(30)]},
+                      index=range(100, 130))
+    g = widgets.preview(df, n=12, page=2)
+    assert g.pages == 3 and list(g.page_rows()) == list(range(24, 30))
+    assert "[124]" in g.html()  # cards name the index label
+    g.page(99)
+    assert g.current_page == 2
+    g.filter(["cat"])
+    assert g.current_page == 0 and g.rows == 10 and g.pages == 1
+    assert widgets.preview(df, tags="unicorn").html().count("<img") == 0
+    assert "no images match" in widgets.preview(df, tags="unicorn").html()
+
+
+def test_widget_controls_drive_the_page(tmp_path):
+    photo = _img(tmp_path / "p.png", (50, 50), "orange", fmt="PNG")
+    df = pd.DataFrame({"path": [str(photo)] * 30,
+                       "tags": [["cat"] if i < 10 else ["dog"] for i in range(30)]})
+    g = widgets.preview(df, n=12)
+    box = g.widget
+    assert g._w_prev.disabled and not g._w_next.disabled
+    assert g._w_grid.value.count("<img") == 12
+    g._w_next.click()
+    assert g.current_page == 1 and "images 13–24 of 30" in g._w_info.value
+    assert set(g._w_filter.allowed_tags) == {"cat", "dog"}
+    g._w_filter.value = ["cat"]  # what typing a tag into the filter box does
+    assert g.current_page == 0 and g.rows == 10
+    assert g._w_grid.value.count("<img") == 10 and g._w_next.disabled
+    bundle = g._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    assert bundle["text/html"].count("<img") == 10  # the static fallback travels with it
+
+
+def test_without_ipywidgets_the_error_names_the_extra(frame, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # makes `import ipywidgets` fail
+    g = widgets.preview(frame)
+    with pytest.raises(ConfigurationError, match=re.escape('pip install "imagetags-df[widgets]"')):
+        _ = g.widget
+    bundle = g._repr_mimebundle_()  # the static grid still displays
+    assert "application/vnd.jupyter.widget-view+json" not in bundle
+    assert bundle["text/html"].count("<img") == 5
+    with pytest.raises(ConfigurationError, match="imagetags-df"):
+        _ = widgets.review(frame, path="unused.json").widget
+
+
+def test_image_column_is_found_or_asked_for(frame):
+    assert widgets.image_column(frame) == "path"
+    assert widgets.image_column(frame.rename(columns={"path": "photo"})) == "photo"
+    with pytest.raises(ConfigurationError, match="col="):
+        widgets.image_column(pd.DataFrame({"x": [1]}))
+
+
+# --- review -----------------------------------------------------------------------
+
+CHILD = textwrap.dedent("""
+    import json, sys
+    import pandas as pd
+    import imagetags_df
+    df = pd.read_pickle(sys.argv[1])
+    rv = df.imagetags.review(path=sys.argv[2], col="path")
+    out = rv.result()
+    cards = {c.pos: c for c in rv.cards}
+    print(json.dumps({
+        "tags_reviewed": {str(k): v for k, v in out["tags_reviewed"].items()},
+        "reviewed": {str(k): bool(v) for k, v in out["reviewed"].items()},
+        "chips_r0": sorted(cards[0].chips),
+        "checkbox_r0": cards[0].reviewed.value,
+    }, ensure_ascii=False))
+""")
+
+
+def _run_child(df: pd.DataFrame, review_file: Path, tmp_path: Path) -> dict:
+    pkl = tmp_path / "frame.pkl"
+    df.to_pickle(pkl)
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(pkl), str(review_file)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _saved(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))["edits"]
+
+
+def test_review_edits_are_saved_at_once_and_restored_in_a_new_process(frame, tmp_path):
+    review_file = tmp_path / "labels" / "review.json"
+    rv = frame.imagetags.review(path=review_file, n=4)
+    cards = rv.cards
+    assert len(cards) == 4 and sorted(cards[0].chips) == ["cat", "pet"]
+
+    cards[0].chips["pet"].click()                        # remove a tag with a click
+    edits = _saved(review_file)                          # ... already on disk
+    assert [e["tags"] for e in edits.values()] == [["cat"]]
+
+    cards[0].new_tag.value = "kitten, 猫"                 # type two tags, Enter
+    assert cards[0].new_tag.value == ""                  # the box clears for the next one
+    cards[0].reviewed.value = True                       # tick "reviewed"
+    entry = next(iter(_saved(review_file).values()))
+    assert entry["tags"] == ["cat", "kitten", "猫"] and entry["reviewed"] is True
+    assert entry["index"] == "r0" and entry["image"].endswith("big.jpg")
+    assert sorted(cards[0].chips) == ["cat", "kitten", "猫"]  # chips redrawn
+
+    cards[3].new_tag.value = "yellow"                    # a row that had no tags
+    rv.page(1)
+    failed = next(c for c in rv.cards if c.pos == 4)     # a failed row can be labeled by hand
+    failed.new_tag.value = "unknown"
+    rv.set_reviewed("r5", True)                          # the code path, same file
+    rv.remove_tag("r1", "<b>bold</b>")
+    assert len(_saved(review_file)) == 5
+    assert not list(review_file.parent.glob("*.tmp"))     # atomic writes leave no temp files
+
+    child = _run_child(frame, review_file, tmp_path)
+    assert child["tags_reviewed"] == {
+        "r0": ["cat", "kitten", "猫"], "r1": ["sky"], "r2": ["grass"], "r3": ["yellow"],
+        "r4": ["unknown"], "r5": ["cat", "猫"]}
+    assert child["reviewed"] == {"r0": True, "r1": False, "r2": False, "r3": False,
+                                 "r4": False, "r5": True}
+    # the reopened widget shows the edited state, not the generated tags
+    assert child["chips_r0"] == ["cat", "kitten", "猫"] and child["checkbox_r0"] is True
+
+    out = rv.result()
+    assert out["tags_reviewed"].tolist() == list(child["tags_reviewed"].values())
+    assert out["reviewed"].dtype == bool
+    assert out["tags"].tolist() == frame["tags"].tolist()  # the generated tags are kept
+
+
+def test_failed_rows_unedited_stay_unknown(frame, tmp_path):
+    out = widgets.review(frame, path=tmp_path / "r.json").result()
+    assert out.loc["r4", "tags_reviewed"] is None
+    assert out.loc["r3", "tags_reviewed"] == []
+    assert not out["reviewed"].any()
+    assert not (tmp_path / "r.json").exists()  # nothing edited, nothing written
+
+
+def test_review_resumes_after_reorder_and_new_index(frame, tmp_path):
+    review_file = tmp_path / "review.json"
+    rv = widgets.review(frame, path=review_file)
+    rv.remove_tag("r1", "sky")
+    rv.set_reviewed("r2")
+    # Same rows, shuffled: keys are index + image, not position.
+    shuffled = frame.iloc[[5, 4, 3, 2, 1, 0]]
+    again = widgets.review(shuffled, path=review_file).result()
+    assert again.loc["r1", "tags_reviewed"] == ["<b>bold</b>"] and again.loc["r2", "reviewed"]
+    # A new index (reset_index): found by the image when the image is unambiguous.
+    renumbered = frame.reset_index(drop=True)
+    rv2 = widgets.review(renumbered, path=review_file)
+    out = rv2.result()
+    assert out.loc[1, "tags_reviewed"] == ["<b>bold</b>"] and out.loc[2, "reviewed"]
+    # r0 and r5 share a file: the image alone is ambiguous, so nothing moves there
+    rv.add_tag("r0", "only-r0")
+    out = widgets.review(renumbered, path=review_file).result()
+    assert "only-r0" not in out.loc[0, "tags_reviewed"]
+    # an edit under the new index replaces the old entry instead of duplicating it
+    rv2.add_tag(1, "blue")
+    assert sum(e["index"] in (1, "r1") for e in _saved(review_file).values()) == 1
+
+
+def test_two_reviews_on_one_file_do_not_undo_each_other(frame, tmp_path):
+    review_file = tmp_path / "review.json"
+    first = widgets.review(frame, path=review_file)
+    second = widgets.review(frame, path=review_file)  # e.g. the cell was run twice
+    first.add_tag("r0", "from-first")
+    second.add_tag("r1", "from-second")
+    final = widgets.review(frame, path=review_file).result()
+    assert "from-first" in final.loc["r0", "tags_reviewed"]
+    assert "from-second" in final.loc["r1", "tags_reviewed"]
+
+
+def test_a_failed_write_keeps_the_previous_file(frame, tmp_path, monkeypatch):
+    review_file = tmp_path / "review.json"
+    rv = widgets.review(frame, path=review_file)
+    rv.add_tag("r0", "kept")
+    before = review_file.read_bytes()
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(widgets.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        rv.add_tag("r1", "lost")
+    assert review_file.read_bytes() == before
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".review.json.*"))
+
+
+def test_reset_and_foreign_file(frame, tmp_path):
+    review_file = tmp_path / "review.json"
+    rv = widgets.review(frame, path=review_file)
+    rv.add_tag("r0", "x")
+    rv.reset("r0")
+    assert _saved(review_file) == {}
+    assert rv.result().loc["r0", "tags_reviewed"] == ["cat", "pet"]
+    other = tmp_path / "other.json"
+    other.write_text('{"something": "else"}')
+    with pytest.raises(ConfigurationError, match="not an imagetags-df review file"):
+        widgets.review(frame, path=other)

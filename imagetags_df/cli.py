@@ -338,8 +338,8 @@ def alt_text(page: Path, output: Path | None, root: Path | None, **run: Any) -> 
     """Fill missing alt and title attributes of a page's local <img> images.
 
     alt gets the image's description and title its title. Only absent
-    attributes are added (alt="" marks a decorative image and is kept); remote
-    and data: images are left alone. Every other byte of the page stays as it was.
+    attributes are added; images marked decorative with alt="", remote and
+    data: images are left alone. Every other byte of the page stays as it was.
     """
     kwargs = _generate_kwargs(**run)
     report = export.fill_alt_text(page, output, root=root, **kwargs)
@@ -348,7 +348,8 @@ def alt_text(page: Path, output: Path | None, root: Path | None, **run: Any) -> 
         stdout.write(report.html)
         stdout.flush()
     click.echo(f"imagetags: {report.images} <img> tags: {report.filled} filled, {report.already_done} "
-               f"already had alt and title, {report.remote} not local, {len(report.failed)} failed", err=True)
+               f"already had alt and title, {report.decorative} decorative (alt=\"\"), {report.remote} not local, "
+               f"{len(report.failed)} failed", err=True)
     if report.failed:
         click.echo("failures by error code:", err=True)
         if report.results is not None:

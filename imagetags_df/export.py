@@ -548,7 +548,8 @@ class _ImgFinder(HTMLParser):
     def __init__(self, text: str) -> None:
         super().__init__(convert_charrefs=True)
         self.text = text
-        self.line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+        # html.parser counts lines by "\n" alone (a lone "\r" is not a line break to it).
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         self.found: list[ImgTag] = []
 
     def _img(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -599,6 +600,7 @@ class AltTextReport:
     filled: int = 0  # tags that got an alt and/or title
     already_done: int = 0  # local images that already had both attributes
     remote: int = 0  # not local files: left alone
+    decorative: int = 0  # alt="": left alone
     #: (src, reason) for local images that could not be described.
     failed: list[tuple[str, str]] = field(default_factory=list)
     #: error code (None for a local image error) -> count, like the tag command's summary.
@@ -615,8 +617,8 @@ def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike
 
     ``alt`` gets the image's description and ``title`` its title, from
     :func:`imagetags_df.generate` (same cache, pacing and backends; pass its
-    options as keywords). Only attributes that are absent are added: ``alt=""``
-    is a deliberate "decorative image" mark and is kept. Sources are resolved
+    options as keywords). Only attributes that are absent are added; an image
+    with ``alt=""``, the author's "decorative image" mark, is left as it is. Sources are resolved
     relative to the page (``/...`` relative to ``root``, default the page's
     folder); remote and ``data:`` images are left alone.
 
@@ -649,6 +651,10 @@ def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike
         src_file = _local_source(tag.attrs.get("src"), page_dir, base)
         if src_file is None:
             report.remote += 1
+        elif tag.attrs.get("alt") == "":
+            # alt="" is the author saying "decorative, say nothing" (WCAG H67);
+            # a title would make screen readers say something after all.
+            report.decorative += 1
         elif "alt" in tag.attrs and "title" in tag.attrs:
             report.already_done += 1
         else:

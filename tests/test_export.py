@@ -1,0 +1,323 @@
+"""The plain export functions: finding images, tables, sidecars, metadata, alt text.
+
+Metadata is read back with Pillow (its own XMP and IPTC parsers), not with the
+library that wrote it, and pixels are compared decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, IptcImagePlugin
+
+from imagetags_df import ConfigurationError, ImageNotFoundError, export
+from imagetags_df.export import GENERATOR, MetadataError
+
+from conftest import API_KEY, make_photo
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGBA")).copy()
+
+
+def xmp_of(path: Path) -> dict:
+    """dc fields from Pillow's XMP parser: (subject list, subject container, title, description)."""
+    with Image.open(path) as im:
+        desc = im.getxmp()["xmpmeta"]["RDF"]["Description"]
+    subject = desc["subject"]
+    container, items = next(iter(subject.items()))
+    li = items["li"]
+    tags = li if isinstance(li, list) else [li]
+
+    def alt(field: str) -> str | None:
+        if field not in desc:
+            return None
+        entry = desc[field]["Alt"]["li"]
+        entry = entry if isinstance(entry, list) else [entry]
+        return next(e["text"] for e in entry if e["lang"] == "x-default")
+
+    return {"tags": tags, "container": container, "title": alt("title"), "description": alt("description")}
+
+
+def result_frame(paths: list[str], *, errors: dict[int, str] | None = None) -> pd.DataFrame:
+    """A frame shaped like generate()'s output."""
+    errors = errors or {}
+    n = len(paths)
+    return pd.DataFrame({
+        "path": paths,
+        "tags": [[] if i in errors else [f"tag{i}", "café ☕", "a, b"] for i in range(n)],
+        "tag_scores": [None if i in errors else [0.9, 0.5, 0.25] for i in range(n)],
+        "title": [None if i in errors else f"Title {i} – 猫" for i in range(n)],
+        "description": [None if i in errors else f"Description {i}, with \"quotes\" & <angles>" for i in range(n)],
+        "error_code": pd.array([2004 if i in errors else None for i in range(n)], dtype="Int64"),
+        "error": [errors.get(i) for i in range(n)],
+        "request_id": [None if i in errors else f"req{i}" for i in range(n)],
+        "credits_used": [0.0 if i in errors else 1.0 for i in range(n)],
+        "cached": [False] * n,
+        "backend": ["imagedescriber"] * n,
+    })
+
+
+# --------------------------------------------------------------------------- find_images
+
+
+def test_find_images_walks_folders_skips_hidden_and_sidecars(tmp_path):
+    top = tmp_path / "my photos"
+    a = make_photo(top / "b 猫.jpg")
+    b = make_photo(top / "a.PNG", fmt="PNG")
+    make_photo(top / ".hidden.jpg")
+    (top / "a.json").write_text("{}")
+    (top / "notes.txt").write_text("x")
+    deep = make_photo(top / "sub" / "c.webp")
+    make_photo(top / ".git" / "d.jpg")
+    assert export.find_images([top]) == [b, a]
+    assert export.find_images([top], recursive=True) == [b, a, deep]
+
+
+def test_find_images_keeps_explicit_files_once_and_names_missing_paths(tmp_path):
+    odd = tmp_path / "scan.dat"
+    odd.write_bytes(b"not an image, but named explicitly")
+    photo = make_photo(tmp_path / "x.jpg")
+    assert export.find_images([odd, photo, tmp_path]) == [odd, photo]
+    with pytest.raises(ImageNotFoundError, match="nope.jpg"):
+        export.find_images([tmp_path / "nope.jpg"])
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.parquet", "out.jsonl"])
+def test_write_table_round_trips_with_pandas(tmp_path, name):
+    df = result_frame(["ph otos/猫.jpg", "b.png"], errors={1: "b.png: invalid image format (code=2004)"})
+    target = export.write_table(df, tmp_path / name)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+    if name.endswith(".csv"):
+        back = pd.read_csv(target, keep_default_na=False, na_values=[""])
+        back["tags"] = back["tags"].map(json.loads)
+    elif name.endswith(".parquet"):
+        back = pd.read_parquet(target)
+        back["tags"] = back["tags"].map(list)
+    else:
+        back = pd.read_json(target, lines=True)
+    assert list(back["path"]) == ["ph otos/猫.jpg", "b.png"]
+    assert back.loc[0, "tags"] == ["tag0", "café ☕", "a, b"]
+    assert back.loc[1, "tags"] == []
+    assert back.loc[0, "title"] == "Title 0 – 猫"
+    assert back.loc[0, "description"] == 'Description 0, with "quotes" & <angles>'
+    assert pd.isna(back.loc[0, "error_code"]) and int(back.loc[1, "error_code"]) == 2004
+    assert pd.isna(back.loc[0, "error"]) and "2004" in back.loc[1, "error"]
+    assert list(back.columns) == list(df.columns)
+
+
+def test_write_table_rejects_unknown_extension(tmp_path):
+    with pytest.raises(ConfigurationError, match=r"\.csv, \.parquet or \.jsonl"):
+        export.write_table(result_frame(["a.jpg"]), tmp_path / "out.xlsx")
+    assert not list(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------- sidecars
+
+
+def test_sidecar_path_follows_the_seed_and_avoids_collisions(tmp_path):
+    solo = make_photo(tmp_path / "solo.jpg")
+    assert export.sidecar_path(solo) == tmp_path / "solo.json"  # the seed's with_suffix('.json')
+    a_jpg = make_photo(tmp_path / "a.jpg")
+    a_png = make_photo(tmp_path / "a.png", fmt="PNG")
+    assert export.sidecar_path(a_jpg) == tmp_path / "a.jpg.json"
+    assert export.sidecar_path(a_png) == tmp_path / "a.png.json"
+
+
+def test_write_sidecars_writes_ours_and_refuses_foreign_ones(tmp_path):
+    imgs = [make_photo(tmp_path / f"p{i} é.jpg", seed=i) for i in range(3)]
+    foreign = tmp_path / "p1 é.json"
+    foreign.write_text('{"tags": ["hand-made"]}\n', encoding="utf-8")
+    df = result_frame([str(p) for p in imgs], errors={2: "p2: blocked (code=2003)"})
+
+    report = export.write_sidecars(df, "path")
+    assert report.written == [tmp_path / "p0 é.json"]
+    assert report.refused == [foreign]
+    assert report.skipped == 1 and not (tmp_path / "p2 é.json").exists()
+    assert foreign.read_text(encoding="utf-8") == '{"tags": ["hand-made"]}\n'
+    doc = json.loads((tmp_path / "p0 é.json").read_text(encoding="utf-8"))
+    assert list(doc)[:3] == ["tags", "title", "description"]  # the seed's keys, in its order
+    assert doc["tags"] == ["tag0", "café ☕", "a, b"] and doc["title"] == "Title 0 – 猫"
+    assert doc["generator"] == GENERATOR
+
+    # Ours are replaced on the next run; the foreign one only with force.
+    df.loc[0, "title"] = "New title"
+    again = export.write_sidecars(df, "path")
+    assert again.written == [tmp_path / "p0 é.json"] and again.refused == [foreign]
+    assert json.loads((tmp_path / "p0 é.json").read_text(encoding="utf-8"))["title"] == "New title"
+    forced = export.write_sidecars(df, "path", force=True)
+    assert set(forced.written) == {tmp_path / "p0 é.json", foreign}
+    assert json.loads(foreign.read_text(encoding="utf-8"))["generator"] == GENERATOR
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+@pytest.mark.parametrize("fmt,ext", [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("TIFF", "tif")])
+def test_write_metadata_xmp_readable_by_pillow_pixels_unchanged(tmp_path, fmt, ext):
+    path = make_photo(tmp_path / f"ph oto 猫.{ext}", fmt=fmt)
+    os.chmod(path, 0o640)
+    before = pixels(path)
+    digest = export.write_metadata(path, ["cat", "café ☕", "a, b"], "Ein Titel – 猫",
+                                   'A "long" description & more')
+    meta = xmp_of(path)
+    assert meta["tags"] == ["cat", "café ☕", "a, b"]
+    assert meta["container"] == "Bag"  # dc:subject is an unordered Bag in the XMP spec
+    assert meta["title"] == "Ein Titel – 猫"
+    assert meta["description"] == 'A "long" description & more'
+    assert np.array_equal(before, pixels(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # the atomic replace kept the permissions
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_write_metadata_jpeg_iptc_keywords_merge_and_keep_existing_title(tmp_path):
+    path = make_photo(tmp_path / "x.jpg")
+    export.write_metadata(path, ["cat", "sofa"], "First title", "First description")
+    export.write_metadata(path, ["sofa", "indoor", "x" * 100], "Second title", "Second description")
+    meta = xmp_of(path)
+    assert meta["tags"] == ["cat", "sofa", "indoor", "x" * 100]  # the photographer's keywords stay
+    assert meta["title"] == "First title"  # not replaced without overwrite
+    with Image.open(path) as im:
+        iptc = IptcImagePlugin.getiptcinfo(im)
+    keywords = [k.decode("utf-8") for k in iptc[(2, 25)]]
+    assert keywords == ["cat", "sofa", "indoor", "x" * 64]  # IPTC caps a keyword at 64 bytes
+    assert iptc[(1, 90)] == b"\x1b%G"  # declared UTF-8
+    assert iptc[(2, 5)].decode() == "First title"
+    assert iptc[(2, 120)].decode() == "First description"
+
+    export.write_metadata(path, [], "Second title", "Second description", overwrite=True)
+    assert xmp_of(path)["title"] == "Second title"
+    with Image.open(path) as im:
+        assert IptcImagePlugin.getiptcinfo(im)[(2, 5)] == b"Second title"
+
+
+def test_write_metadata_keeps_exif(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"  # Make
+    exif[0x0112] = 6  # Orientation: the pixels must not be rotated by us
+    path = make_photo(tmp_path / "exif.jpg", exif=exif.tobytes())
+    before = pixels(path)
+    export.write_metadata(path, ["a"], "t", "d")
+    with Image.open(path) as im:
+        assert im.getexif()[0x010F] == "CameraMaker" and im.getexif()[0x0112] == 6
+    assert np.array_equal(before, pixels(path))
+
+
+@pytest.mark.parametrize("kind", ["gif", "corrupt"])
+def test_write_metadata_refuses_cleanly_and_leaves_the_file_alone(tmp_path, kind):
+    if kind == "gif":
+        path = make_photo(tmp_path / "anim.gif", fmt="GIF")
+        match = "cannot hold XMP"
+    else:
+        path = tmp_path / "broken.jpg"
+        path.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+        match = "broken.jpg"
+    original = path.read_bytes()
+    with pytest.raises(MetadataError, match=match):
+        export.write_metadata(path, ["a"], "t", "d")
+    assert path.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+# --------------------------------------------------------------------------- alt text
+
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Café</title>
+<style>img { border: 0 } /* <img src="style.jpg"> */</style></head>
+<body>\r\n<p>Old Mac line\rbreak</p>
+  <!-- <img src="commented.jpg"> -->
+  <IMG SRC="img/cat%20one.jpg" class=hero>
+  <img src='img/dog.png' alt="" data-x="1"/>
+  <img
+     src="img/cat%20one.jpg?v=2#frag"   title="Kept title">
+  <img src=img/bird.webp>
+  <img src="https://example.com/remote.jpg">
+  <img src="data:image/png;base64,iVBORw0KGgo=">
+  <img src="/static/logo.png" alt="Logo" title="Logo">
+  <img src="/static/root.jpg">
+  <img src="img/missing.jpg">
+  <script>document.write('<img src="script.jpg">')</script>
+  <p>Ünïcödé text stays &amp; so do entities &nbsp; and\r\nCRLF lines.</p>
+</body></html>
+"""
+
+
+_ADDED = re.compile(rb'(?i)(<img)((?: alt="[^"<>]*")?(?: title="[^"<>]*")?)')
+
+
+def _strip_added(new: bytes) -> tuple[bytes, list[bytes]]:
+    """The page with the attributes we add right after "<img" removed, and those attributes.
+
+    The sample pages have no attribute of their own right after "<img " that
+    looks like ours, so equality with the original proves that nothing but
+    those insertions changed, byte for byte.
+    """
+    added: list[bytes] = []
+
+    def drop(m: re.Match[bytes]) -> bytes:
+        if m.group(2):
+            added.append(m.group(2))
+        return m.group(1)
+
+    return _ADDED.sub(drop, new), added
+
+
+def test_fill_alt_text_inserts_only_missing_attributes(tmp_path, api):
+    site = tmp_path / "my site"
+    make_photo(site / "img" / "cat one.jpg", seed=1)
+    make_photo(site / "img" / "dog.png", seed=2, fmt="PNG")
+    make_photo(site / "img" / "bird.webp", seed=3, fmt="WEBP")
+    make_photo(site / "static" / "root.jpg", seed=4)
+    page = site / "index.html"
+    page.write_bytes(PAGE.encode("utf-8"))
+    original = page.read_bytes()
+
+    report = export.fill_alt_text(page, site / "out.html", backend="imagedescriber", api_key=API_KEY,
+                                  base_url=api.url, progress=False)
+    assert page.read_bytes() == original  # out_path given: the page itself untouched
+    new = (site / "out.html").read_bytes()
+    assert new == report.html
+    stripped, added = _strip_added(new)
+    assert stripped == original
+    # In page order: cat (alt+title), cat again (has a title: alt only), bird, /static/root.jpg.
+    assert len(added) == 4
+    assert all(a.startswith(b' alt="A fake description in en."') for a in added)
+    assert [b' title="Image ' in a for a in added] == [True, False, True, True]
+    assert added[0] == added[2].replace(added[2][-8:], added[0][-8:])  # same shape, other image
+    assert report.filled == 4  # cat, cat again (alt only), bird, /static/root.jpg
+    assert report.remote == 2 and report.already_done == 1 and report.decorative == 1
+    assert [src for src, _ in report.failed] == ["img/missing.jpg"]
+    assert report.images == 9  # not the commented or scripted ones
+    # alt="" (decorative: no title either) and the existing title are respected.
+    assert b"<img src='img/dog.png' alt=\"\" data-x=\"1\"/>" in new
+    assert new.count(b'title="Kept title"') == 1
+
+
+def test_fill_alt_text_root_relative_sources_and_non_utf8_pages(tmp_path, api):
+    site = tmp_path / "site"
+    make_photo(site / "static" / "root.jpg", seed=4)
+    page = site / "blog" / "post.html"
+    page.parent.mkdir(parents=True)
+    text = '<meta charset="iso-8859-1"><p>Déjà vu \xff</p><img src="/static/root.jpg">\n'
+    page.write_bytes(text.encode("latin-1"))
+    original = page.read_bytes()
+    report = export.fill_alt_text(page, page, root=site, backend="imagedescriber", api_key=API_KEY,
+                                  base_url=api.url, progress=False)
+    assert report.filled == 1 and not report.failed
+    new = page.read_bytes()
+    stripped, added = _strip_added(new)
+    assert stripped == original
+    assert len(added) == 1 and added[0].startswith(b' alt="A fake description in en." title="Image ')

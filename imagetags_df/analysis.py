@@ -105,8 +105,12 @@ def _as_list(value: Any) -> list[str] | None:
     if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series)):
         # dict.fromkeys keeps the first occurrence's order and drops repeats, so a tag
         # listed twice by a backend is counted once for its image.
-        return list(dict.fromkeys(str(t) for t in value if t is not None and t == t and str(t)))
+        return list(dict.fromkeys(str(t) for t in value if not _is_blank(t)))
     raise ConfigurationError(f"tags cell {value!r} is not a list of tags")
+
+
+def _is_blank(tag: Any) -> bool:
+    return tag is None or (isinstance(tag, float) and math.isnan(tag)) or not str(tag)
 
 
 def tag_lists(df: pd.DataFrame, col: str = "tags") -> list[list[str] | None]:

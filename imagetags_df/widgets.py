@@ -185,6 +185,7 @@ _TITLE = "font-weight:600;margin:4px 0 2px;line-height:1.25;"
 _CHIP = ("display:inline-block;background:#ddf4ff;color:#0550ae;border-radius:10px;"
          "padding:1px 7px;margin:2px 3px 0 0;white-space:nowrap;")
 _ERROR = "color:#cf222e;background:#ffebe9;border-radius:4px;padding:2px 4px;margin-top:3px;"
+_INFO = "color:#656d76;font:12px system-ui,-apple-system,'Segoe UI',sans-serif;margin-left:8px;"
 _META = "color:#656d76;font-size:10px;margin-top:3px;word-break:break-all;"
 
 
@@ -393,7 +394,7 @@ class Gallery:
     def _refresh(self) -> None:
         if self._widget is None:
             return
-        self._w_info.value = f'<span style="color:#656d76">{html.escape(self.summary())}</span>'
+        self._w_info.value = f'<span style="{_INFO}">{html.escape(self.summary())}</span>'
         self._w_grid.value = self.grid_html()
         self._w_prev.disabled = self._page == 0
         self._w_next.disabled = self._page >= self.pages - 1
@@ -741,7 +742,7 @@ class Review:
 
     def _update_info(self) -> None:
         if self._widget is not None:
-            self._w_info.value = (f'<span style="color:#656d76">page {self._page + 1}/{self.pages} · '
+            self._w_info.value = (f'<span style="{_INFO}">page {self._page + 1}/{self.pages} · '
                                   f"{self.n_reviewed:,} of {len(self._df):,} reviewed · saved to "
                                   f"{html.escape(str(self.path))}</span>")
 

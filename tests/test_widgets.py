@@ -308,3 +308,12 @@ def test_reset_and_foreign_file(frame, tmp_path):
     other.write_text('{"something": "else"}')
     with pytest.raises(ConfigurationError, match="not an imagetags-df review file"):
         widgets.review(frame, path=other)
+
+
+def test_preview_before_tagging(tmp_path):
+    # A raw frame (no generate yet) previews fine; only the tag filter needs tags.
+    photo = _img(tmp_path / "p.jpg", (64, 64), "red")
+    g = widgets.preview(pd.DataFrame({"file": [str(photo)] * 3}))
+    assert g.col == "file" and g.html().count("<img") == 3 and "itdf-chip" not in g.html()
+    with pytest.raises(ConfigurationError, match="tags"):
+        g.filter("cat")

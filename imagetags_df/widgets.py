@@ -167,6 +167,16 @@ def _label_text(value: Any) -> str:
     return ""
 
 
+def _scores(tags: Any, scores: Any) -> dict[str, float]:
+    """tag -> confidence, for backends that report one (shown as the chip's tooltip)."""
+    try:
+        if _is_missing(scores) or _is_missing(tags) or len(scores) != len(tags):
+            return {}
+        return {str(t): float(s) for t, s in zip(tags, scores)}
+    except (TypeError, ValueError):
+        return {}
+
+
 def _text(value: Any) -> str:
     return "" if _is_missing(value) else str(value)
 
@@ -190,7 +200,8 @@ _META = "color:#656d76;font-size:10px;margin-top:3px;word-break:break-all;"
 
 
 def _card_html(label: str, img_uri: str | None, img_error: str | None, title: str,
-               tags: list[str] | None, error: str, size: int) -> str:
+               tags: list[str] | None, error: str, size: int,
+               scores: dict[str, float] | None = None) -> str:
     parts = [f'<div class="itdf-card" style="{_CARD}">',
              f'<div style="{_IMG_BOX.format(h=size)}">']
     if img_uri:
@@ -202,7 +213,11 @@ def _card_html(label: str, img_uri: str | None, img_error: str | None, title: st
     if title:
         parts.append(f'<div class="itdf-title" style="{_TITLE}">{html.escape(title)}</div>')
     if tags:
-        chips = "".join(f'<span class="itdf-chip" style="{_CHIP}">{html.escape(t)}</span>' for t in tags)
+        scores = scores or {}
+        chips = "".join(
+            f'<span class="itdf-chip" style="{_CHIP}"'
+            + (f' title="score {scores[t]:.2f}"' if t in scores else "")
+            + f">{html.escape(t)}</span>" for t in tags)
         parts.append(f'<div class="itdf-chips">{chips}</div>')
     if error:
         parts.append(f'<div class="itdf-error" style="{_ERROR}">{html.escape(error)}</div>')
@@ -311,7 +326,8 @@ class Gallery:
         if not _is_missing(code):
             error = f"error {int(code)}: {error}" if error else f"error {int(code)}"
         label = f"[{self._df.index[pos]}] {_label_text(value)}"
-        return _card_html(label, uri, img_error, _text(row.get("title")), tags, error, self.thumb_size)
+        return _card_html(label, uri, img_error, _text(row.get("title")), tags, error,
+                          self.thumb_size, _scores(row.get(self.tags_col), row.get("tag_scores")))
 
     def summary(self) -> str:
         """One line: which rows are shown, out of how many, with which filter."""
@@ -337,7 +353,7 @@ class Gallery:
         no external files: it renders wherever HTML does."""
         hint = ""
         if self.pages > 1:
-            hint = " · other pages: <code>gallery.page(k)</code>"
+            hint = " · other pages: <code>.page(k)</code>"
         return (f'<div class="itdf-gallery"><div class="itdf-summary" style="font:12px system-ui,'
                 f'sans-serif;color:#656d76;margin:4px 0 8px">{html.escape(self.summary())}{hint}</div>'
                 f"{self.grid_html()}</div>")

@@ -317,3 +317,12 @@ def test_preview_before_tagging(tmp_path):
     assert g.col == "file" and g.html().count("<img") == 3 and "itdf-chip" not in g.html()
     with pytest.raises(ConfigurationError, match="tags"):
         g.filter("cat")
+
+
+def test_chip_tooltips_carry_scores(tmp_path):
+    photo = _img(tmp_path / "p.jpg", (64, 64), "red")
+    df = pd.DataFrame({"path": [str(photo)] * 2, "tags": [["cat", "pet"], ["dog"]],
+                       "tag_scores": [[0.91, 0.4], None]})
+    page = widgets.preview(df).html()
+    assert 'title="score 0.91">cat<' in page and 'title="score 0.40">pet<' in page
+    assert '">dog</span>' in page and page.count('title="score') == 2

@@ -286,7 +286,7 @@ def test_fill_alt_text_inserts_only_missing_attributes(tmp_path, api):
     original = page.read_bytes()
 
     report = export.fill_alt_text(page, site / "out.html", backend="imagedescriber", api_key=API_KEY,
-                                  base_url=api.url, progress=False)
+                                  base_url=api.url, progress=False, rate_limit="100/s")
     assert page.read_bytes() == original  # out_path given: the page itself untouched
     new = (site / "out.html").read_bytes()
     assert new == report.html
@@ -315,7 +315,7 @@ def test_fill_alt_text_root_relative_sources_and_non_utf8_pages(tmp_path, api):
     page.write_bytes(text.encode("latin-1"))
     original = page.read_bytes()
     report = export.fill_alt_text(page, page, root=site, backend="imagedescriber", api_key=API_KEY,
-                                  base_url=api.url, progress=False)
+                                  base_url=api.url, progress=False, rate_limit="100/s")
     assert report.filled == 1 and not report.failed
     new = page.read_bytes()
     stripped, added = _strip_added(new)

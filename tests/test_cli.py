@@ -1,0 +1,248 @@
+"""The ``imagetags`` command, run as a real subprocess against a real loopback API.
+
+The API is the project's FakeImageDescriber (a stdlib HTTP server on
+127.0.0.1); the command finds it through the same environment variables a user
+sets. Every test has its own cache directory (conftest's autouse fixture).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image, IptcImagePlugin
+
+from imagetags_df import cli
+from imagetags_df.testing import FakeImageDescriber
+
+from conftest import API_KEY, make_photo
+
+
+#: The API's default pace is 30/min (2 s apart); the fake server has no limit, so
+#: tests run at 100/s and stay fast. --dry-run tests keep the default on purpose.
+FAST = ["--rate-limit", "100/s", "--no-progress"]
+
+
+def run(args: list[str], *, api: FakeImageDescriber | None = None, key: str | None = API_KEY,
+        cwd: Path | None = None, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)  # conftest already points IMAGETAGS_CACHE_DIR at a temp dir
+    if api is not None:
+        env["IMAGEDESCRIBER_BASE_URL"] = api.url
+    if key is not None:
+        env["IMAGEDESCRIBER_API_KEY"] = key
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, "-m", "imagetags_df", *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=60)
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """Photos in a folder whose name has a space and non-ASCII letters, one in a sub-folder."""
+    top = tmp_path / "Fotos 2024 – café"
+    make_photo(top / "猫 on sofa.jpg", seed=1)
+    make_photo(top / "beach.png", seed=2, fmt="PNG")
+    make_photo(top / "trip" / "mountain.webp", seed=3, fmt="WEBP")
+    make_photo(top / ".thumbnail.jpg", seed=4)
+    return top
+
+
+def expected_paths(top: Path) -> list[str]:
+    return [str(top / "beach.png"), str(top / "猫 on sofa.jpg"), str(top / "trip" / "mountain.webp")]
+
+
+def fake_tags(path: str) -> list[str]:
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return [f"tag-{digest[:6]}", "lang-en", "fake"]
+
+
+# --------------------------------------------------------------------------- help
+
+
+def test_help_of_every_command_has_examples_and_exit_statuses():
+    top = run(["--help"], key=None)
+    assert top.returncode == 0 and "Examples:" in top.stdout
+    assert "tag" in top.stdout and "alt-text" in top.stdout
+    runner = CliRunner()
+    for name, command in cli.main.commands.items():
+        out = runner.invoke(cli.main, [name, "--help"])
+        assert out.exit_code == 0, name
+        assert "Example" in out.output, f"{name} --help has no example"
+    for name in ("tag", "alt-text"):
+        text = runner.invoke(cli.main, [name, "--help"]).output
+        assert "Exit status:" in text and "3    some images failed" in text
+
+
+# --------------------------------------------------------------------------- tag: outputs
+
+
+@pytest.mark.parametrize("name", ["results.csv", "results.parquet", "results.jsonl"])
+def test_tag_folder_writes_every_format(folder, api, tmp_path, name):
+    out = tmp_path / "out dir ü" / name
+    out.parent.mkdir()
+    proc = run(["tag", str(folder), "--recursive", "--out", str(out), *FAST], api=api)
+    assert proc.returncode == cli.EXIT_OK, proc.stderr
+    assert "3 images: 3 tagged (0 from cache), 0 failed; 3 credits used" in proc.stderr
+    if name.endswith(".csv"):
+        df = pd.read_csv(out)
+        df["tags"] = df["tags"].map(json.loads)
+    elif name.endswith(".parquet"):
+        df = pd.read_parquet(out)
+        df["tags"] = df["tags"].map(list)
+    else:
+        df = pd.read_json(out, lines=True)
+    assert list(df["path"]) == expected_paths(folder)
+    assert [list(t) for t in df["tags"]] == [fake_tags(p) for p in df["path"]]
+    assert df["title"].str.startswith("Image ").all()
+    assert df["description"].eq("A fake description in en.").all()
+    assert df["error"].isna().all() and df["error_code"].isna().all()
+    assert {"request_id", "credits_used", "cached", "backend"} <= set(df.columns)
+    assert api.count("ok") == 3
+
+
+def test_tag_without_outputs_prints_json_lines_and_second_run_is_cached(folder, api):
+    first = run(["tag", str(folder / "beach.png"), "--no-progress", "--lang", "de"], api=api)
+    assert first.returncode == 0, first.stderr
+    rows = [json.loads(line) for line in first.stdout.splitlines()]
+    assert len(rows) == 1 and rows[0]["tags"] == ["tag-" + rows[0]["tags"][0][4:], "lang-de", "fake"]
+    again = run(["tag", str(folder / "beach.png"), "--no-progress", "--lang", "de", "--out", "-"], api=api)
+    assert json.loads(again.stdout)["cached"] is True
+    assert api.count() == 1  # the second run was answered from the cache
+
+
+def test_dry_run_reports_estimate_and_calls_nothing(folder, api):
+    proc = run(["tag", str(folder), "-r", "--dry-run", "--no-progress"], api=api)
+    assert proc.returncode == 0, proc.stderr
+    assert "images:         3 (3 unique, 0 cached" in proc.stdout
+    assert "calls needed:   3" in proc.stdout and "credits needed: 3" in proc.stdout
+    assert "at 30/min" in proc.stdout
+    assert api.count() == 0
+
+
+# --------------------------------------------------------------------------- tag: exit statuses
+
+
+def test_partial_failure_exit_status_and_summary_by_code(folder, api, tmp_path):
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
+    api.script(hashlib.sha256((folder / "beach.png").read_bytes()).hexdigest(), ["2004"])
+    out = tmp_path / "r.jsonl"
+    proc = run(["tag", str(folder), "--out", str(out), *FAST], api=api)
+    assert proc.returncode == cli.EXIT_PARTIAL, proc.stderr
+    assert "3 images: 1 tagged (0 from cache), 2 failed" in proc.stderr
+    assert "2004 invalid image format: 1" in proc.stderr
+    assert "unreadable image (local): 1" in proc.stderr and "broken.jpg" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    df = pd.read_json(out, lines=True)  # the results are still written, errors included
+    by_name = {Path(p).name: r for p, r in zip(df["path"], df.to_dict("records"))}
+    assert by_name["beach.png"]["error_code"] == 2004
+    assert pd.isna(by_name["broken.jpg"]["error_code"]) and "broken.jpg" in by_name["broken.jpg"]["error"]
+    assert pd.isna(by_name["猫 on sofa.jpg"]["error"])
+
+
+def test_bad_key_is_fatal_with_a_clear_message_and_no_key_echoed(folder, api):
+    bad = "sk-wrong-secret-9f8e7d6c5b4a"
+    proc = run(["tag", str(folder), "-r", "--out", str(folder / "r.csv"), *FAST], api=api, key=bad)
+    assert proc.returncode == cli.EXIT_FATAL
+    assert "API key was refused" in proc.stderr and "IMAGEDESCRIBER_API_KEY" in proc.stderr
+    assert "1003" in proc.stderr
+    assert bad not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert not (folder / "r.csv").exists()
+
+
+def test_missing_key_for_the_api_backend_says_how_to_set_it(folder):
+    proc = run(["tag", str(folder), "--backend", "imagedescriber", *FAST], key=None)
+    assert proc.returncode == cli.EXIT_FATAL
+    assert "export IMAGEDESCRIBER_API_KEY=" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_path_and_bad_options(tmp_path, api):
+    missing = run(["tag", str(tmp_path / "no such folder"), *FAST], api=api)
+    assert missing.returncode == cli.EXIT_FATAL
+    assert "no such folder" in missing.stderr and "Traceback" not in missing.stderr
+    runner = CliRunner()
+    bad_ext = runner.invoke(cli.main, ["tag", str(tmp_path), "--out", "r.xlsx"])
+    assert bad_ext.exit_code == cli.EXIT_USAGE and ".csv, .parquet or .jsonl" in bad_ext.output
+    bad_rate = runner.invoke(cli.main, ["tag", str(tmp_path), "--rate-limit", "fast"])
+    assert bad_rate.exit_code == cli.EXIT_USAGE and "30/min" in bad_rate.output
+    assert api.count() == 0
+
+
+# --------------------------------------------------------------------------- sidecars and metadata
+
+
+def test_sidecars_refuse_foreign_files_until_forced(folder, api):
+    foreign = folder / "beach.json"
+    foreign.write_text('{"from": "another tool"}', encoding="utf-8")
+    proc = run(["tag", str(folder), "--sidecars", *FAST], api=api)
+    assert proc.returncode == cli.EXIT_PARTIAL, proc.stderr
+    assert "beach.json exists and was not written by imagetags" in proc.stderr and "--force" in proc.stderr
+    assert foreign.read_text(encoding="utf-8") == '{"from": "another tool"}'
+    ours = json.loads((folder / "猫 on sofa.json").read_text(encoding="utf-8"))
+    assert ours["tags"] == fake_tags(str(folder / "猫 on sofa.jpg")) and ours["generator"] == "imagetags_df"
+    assert proc.stdout == ""  # an output was asked for, so nothing goes to stdout
+
+    forced = run(["tag", str(folder), "--sidecars", "--force", *FAST], api=api)
+    assert forced.returncode == cli.EXIT_OK, forced.stderr
+    assert json.loads(foreign.read_text(encoding="utf-8"))["tags"] == fake_tags(str(folder / "beach.png"))
+    assert api.count() == 2  # the second run came from the cache
+
+
+def test_write_metadata_then_rerun_costs_nothing(folder, api):
+    gif = make_photo(folder / "old.gif", seed=5, fmt="GIF")
+    jpeg = folder / "猫 on sofa.jpg"
+    before = {p: np.asarray(Image.open(p).convert("RGB")) for p in (jpeg, folder / "beach.png", gif)}
+    gif_bytes = gif.read_bytes()
+    expected_tags = fake_tags(str(jpeg))  # the fake API's tags name the bytes it was sent
+    proc = run(["tag", str(folder), "--write-metadata", *FAST], api=api)
+    assert proc.returncode == cli.EXIT_PARTIAL  # the GIF cannot hold XMP
+    assert "old.gif: this format cannot hold XMP" in proc.stderr
+    assert gif.read_bytes() == gif_bytes
+    for path, pixels in before.items():
+        assert np.array_equal(pixels, np.asarray(Image.open(path).convert("RGB"))), path
+    with Image.open(jpeg) as im:
+        desc = im.getxmp()["xmpmeta"]["RDF"]["Description"]
+        iptc = IptcImagePlugin.getiptcinfo(im)
+    assert desc["subject"]["Bag"]["li"] == expected_tags
+    assert desc["title"]["Alt"]["li"]["text"].startswith("Image ")
+    assert desc["description"]["Alt"]["li"]["text"] == "A fake description in en."
+    assert [k.decode() for k in iptc[(2, 25)]] == expected_tags
+    calls = api.count()
+    assert calls == 3
+
+    # The files' bytes changed, but not their pixels: no image is paid for twice.
+    again = run(["tag", str(folder), "--write-metadata", *FAST], api=api)
+    assert "3 tagged (3 from cache)" in again.stderr
+    assert api.count() == calls
+
+
+# --------------------------------------------------------------------------- alt-text
+
+
+def test_alt_text_command_writes_the_page_and_stdout(tmp_path, api):
+    site = tmp_path / "web site"
+    make_photo(site / "img" / "hero shot.jpg", seed=7)
+    page = site / "index.html"
+    html = ('<html><body>\n<h1>Hello</h1>\n<img src="img/hero%20shot.jpg" width=10>\n'
+            '<img src="img/gone.png" alt="">\n<img src="img/nope.png">\n</body></html>\n')
+    page.write_text(html, encoding="utf-8")
+    proc = run(["alt-text", str(page), "-o", str(site / "out.html"), *FAST], api=api)
+    assert proc.returncode == cli.EXIT_PARTIAL  # img/nope.png does not exist
+    assert "nope.png" in proc.stderr and "1 filled" in proc.stderr
+    new = (site / "out.html").read_text(encoding="utf-8")
+    digest = hashlib.sha256((site / "img" / "hero shot.jpg").read_bytes()).hexdigest()
+    added = f' alt="A fake description in en." title="Image {digest[:6]}"'
+    assert new == html.replace('<img src="img/hero', '<img' + added + ' src="img/hero')
+    assert page.read_text(encoding="utf-8") == html
+
+    (site / "img" / "nope.png").write_bytes((site / "img" / "hero shot.jpg").read_bytes())
+    to_stdout = run(["alt-text", str(page), *FAST], api=api)
+    assert to_stdout.returncode == cli.EXIT_OK, to_stdout.stderr
+    assert to_stdout.stdout.count(added) == 2

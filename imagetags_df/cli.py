@@ -103,11 +103,15 @@ def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 def _out_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # Checked before the run, not after it has spent credits.
     if value is not None and value != "-":
         try:
             export.table_format(value)
         except ConfigurationError as exc:
             raise click.BadParameter(str(exc)) from None
+        folder = Path(value).expanduser().parent
+        if not folder.is_dir():
+            raise click.BadParameter(f"the folder {str(folder)!r} does not exist; create it first")
     return value
 
 
@@ -149,19 +153,32 @@ def _generate_kwargs(lang: str, backend: str, base_url: str | None, cache_dir: P
 # --------------------------------------------------------------------------- summaries
 
 
+def _failure_group(code: Any, message: str) -> tuple[int, str]:
+    """A sort key and a label for one failed row.
+
+    Rows without an API code are either local (the image could not be read) or
+    never sent (budget reached, run stopped), or got no answer at all; the
+    engine's "not sent" messages tell the second kind apart.
+    """
+    if code is not None and not pd.isna(code):
+        return int(code), f"{int(code)} {CODE_MEANINGS.get(int(code), 'error')}"
+    if message.startswith("not sent"):
+        return 10**6, "not sent (--max-credits reached or the run stopped)"
+    return -1, "no API code (unreadable image, or no answer from the service)"
+
+
 def failure_summary(results: pd.DataFrame, col: str = "path", examples: int = 2) -> list[str]:
     """Lines that group failed rows by error code, with a couple of examples each."""
-    failed = results[results["error"].notna()]
+    groups: dict[tuple[int, str], list[tuple[Any, str]]] = {}
+    for path, code, err in zip(results[col], results["error_code"], results["error"]):
+        if err is None or (isinstance(err, float) and pd.isna(err)):
+            continue
+        groups.setdefault(_failure_group(code, str(err)), []).append((path, str(err)))
     lines: list[str] = []
-    if failed.empty:
-        return lines
-    codes = failed["error_code"].astype("object").where(failed["error_code"].notna(), None)
-    for code, group in failed.groupby(codes.map(lambda c: -1 if c is None else int(c)), sort=True):
-        label = ("unreadable image (local)" if code == -1
-                 else f"{code} {CODE_MEANINGS.get(int(code), 'error')}")
-        lines.append(f"  {label}: {len(group)}")
-        for path, err in list(zip(group[col], group["error"]))[:examples]:
-            lines.append(f"      {path}: {err}" if str(path) not in str(err) else f"      {err}")
+    for (_, label), rows in sorted(groups.items()):
+        lines.append(f"  {label}: {len(rows)}")
+        for path, err in rows[:examples]:
+            lines.append(f"      {err}" if str(path) in err else f"      {path}: {err}")
     return lines
 
 

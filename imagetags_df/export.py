@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import hashlib
 import html
 import json
@@ -76,6 +77,8 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     and Windows); the name starts with a dot so :func:`find_images` and photo
     managers skip it if a crash leaves it behind.
     """
+    if not target.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "the folder does not exist", str(target.parent))
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".imagetags-tmp",
                                     dir=target.parent)
     os.close(fd)

@@ -137,13 +137,22 @@ def test_partial_failure_exit_status_and_summary_by_code(folder, api, tmp_path):
     assert proc.returncode == cli.EXIT_PARTIAL, proc.stderr
     assert "3 images: 1 tagged (0 from cache), 2 failed" in proc.stderr
     assert "2004 invalid image format: 1" in proc.stderr
-    assert "unreadable image (local): 1" in proc.stderr and "broken.jpg" in proc.stderr
+    assert "no API code (unreadable image, or no answer from the service): 1" in proc.stderr
+    assert "broken.jpg" in proc.stderr
     assert "Traceback" not in proc.stderr
     df = pd.read_json(out, lines=True)  # the results are still written, errors included
     by_name = {Path(p).name: r for p, r in zip(df["path"], df.to_dict("records"))}
     assert by_name["beach.png"]["error_code"] == 2004
     assert pd.isna(by_name["broken.jpg"]["error_code"]) and "broken.jpg" in by_name["broken.jpg"]["error"]
     assert pd.isna(by_name["猫 on sofa.jpg"]["error"])
+
+
+def test_max_credits_stops_sending_and_says_so(folder, api):
+    proc = run(["tag", str(folder), "-r", "--max-credits", "1", "--out", "-", *FAST], api=api)
+    assert proc.returncode == cli.EXIT_PARTIAL, proc.stderr
+    assert "not sent (--max-credits reached or the run stopped): 2" in proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert sum(r["error"] is None for r in rows) == 1 and api.count() == 1
 
 
 def test_bad_key_is_fatal_with_a_clear_message_and_no_key_echoed(folder, api):
@@ -170,6 +179,8 @@ def test_missing_path_and_bad_options(tmp_path, api):
     runner = CliRunner()
     bad_ext = runner.invoke(cli.main, ["tag", str(tmp_path), "--out", "r.xlsx"])
     assert bad_ext.exit_code == cli.EXIT_USAGE and ".csv, .parquet or .jsonl" in bad_ext.output
+    no_dir = runner.invoke(cli.main, ["tag", str(tmp_path), "--out", str(tmp_path / "nope" / "r.csv")])
+    assert no_dir.exit_code == cli.EXIT_USAGE and "does not exist" in no_dir.output
     bad_rate = runner.invoke(cli.main, ["tag", str(tmp_path), "--rate-limit", "fast"])
     assert bad_rate.exit_code == cli.EXIT_USAGE and "30/min" in bad_rate.output
     assert api.count() == 0

@@ -28,7 +28,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -37,8 +37,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pandas as pd
+from PIL import Image
 
 from ._exceptions import ConfigurationError, ImageError, ImageNotFoundError, UnsupportedImageError
+from .images import describe
 
 __all__ = [
     "IMAGE_SUFFIXES", "GENERATOR", "TABLE_FORMATS", "MetadataError", "SidecarReport", "AltTextReport",
@@ -79,20 +81,19 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     """
     if not target.parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, "the folder does not exist", str(target.parent))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".imagetags-tmp",
-                                    dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    # Created like any new file (0o666 less the umask), unlike mkstemp's private 0o600.
+    while True:
+        tmp = target.with_name(f".{target.name[:120]}.{secrets.token_hex(4)}.imagetags-tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
     try:
         if target.exists():
-            # Keep the original's permission bits: a rename would otherwise
-            # leave the file with mkstemp's private 0600.
+            # Keep the original's permission bits across the rename.
             with contextlib.suppress(OSError):
                 os.chmod(tmp, target.stat().st_mode & 0o7777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
         yield tmp
         os.replace(tmp, target)
     except BaseException:
@@ -184,12 +185,20 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _plain_cell(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (bytes, bytearray, memoryview, Image.Image)):
+        return describe(value)  # "<5123 bytes>": a table of results is no place for the image itself
+    return value
+
+
 def _plain_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A copy safe for every writer: paths as text, bytes and PIL images as a short label."""
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object:
-            out[col] = out[col].map(lambda v: os.fspath(v) if isinstance(v, os.PathLike) else v)
+            out[col] = out[col].map(_plain_cell)
     return out
 
 

@@ -118,6 +118,16 @@ def test_write_table_round_trips_with_pandas(tmp_path, name):
     assert list(back.columns) == list(df.columns)
 
 
+def test_write_table_labels_image_bytes_and_uses_normal_file_permissions(tmp_path):
+    df = result_frame(["a.jpg", "b.jpg"])
+    df["path"] = [b"\xff\xd8\xff" + b"0" * 97, Path("b.jpg")]
+    target = export.write_table(df, tmp_path / "r.parquet")
+    assert list(pd.read_parquet(target)["path"]) == ["<100 bytes>", "b.jpg"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+
 def test_write_table_rejects_unknown_extension(tmp_path):
     with pytest.raises(ConfigurationError, match=r"\.csv, \.parquet or \.jsonl"):
         export.write_table(result_frame(["a.jpg"]), tmp_path / "out.xlsx")
@@ -321,3 +331,19 @@ def test_fill_alt_text_root_relative_sources_and_non_utf8_pages(tmp_path, api):
     stripped, added = _strip_added(new)
     assert stripped == original
     assert len(added) == 1 and added[0].startswith(b' alt="A fake description in en." title="Image ')
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+@pytest.mark.parametrize("name", ["chelsea_cat.jpg", "grace_hopper.jpg", "coins.png"])
+def test_write_metadata_on_real_photos(tmp_path, name):
+    src = SAMPLES / name
+    path = tmp_path / f"copy of {name}"
+    path.write_bytes(src.read_bytes())
+    before = pixels(path)
+    export.write_metadata(path, ["photo", "sample"], f"Title of {name}", "A real photograph")
+    assert np.array_equal(before, pixels(path))
+    meta = xmp_of(path)
+    assert meta["tags"] == ["photo", "sample"] and meta["title"] == f"Title of {name}"
+    assert export.read_metadata(path)["tags"] == ["photo", "sample"]

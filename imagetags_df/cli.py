@@ -75,7 +75,7 @@ def _expected_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AuthenticationError as exc:
-            _fail(f"the API key was refused ({exc}).\n"
+            _fail(f"the API key was refused: {exc}\n"
                   f"Set a valid key: export {C.ENV_API_KEY}=...  (or use --backend local, no key needed)")
         except ConfigurationError as exc:
             _fail(str(exc))

@@ -49,9 +49,12 @@ __all__ = [
 ]
 
 #: File name endings :func:`find_images` picks up in folders: what the API takes
-#: (JPEG, PNG, WebP) and what the library converts for it (GIF, BMP, TIFF).
-IMAGE_SUFFIXES: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib", ".tif", ".tiff"})
+#: (JPEG, PNG, WebP) and the photo formats Pillow reads, which the library converts.
+IMAGE_SUFFIXES: frozenset[str] = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp",
+    ".gif", ".bmp", ".dib", ".tif", ".tiff", ".avif", ".apng", ".jp2", ".j2k", ".jpf", ".jpx",
+    ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi",
+})
 
 #: Written into every sidecar we create; a sidecar without it is someone else's.
 GENERATOR = "imagetags_df"

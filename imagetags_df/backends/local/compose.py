@@ -1,0 +1,261 @@
+"""Title and description in seven languages, composed from an :class:`~.tags.Analysis`.
+
+No captioning model exists offline, so the sentences are templates filled with vocabulary
+words. Each language has its own small grammar here (articles and gender for fr/de/es,
+counters for zh/ja/ko, the Korean particle that depends on the last syllable) because
+"A photo of {x}" translated word for word reads badly everywhere but in English.
+Every word that is not in a template comes from the vocabulary in the requested language,
+so no English can leak into another language's text.
+"""
+
+from __future__ import annotations
+
+from .tags import Analysis
+from .vocab import Vocabulary
+
+VOWEL_SOUND = ("a", "e", "i", "o", "u")
+#: English words whose first letter's sound breaks the vowel rule.
+_AN_EXCEPTIONS = ("hour", "honest", "heir")
+_A_EXCEPTIONS = ("uni", "use", "usu", "eu", "one", "ur")
+
+
+def _en_article(word: str) -> str:
+    w = word.lower()
+    vowel = w.startswith(VOWEL_SOUND) and not w.startswith(_A_EXCEPTIONS)
+    return ("an " if vowel or w.startswith(_AN_EXCEPTIONS) else "a ") + word
+
+
+def _fr_article(word: str, gender: str) -> str:
+    return ("une " if gender == "f" else "un ") + word
+
+
+def _fr_de(word: str, gender: str) -> str:
+    """« d'un chat », « d'une tasse »."""
+    return ("d’une " if gender == "f" else "d’un ") + word
+
+
+def _de_article(word: str, gender: str, case: str = "nom") -> str:
+    table = {"nom": {"m": "ein", "f": "eine", "n": "ein"}, "dat": {"m": "einem", "f": "einer", "n": "einem"}}
+    return f"{table[case].get(gender, 'ein')} {word}"
+
+
+def _es_article(word: str, gender: str) -> str:
+    return ("una " if gender == "f" else "un ") + word
+
+
+def _ko_has_final(word: str) -> bool:
+    """Whether the last Hangul syllable ends in a consonant (picks 과/와, 은/는, 이/가)."""
+    last = word.strip()[-1:]
+    if not last or not ("\uac00" <= last <= "\ud7a3"):
+        return False
+    return (ord(last) - 0xAC00) % 28 != 0
+
+
+def _join(items: list[str], lang: str) -> str:
+    if not items:
+        return ""
+    if len(items) == 1:
+        return items[0]
+    if lang in ("zh", "ja"):
+        sep, last = "、", {"zh": "和", "ja": "と"}[lang]
+        return sep.join(items[:-1]) + last + items[-1]
+    if lang == "ko":
+        head = ", ".join(items[:-1])
+        prev = items[-2]
+        return f"{head}{'과' if _ko_has_final(prev) else '와'} {items[-1]}"
+    conj = {"en": "and", "fr": "et", "de": "und", "es": "y"}[lang]
+    return ", ".join(items[:-1]) + f" {conj} " + items[-1]
+
+
+def _cap(s: str) -> str:
+    return s[:1].upper() + s[1:] if s else s
+
+
+class Composer:
+    """Builds titles and descriptions in one language from the shared vocabulary."""
+
+    def __init__(self, vocab: Vocabulary, lang: str) -> None:
+        self.v = vocab
+        self.lang = lang
+
+    # Words ----------------------------------------------------------------------
+    def word(self, term: str) -> str:
+        return self.v.word(term, self.lang)
+
+    def counted(self, term: str, n: int) -> str:
+        """"2 cups" / "a cup" in the language's grammar."""
+        lang, v = self.lang, self.v
+        w = v.word(term, lang)
+        person = term in ("person", "people")
+        if lang == "en":
+            return _en_article(w) if n == 1 else f"{n} {v.plural(term, lang)}"
+        if lang == "fr":
+            return _fr_article(w, v.gender(term, lang)) if n == 1 else f"{n} {v.plural(term, lang)}"
+        if lang == "de":
+            return _de_article(w, v.gender(term, lang)) if n == 1 else f"{n} {v.plural(term, lang)}"
+        if lang == "es":
+            return _es_article(w, v.gender(term, lang)) if n == 1 else f"{n} {v.plural(term, lang)}"
+        if lang == "zh":
+            return w if n == 1 else f"{n}个{w}"
+        if lang == "ja":
+            return w if n == 1 else f"{w}{n}{'人' if person else 'つ'}"
+        if lang == "ko":
+            return w if n == 1 else f"{w} {n}{'명' if person else '개'}"
+        raise ValueError(lang)
+
+    # Title ------------------------------------------------------------------------
+    def title(self, a: Analysis) -> str:
+        lang = self.lang
+        if a.subject is None:
+            return self._photo_title(a)
+        if a.portrait and not a.others:
+            return {"en": "Portrait of a person", "fr": "Portrait d’une personne", "de": "Porträt einer Person",
+                    "es": "Retrato de una persona", "zh": "人物肖像", "ja": "人物のポートレート",
+                    "ko": "인물 사진"}[lang]
+        if a.subject in ("people", "person") and a.subject_count >= 2:
+            n = a.subject_count
+            return {"en": f"Group of {n} people", "fr": f"Groupe de {n} personnes", "de": f"Gruppe von {n} Personen",
+                    "es": f"Grupo de {n} personas", "zh": f"{n}人合影", "ja": f"{n}人のグループ",
+                    "ko": f"{n}명의 사람들"}[lang]
+        main = self.word(a.subject)
+        if a.others:
+            other = self.word(a.others[0][0])
+            joined = {"en": f"{main} and {other}", "fr": f"{main} et {other}", "de": f"{main} und {other}",
+                      "es": f"{main} y {other}", "zh": f"{main}和{other}", "ja": f"{main}と{other}",
+                      "ko": f"{main}{'과' if _ko_has_final(main) else '와'} {other}"}[lang]
+            return _cap(joined)
+        return _cap(main)
+
+    def _photo_title(self, a: Analysis) -> str:
+        return _PHOTO_TITLE[self.lang][self._photo_key(a)]
+
+    @staticmethod
+    def _photo_key(a: Analysis) -> str:
+        return "bw" if a.black_and_white else (a.light or "plain")
+
+    # Description --------------------------------------------------------------------
+    def description(self, a: Analysis) -> str:
+        """Main subject; other objects with counts; found text or dominant colours (<= 3 sentences)."""
+        sentences = [self._main_sentence(a)]
+        others = self._others_sentence(a)
+        if others:
+            sentences.append(others)
+        if a.text:
+            sentences.append(self._text_sentence(a.text))
+        if len(sentences) < 3:
+            colors = self._colors_sentence(a)
+            if colors:
+                sentences.append(colors)
+        sep = "" if self.lang in ("zh", "ja") else " "
+        return sep.join(sentences)
+
+    def _main_sentence(self, a: Analysis) -> str:
+        lang = self.lang
+        photo = _PHOTO_PHRASE[lang][self._photo_key(a)]
+        if a.subject is None:
+            return _NOTHING_SURE[lang].format(photo=photo)
+        group = a.subject in ("people", "person") and a.subject_count >= 2
+        thing = self.counted("person", a.subject_count) if group else self.counted(a.subject, 1)
+        if lang == "fr" and not group:
+            thing = _fr_de(self.word(a.subject), self.v.gender(a.subject, lang))
+            return f"{photo} {thing}."
+        if lang == "de" and not group:
+            thing = _de_article(self.word(a.subject), self.v.gender(a.subject, lang), "dat")
+        return _MAIN[lang].format(photo=photo, thing=thing)
+
+    def _others_sentence(self, a: Analysis) -> str:
+        items = [self.counted(t, n) for t, n in a.others if self.v.has(t, self.lang)]
+        if not items:
+            return ""
+        listed = _join(items, self.lang)
+        return {"en": f"Also in the picture: {listed}.", "fr": f"On y voit aussi {listed}.",
+                "de": f"Außerdem zu sehen: {listed}.", "es": f"También aparece{'n' if len(items) > 1 or a.others[0][1] > 1 else ''} {listed}.",
+                "zh": f"画面中还有{listed}。", "ja": f"ほかに{listed}が写っています。",
+                "ko": f"그 밖에 {listed}도 보입니다."}[self.lang]
+
+    def _colors_sentence(self, a: Analysis) -> str:
+        if a.black_and_white or not a.colors:
+            return ""
+        names = [self.v.word(c, self.lang) for c in a.colors]
+        if self.lang == "de":
+            names = [_cap(n) for n in names]
+        elif self.lang in ("fr", "es", "en"):
+            names = [n.lower() for n in names]
+        listed = _join(names, self.lang)
+        one = len(names) == 1
+        return {"en": f"Dominant color{'' if one else 's'}: {listed}.",
+                "fr": f"Couleur{'' if one else 's'} dominante{'' if one else 's'} : {listed}.",
+                "de": f"Vorherrschende Farbe{'' if one else 'n'}: {listed}.",
+                "es": f"Color{'' if one else 'es'} dominante{'' if one else 's'}: {listed}.",
+                "zh": f"主要颜色为{listed}。", "ja": f"主な色は{listed}です。",
+                "ko": f"주요 색상은 {listed}입니다."}[self.lang]
+
+    def _text_sentence(self, text: str) -> str:
+        snippet = text if len(text) <= 60 else text[:57].rstrip() + "…"
+        return {"en": f"Text in the image reads “{snippet}”.", "fr": f"On peut y lire « {snippet} ».",
+                "de": f"Im Bild steht „{snippet}“.", "es": f"Se lee el texto «{snippet}».",
+                "zh": f"图中文字：“{snippet}”。", "ja": f"「{snippet}」という文字が写っています。",
+                "ko": f"“{snippet}”라는 글자가 보입니다."}[self.lang]
+
+
+def compose(a: Analysis, vocab: Vocabulary, lang: str) -> tuple[list[str], list[float], str, str]:
+    """Tags (in ``lang``), their scores, title and description."""
+    c = Composer(vocab, lang)
+    tags: list[str] = []
+    scores: list[float] = []
+    seen: set[str] = set()
+    for s in a.tags:
+        if not vocab.has(s.term, lang) and lang != "en":
+            continue  # an untranslated term is left out rather than shown in English
+        word = vocab.word(s.term, lang)
+        key = word.lower()
+        if key in seen:  # two terms can share a word in some languages ("人" for person and people)
+            continue
+        seen.add(key)
+        tags.append(word)
+        scores.append(round(s.score, 3))
+    return tags, scores, c.title(a), c.description(a)
+
+
+
+
+#: "A photo", "A dark photo", ... as the start of the first sentence (zh/ja/ko: the noun phrase).
+_PHOTO_PHRASE: dict[str, dict[str, str]] = {
+    "en": {"plain": "A photo", "dark": "A dark photo", "bright": "A bright photo", "bw": "A black-and-white photo"},
+    "fr": {"plain": "Une photo", "dark": "Une photo sombre", "bright": "Une photo lumineuse",
+           "bw": "Une photo en noir et blanc"},
+    "de": {"plain": "Ein Foto", "dark": "Ein dunkles Foto", "bright": "Ein helles Foto", "bw": "Ein Schwarzweißfoto"},
+    "es": {"plain": "Una foto", "dark": "Una foto oscura", "bright": "Una foto luminosa",
+           "bw": "Una foto en blanco y negro"},
+    "zh": {"plain": "照片", "dark": "昏暗的照片", "bright": "明亮的照片", "bw": "黑白照片"},
+    "ja": {"plain": "写真", "dark": "暗い写真", "bright": "明るい写真", "bw": "白黒写真"},
+    "ko": {"plain": "사진", "dark": "어두운 사진", "bright": "밝은 사진", "bw": "흑백 사진"},
+}
+#: Title when nothing could be named with confidence.
+_PHOTO_TITLE: dict[str, dict[str, str]] = {
+    "en": {"plain": "Photo", "dark": "Dark photo", "bright": "Bright photo", "bw": "Black-and-white photo"},
+    "fr": {"plain": "Photo", "dark": "Photo sombre", "bright": "Photo lumineuse", "bw": "Photo en noir et blanc"},
+    "de": {"plain": "Foto", "dark": "Dunkles Foto", "bright": "Helles Foto", "bw": "Schwarzweißfoto"},
+    "es": {"plain": "Foto", "dark": "Foto oscura", "bright": "Foto luminosa", "bw": "Foto en blanco y negro"},
+    "zh": {"plain": "照片", "dark": "昏暗的照片", "bright": "明亮的照片", "bw": "黑白照片"},
+    "ja": {"plain": "写真", "dark": "暗い写真", "bright": "明るい写真", "bw": "白黒写真"},
+    "ko": {"plain": "사진", "dark": "어두운 사진", "bright": "밝은 사진", "bw": "흑백 사진"},
+}
+_MAIN: dict[str, str] = {
+    "en": "{photo} of {thing}.",
+    "fr": "{photo} de {thing}.",
+    "de": "{photo} von {thing}.",
+    "es": "{photo} de {thing}.",
+    "zh": "一张{thing}的{photo}。",
+    "ja": "{thing}の{photo}です。",
+    "ko": "{thing}의 {photo}입니다.",
+}
+_NOTHING_SURE: dict[str, str] = {
+    "en": "{photo}; no object could be recognised with confidence.",
+    "fr": "{photo} ; aucun objet n’a pu être reconnu avec certitude.",
+    "de": "{photo}; kein Objekt konnte sicher erkannt werden.",
+    "es": "{photo}; no se pudo reconocer ningún objeto con seguridad.",
+    "zh": "一张{photo}，未能可靠地识别出具体物体。",
+    "ja": "{photo}です。確実に認識できる物体はありません。",
+    "ko": "{photo}입니다. 확실하게 인식된 물체는 없습니다.",
+}

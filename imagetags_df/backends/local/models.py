@@ -1,0 +1,174 @@
+"""The two ONNX models, loaded once per process, and the decoding of their raw outputs.
+
+* EfficientNet-Lite0 (ImageNet-1k): ``uint8`` NHWC crops (N, 224, 224, 3) in, softmax
+  probabilities (N, 1000) out. The TensorFlow-style scaling is inside the graph.
+* NanoDet-m (COCO-80): one ``uint8`` NHWC image (1, 416, 416, 3) in, for each of the strides
+  8, 16 and 32 a grid of per-class scores (already sigmoid) and of box-side distributions
+  (4 sides x 11 bins, NanoDet's "distribution focal loss" head).
+
+Both files are package data (``models/``); ``tools/build_models.sh`` rebuilds them. Nothing
+here touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+import numpy as np
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+CLASSIFIER_FILE = MODELS_DIR / "efficientnet_lite0.onnx"
+DETECTOR_FILE = MODELS_DIR / "nanodet_m.onnx"
+
+CLASSIFIER_SIZE = 224
+#: The classifier sees the centre crop of an image whose short side is this (TF recipe).
+CLASSIFIER_RESIZE = 256
+DETECTOR_SIZE = 416
+#: NanoDet's box head: distances to the 4 sides as distributions over 0..10 strides.
+_REG_BINS = 11
+_STRIDES = (8, 16, 32)
+#: Candidates below this never become boxes; the tagger's calibrated thresholds are higher.
+_MIN_BOX_SCORE = 0.2
+_NMS_IOU = 0.5
+
+
+@dataclass(frozen=True)
+class Detection:
+    cls: int  # COCO-80 index
+    score: float
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of width/height
+
+
+class Models:
+    """The two inference sessions. Build with :func:`get_models` (one per process)."""
+
+    def __init__(self) -> None:
+        import onnxruntime as ort  # imported here so importing the package stays cheap
+
+        opts = ort.SessionOptions()
+        # Two threads per session: this machine class has 2 cores, and the backend already
+        # batches; more threads only add contention with the decoding threads.
+        opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        providers = ["CPUExecutionProvider"]
+        self.classifier = ort.InferenceSession(str(CLASSIFIER_FILE), opts, providers=providers)
+        self.detector = ort.InferenceSession(str(DETECTOR_FILE), opts, providers=providers)
+        # Output names say which head is which: match them by shape once, not per call.
+        heads: dict[int, dict[str, str]] = {}
+        for out in self.detector.get_outputs():
+            cells, width = int(out.shape[1]), int(out.shape[2])
+            heads.setdefault(cells, {})["scores" if width == 80 else "boxes"] = out.name
+        self._heads = [(stride, heads[(DETECTOR_SIZE // stride) ** 2]) for stride in _STRIDES]
+        self._det_names = [o.name for o in self.detector.get_outputs()]
+
+    def classify(self, crops: np.ndarray) -> np.ndarray:
+        """Softmax probabilities (N, 1000) for ``uint8`` crops (N, 224, 224, 3)."""
+        return self.classifier.run(None, {"pixels": crops})[0]
+
+    def detect(self, pixels: np.ndarray) -> list[Detection]:
+        """Boxes after per-class non-maximum suppression, for one (416, 416, 3) image."""
+        outs = dict(zip(self._det_names, self.detector.run(None, {"pixels": pixels[None]})))
+        return decode_detections(outs, self._heads)
+
+
+def decode_detections(outs: dict[str, np.ndarray],
+                      heads: list[tuple[int, dict[str, str]]]) -> list[Detection]:
+    """Turn NanoDet's grid outputs into boxes (fractions of the image) with NMS per class."""
+    cand_boxes: list[np.ndarray] = []
+    cand_scores: list[np.ndarray] = []
+    cand_cls: list[np.ndarray] = []
+    for stride, names in heads:
+        scores = outs[names["scores"]][0]  # (cells, 80)
+        cells = scores.shape[0]
+        best = scores.max(axis=1)
+        keep = np.nonzero(best >= _MIN_BOX_SCORE)[0]
+        if keep.size == 0:
+            continue
+        grid = int(round(cells ** 0.5))
+        dist = outs[names["boxes"]][0][keep].reshape(-1, 4, _REG_BINS)
+        # Expected distance over the softmaxed bins, in pixels of the 416 input.
+        dist = np.exp(dist - dist.max(axis=2, keepdims=True))
+        dist /= dist.sum(axis=2, keepdims=True)
+        side = (dist * np.arange(_REG_BINS, dtype=np.float32)).sum(axis=2) * stride
+        cx = (keep % grid + 0.5) * stride
+        cy = (keep // grid + 0.5) * stride
+        boxes = np.stack([cx - side[:, 0], cy - side[:, 1], cx + side[:, 2], cy + side[:, 3]], axis=1)
+        cand_boxes.append(np.clip(boxes / DETECTOR_SIZE, 0.0, 1.0))
+        cand_scores.append(best[keep])
+        cand_cls.append(scores[keep].argmax(axis=1))
+    if not cand_boxes:
+        return []
+    boxes = np.concatenate(cand_boxes)
+    scores = np.concatenate(cand_scores)
+    classes = np.concatenate(cand_cls)
+    found: list[Detection] = []
+    for cls in np.unique(classes):
+        idx = np.nonzero(classes == cls)[0]
+        for i in _nms(boxes[idx], scores[idx]):
+            j = idx[i]
+            found.append(Detection(int(cls), float(scores[j]), tuple(float(v) for v in boxes[j])))
+    found.sort(key=lambda d: -d.score)
+    return found
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
+    order = list(np.argsort(-scores))
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    kept: list[int] = []
+    while order:
+        i = order.pop(0)
+        kept.append(int(i))
+        if not order:
+            break
+        rest = np.array(order)
+        x0 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        y0 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        x1 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        y1 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+        iou = inter / (areas[i] + areas[rest] - inter + 1e-9)
+        order = [int(r) for r, o in zip(rest, iou) if o < _NMS_IOU]
+    return kept
+
+
+_lock = threading.Lock()
+_models: Models | None = None
+
+
+def get_models() -> Models:
+    """The process-wide sessions, created on first use (thread-safe)."""
+    global _models
+    if _models is None:
+        with _lock:
+            if _models is None:
+                _models = Models()
+    return _models
+
+
+def models_digest() -> str:
+    """Short hash of the model files, for cache identities (changes when a model does)."""
+    h = hashlib.sha256()
+    for path in (CLASSIFIER_FILE, DETECTOR_FILE):
+        h.update(_file_sha256(path).encode())
+    return h.hexdigest()[:12]
+
+
+_digests: dict[tuple[Path, int, int], str] = {}
+
+
+def _file_sha256(path: Path) -> str:
+    # Keyed by path and size+mtime so an edited file is re-hashed, a rerun is not.
+    st = path.stat()
+    key = (path, st.st_size, st.st_mtime_ns)
+    cached = _digests.get(key)
+    if cached is None:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        cached = _digests[key] = h.hexdigest()
+    return cached

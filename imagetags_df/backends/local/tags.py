@@ -1,0 +1,300 @@
+"""From raw model outputs to a short list of tags we are confident in (language-free).
+
+Precision comes first: a wrong tag costs a user's trust more than a missing one. So:
+
+* classifier probabilities are pooled over every class that shares a term before any
+  threshold ("tiger cat" .38 + "Egyptian Mau" .37 + "tabby" .17 make "cat" .92, while no
+  single cat breed is certain enough to be named);
+* a term needs a calibrated minimum (higher for the specific class names, which the model
+  confuses more often than the broad ones) and a real top contributor, so a thousand tiny
+  probabilities never add up to "animal";
+* detector classes have per-class thresholds calibrated on the sample photos (NanoDet-m
+  calls round bright shapes "toilet", "sink" and "vase" with scores up to .6);
+* the list is then filled with what pixels tell for sure: colours, light, black-and-white,
+  orientation.
+
+The thresholds were set by looking at the sample photos in ``data/samples`` and the
+benchmark's crops of them (see ``tests/test_local_tagger.py``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .colors import BRIGHT_ABOVE, DARK_BELOW, PixelStats
+from .models import Detection
+from .vocab import ClassInfo, Vocabulary
+
+MAX_TAGS = 15
+
+# Classifier ------------------------------------------------------------------
+#: A class contributes to pooled scores only from this probability on (noise floor).
+CLS_FLOOR = 0.02
+#: Pooled probability a term needs when it is some class's own (specific) name. Breeds and
+#: variants are where the model hesitates (tabby .38 / Egyptian Mau .37 / tiger cat .17).
+CLS_SPECIFIC_MIN = 0.50
+#: Pooled probability a broader term needs...
+CLS_BROADER_MIN = 0.45
+#: ...and the best single class behind it must reach this, so scattered guesses never add
+#: up to a category.
+CLS_TOP_CONTRIBUTOR_MIN = 0.15
+
+# Detector --------------------------------------------------------------------
+DET_DEFAULT_MIN = 0.50
+#: Calibrated per COCO class (index: minimum score). NanoDet-m reads cups, rockets and the
+#: cat's face as "toilet" (.3-.6) and bright round things as "sink"/"vase"; people it finds
+#: reliably (.75-.82 on the samples, nothing above .3 on photos without people).
+DET_MIN: dict[int, float] = {0: 0.45, 61: 0.90, 71: 0.70, 75: 0.65, 58: 0.60, 60: 0.60}
+#: A detection this strong still counts when the classifier agrees (pooled >= CLS_AGREE).
+DET_CORROBORATED_MIN = 0.30
+CLS_AGREE = 0.20
+#: A second box of a class counts towards "2 cups" from this score on.
+DET_COUNT_MIN = 0.40
+PERSON = 0
+#: A person box covering this share of the picture makes it a portrait.
+PORTRAIT_AREA = 0.25
+CROWD_MIN = 6
+
+# Attribute scores: how sure the pixel rules are, kept below confident objects so
+# that objects lead the list.
+SCORE_BW = 0.90
+SCORE_ORIENTATION = 0.30
+SCORE_LIGHT = 0.55
+SCORE_INDOOR = 0.50
+SCORE_COLORFUL = 0.45
+SCORE_TEXT = 0.80
+
+INDOOR_KINDS = frozenset({"furniture"})
+OUTDOOR_KINDS = frozenset({"scene"})
+
+
+@dataclass
+class Scored:
+    term: str
+    score: float
+    role: str  # "object" (a thing named by a model), "category", "attribute", "color"
+
+
+@dataclass
+class Analysis:
+    """What the tagger concluded about one image, before any language is chosen."""
+
+    tags: list[Scored]
+    subject: str | None  # term of the main subject
+    subject_count: int
+    others: list[tuple[str, int]]  # other objects and their counts, for the description
+    colors: list[str]
+    light: str | None  # "dark", "bright" or None
+    black_and_white: bool
+    portrait: bool  # one person filling the picture
+    text: str | None = None
+    debug: dict[str, float] = field(default_factory=dict)
+
+
+def _pool(probs: np.ndarray, classes: list[ClassInfo | None]) -> tuple[dict[str, float], dict[str, float], set[str]]:
+    """Pooled probability per term, the best single class per term, and the specific terms."""
+    pooled: dict[str, float] = defaultdict(float)
+    top: dict[str, float] = defaultdict(float)
+    specific: set[str] = set()
+    for i in np.nonzero(probs >= CLS_FLOOR)[0]:
+        info = classes[int(i)]
+        if info is None:
+            continue
+        p = float(probs[i])
+        specific.add(info.tag)
+        for term in dict.fromkeys((info.tag, *info.broader)):
+            pooled[term] += p
+            top[term] = max(top[term], p)
+    return pooled, top, specific
+
+
+def _term_classes(vocab: Vocabulary) -> dict[str, int]:
+    """How many classes a term covers: the fewer, the more specific (better as a subject)."""
+    counts: dict[str, int] = defaultdict(int)
+    for info in (*vocab.imagenet, *vocab.coco):
+        if info is not None:
+            for term in dict.fromkeys((info.tag, *info.broader)):
+                counts[term] += 1
+    return counts
+
+
+_breadth_cache: dict[str, dict[str, int]] = {}
+
+
+def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, width: int, height: int,
+            vocab: Vocabulary, text: str | None = None) -> Analysis:
+    breadth = _breadth_cache.get(vocab.digest)
+    if breadth is None:
+        breadth = _breadth_cache[vocab.digest] = _term_classes(vocab)
+
+    scores: dict[str, Scored] = {}
+
+    def add(term: str, score: float, role: str) -> None:
+        score = float(min(score, 0.99))
+        old = scores.get(term)
+        if old is None or score > old.score:
+            scores[term] = Scored(term, score, role if old is None else old.role)
+
+    # 1. Classifier, pooled over shared terms.
+    pooled, top, specific = _pool(probs, vocab.imagenet)
+    accepted_cls: dict[str, float] = {}
+    for term, p in pooled.items():
+        need = CLS_SPECIFIC_MIN if term in specific else CLS_BROADER_MIN
+        if p >= need and top[term] >= CLS_TOP_CONTRIBUTOR_MIN:
+            accepted_cls[term] = p
+    indoor_votes = 0.0
+    outdoor_votes = 0.0
+    for i in np.nonzero(probs >= CLS_SPECIFIC_MIN)[0]:
+        info = vocab.imagenet[int(i)]
+        if info is not None and info.kind in INDOOR_KINDS:
+            indoor_votes = max(indoor_votes, float(probs[i]))
+        if info is not None and info.kind in OUTDOOR_KINDS:
+            outdoor_votes = max(outdoor_votes, float(probs[i]))
+
+    # 2. Detector: best score and count per class, per-class thresholds.
+    best: dict[int, float] = {}
+    counts: dict[int, int] = defaultdict(int)
+    person_area = 0.0
+    for d in detections:
+        best[d.cls] = max(best.get(d.cls, 0.0), d.score)
+        if d.score >= DET_COUNT_MIN:
+            counts[d.cls] += 1
+        if d.cls == PERSON and d.score >= DET_MIN[PERSON]:
+            x0, y0, x1, y1 = d.box
+            person_area = max(person_area, (x1 - x0) * (y1 - y0))
+    accepted_det: dict[str, tuple[float, int]] = {}
+    for cls, score in best.items():
+        info = vocab.coco[cls]
+        if info is None:
+            continue
+        need = DET_MIN.get(cls, DET_DEFAULT_MIN)
+        agrees = max(pooled.get(t, 0.0) for t in (info.tag, *info.broader)) >= CLS_AGREE
+        if score >= need or (agrees and score >= DET_CORROBORATED_MIN and cls not in DET_MIN):
+            accepted_det[info.tag] = (score, max(1, counts.get(cls, 0)))
+            if info.indoor is True:
+                indoor_votes = max(indoor_votes, score)
+            elif info.indoor is False and info.kind != "animal":
+                outdoor_votes = max(outdoor_votes, score)
+
+    # 3. Conflicts: an animal the detector names is dropped when the classifier is surer of
+    # a different animal ("dog" on a cat photo).
+    cls_animals = {t: p for t, p in accepted_cls.items() if t in specific or breadth.get(t, 0) <= 12}
+    for tag, (score, _) in list(accepted_det.items()):
+        info = next((c for c in vocab.coco if c is not None and c.tag == tag), None)
+        if info is None or info.kind != "animal":
+            continue
+        rivals = [p for t, p in cls_animals.items() if t != tag and t not in info.broader
+                  and _is_animal_term(t, vocab) and tag not in _broader_of(t, vocab)]
+        if rivals and max(rivals) > score:
+            del accepted_det[tag]
+
+    for term, p in accepted_cls.items():
+        add(term, p, "object" if term in specific else "category")
+    for tag, (score, _n) in accepted_det.items():
+        add(tag, score, "object")
+        info = next(c for c in vocab.coco if c is not None and c.tag == tag)
+        for b in info.broader:
+            if b != "people":  # "people" is about counts, handled below
+                add(b, score * 0.9, "category")
+    n_people = accepted_det.get("person", (0.0, 0))[1]
+    if n_people >= 2:
+        add("people", accepted_det["person"][0], "category")
+    if n_people >= CROWD_MIN:
+        add("crowd", accepted_det["person"][0] * 0.9, "category")
+
+    # 4. Attributes from pixels.
+    if stats.black_and_white:
+        add("black and white", SCORE_BW, "attribute")
+    # In a black-and-white photo "gray" says nothing the "black and white" tag does not.
+    colors = [] if stats.black_and_white else [name for name, _share in stats.colors]
+    for name, share in stats.colors:
+        if name in colors:
+            add(name, 0.35 + 0.5 * share, "color")
+    light = None
+    if stats.brightness < DARK_BELOW:
+        light = "dark"
+    elif stats.brightness > BRIGHT_ABOVE:
+        light = "bright"
+    if light:
+        add(light, SCORE_LIGHT, "attribute")
+    if stats.colorful and not stats.black_and_white:
+        add("colorful", SCORE_COLORFUL, "attribute")
+    if indoor_votes > outdoor_votes and indoor_votes > 0:
+        add("indoor", SCORE_INDOOR * (0.5 + indoor_votes / 2), "attribute")
+    elif outdoor_votes > 0:
+        add("outdoor", SCORE_INDOOR * (0.5 + outdoor_votes / 2), "attribute")
+    if text:
+        add("text", SCORE_TEXT, "attribute")
+    ratio = width / max(height, 1)
+    add("landscape orientation" if ratio > 1.15 else "portrait orientation" if ratio < 0.87 else "square",
+        SCORE_ORIENTATION, "attribute")
+
+    ordered = sorted(scores.values(), key=lambda s: -s.score)[:MAX_TAGS]
+
+    # 5. Main subject: the most salient named thing, favouring specific terms over broad ones
+    # (a "cat" over an "animal"), and a person who fills the picture over everything.
+    portrait = n_people == 1 and person_area >= PORTRAIT_AREA
+    coco_tags = {c.tag for c in vocab.coco if c is not None}
+    subject, subject_count = _pick_subject(accepted_cls, accepted_det, breadth, portrait, coco_tags)
+    others: list[tuple[str, int]] = []
+    subject_family = {subject, *(_broader_of(subject, vocab) if subject else ())}
+    for tag, (score, n) in sorted(accepted_det.items(), key=lambda kv: -kv[1][0]):
+        if tag not in subject_family and subject not in _broader_of(tag, vocab):
+            others.append((tag, n))
+    for term, p in sorted(accepted_cls.items(), key=lambda kv: -kv[1]):
+        if (term in specific and term not in subject_family and subject not in _broader_of(term, vocab)
+                and all(term != o for o, _ in others)):
+            others.append((term, 1))
+    return Analysis(tags=ordered, subject=subject, subject_count=subject_count, others=others[:4],
+                    colors=colors, light=light, black_and_white=stats.black_and_white,
+                    portrait=portrait, text=text)
+
+
+def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[float, int]],
+                  breadth: dict[str, int], portrait: bool, coco_tags: set[str]) -> tuple[str | None, int]:
+    if portrait:
+        return "person", 1
+    candidates: list[tuple[float, str, int]] = []
+    for term, p in accepted_cls.items():
+        # Broad terms lose a little per doubling of the classes they cover; the everyday
+        # words of the COCO classes win ties ("motorcycle" over "scooter" for a moped).
+        n = max(1, breadth.get(term, 1))
+        weight = 1.0 / (1.0 + 0.08 * float(np.log2(n)))
+        if term in coco_tags:
+            weight *= 1.1
+        candidates.append((p * weight, term, 1))
+    for tag, (score, count) in accepted_det.items():
+        candidates.append((score, "people" if tag == "person" and count >= 2 else tag, count))
+    if not candidates:
+        return None, 0
+    _, term, count = max(candidates)
+    return term, count
+
+
+_broader_index: dict[str, dict[str, set[str]]] = {}
+
+
+def _broader_of(term: str | None, vocab: Vocabulary) -> set[str]:
+    """Every broader term any class with this tag has (empty for unknown terms)."""
+    if term is None:
+        return set()
+    index = _broader_index.get(vocab.digest)
+    if index is None:
+        index = defaultdict(set)
+        for info in (*vocab.imagenet, *vocab.coco):
+            if info is not None:
+                index[info.tag].update(info.broader)
+                for i, b in enumerate(info.broader):
+                    index[b].update(info.broader[i + 1:])
+        _broader_index[vocab.digest] = index
+    return set(index.get(term, set()))
+
+
+def _is_animal_term(term: str, vocab: Vocabulary) -> bool:
+    return "animal" in _broader_of(term, vocab) or term == "animal"
+
+
+__all__ = ["Analysis", "Scored", "analyse", "MAX_TAGS", "BRIGHT_ABOVE", "DARK_BELOW"]

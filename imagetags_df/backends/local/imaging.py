@@ -23,7 +23,7 @@ STATS_SIZE = 48
 @dataclass
 class Decoded:
     classifier_crop: np.ndarray  # (224, 224, 3) uint8
-    detector_input: np.ndarray  # (416, 416, 3) uint8, stretched like the Human library does
+    detector_input: np.ndarray  # (320, 320, 3) uint8, stretched like the Human library does
     stats_pixels: np.ndarray  # (48, 48, 3) uint8
     width: int  # original size (after EXIF rotation)
     height: int

@@ -2,7 +2,7 @@
 
 * EfficientNet-Lite0 (ImageNet-1k): ``uint8`` NHWC crops (N, 224, 224, 3) in, softmax
   probabilities (N, 1000) out. The TensorFlow-style scaling is inside the graph.
-* NanoDet-m (COCO-80): one ``uint8`` NHWC image (1, 416, 416, 3) in, for each of the strides
+* NanoDet-m (COCO-80): one ``uint8`` NHWC image (1, 320, 320, 3) in, for each of the strides
   8, 16 and 32 a grid of per-class scores (already sigmoid) and of box-side distributions
   (4 sides x 11 bins, NanoDet's "distribution focal loss" head).
 
@@ -13,7 +13,6 @@ here touches the network.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,16 @@ DETECTOR_FILE = MODELS_DIR / "nanodet_m.onnx"
 CLASSIFIER_SIZE = 224
 #: The classifier sees the centre crop of an image whose short side is this (TF recipe).
 CLASSIFIER_RESIZE = 256
-DETECTOR_SIZE = 416
+DETECTOR_SIZE = 320
 #: NanoDet's box head: distances to the 4 sides as distributions over 0..10 strides.
 _REG_BINS = 11
 _STRIDES = (8, 16, 32)
 #: Candidates below this never become boxes; the tagger's calibrated thresholds are higher.
 _MIN_BOX_SCORE = 0.2
 _NMS_IOU = 0.5
+#: Boxes of *different* classes overlapping this much are one object the model could not
+#: decide on (motorcycle .56 / bicycle .46 on the same box): only the stronger one stays.
+_CROSS_CLASS_IOU = 0.7
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,11 @@ class Models:
         import onnxruntime as ort  # imported here so importing the package stays cheap
 
         opts = ort.SessionOptions()
-        # Two threads per session: this machine class has 2 cores, and the backend already
-        # batches; more threads only add contention with the decoding threads.
-        opts.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        # One thread per run: the backend runs one worker thread per core, each feeding its
+        # own share of a batch through these (thread-safe) sessions. Measured on 2 cores,
+        # that is ~35% faster than one caller with two intra-op threads, whose per-layer
+        # synchronisation costs a lot on layers this small.
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = ["CPUExecutionProvider"]
@@ -70,7 +74,7 @@ class Models:
         return self.classifier.run(None, {"pixels": crops})[0]
 
     def detect(self, pixels: np.ndarray) -> list[Detection]:
-        """Boxes after per-class non-maximum suppression, for one (416, 416, 3) image."""
+        """Boxes after per-class non-maximum suppression, for one (320, 320, 3) image."""
         outs = dict(zip(self._det_names, self.detector.run(None, {"pixels": pixels[None]})))
         return decode_detections(outs, self._heads)
 
@@ -90,7 +94,7 @@ def decode_detections(outs: dict[str, np.ndarray],
             continue
         grid = int(round(cells ** 0.5))
         dist = outs[names["boxes"]][0][keep].reshape(-1, 4, _REG_BINS)
-        # Expected distance over the softmaxed bins, in pixels of the 416 input.
+        # Expected distance over the softmaxed bins, in pixels of the detector input.
         dist = np.exp(dist - dist.max(axis=2, keepdims=True))
         dist /= dist.sum(axis=2, keepdims=True)
         side = (dist * np.arange(_REG_BINS, dtype=np.float32)).sum(axis=2) * stride
@@ -112,7 +116,19 @@ def decode_detections(outs: dict[str, np.ndarray],
             j = idx[i]
             found.append(Detection(int(cls), float(scores[j]), tuple(float(v) for v in boxes[j])))
     found.sort(key=lambda d: -d.score)
-    return found
+    kept: list[Detection] = []
+    for d in found:
+        if all(k.cls == d.cls or _iou(k.box, d.box) < _CROSS_CLASS_IOU for k in kept):
+            kept.append(d)
+    return kept
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:

@@ -20,7 +20,7 @@ benchmark's crops of them (see ``tests/test_local_tagger.py``).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -125,7 +125,7 @@ _breadth_cache: dict[str, dict[str, int]] = {}
 
 
 def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, width: int, height: int,
-            vocab: Vocabulary, text: str | None = None) -> Analysis:
+            vocab: Vocabulary) -> Analysis:
     breadth = _breadth_cache.get(vocab.digest)
     if breadth is None:
         breadth = _breadth_cache[vocab.digest] = _term_classes(vocab)
@@ -226,8 +226,6 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         add("indoor", SCORE_INDOOR * (0.5 + indoor_votes / 2), "attribute")
     elif outdoor_votes > 0:
         add("outdoor", SCORE_INDOOR * (0.5 + outdoor_votes / 2), "attribute")
-    if text:
-        add("text", SCORE_TEXT, "attribute")
     ratio = width / max(height, 1)
     add("landscape orientation" if ratio > 1.15 else "portrait orientation" if ratio < 0.87 else "square",
         SCORE_ORIENTATION, "attribute")
@@ -250,7 +248,14 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
             others.append((term, 1))
     return Analysis(tags=ordered, subject=subject, subject_count=subject_count, others=others[:4],
                     colors=colors, light=light, black_and_white=stats.black_and_white,
-                    portrait=portrait, text=text)
+                    portrait=portrait)
+
+
+def with_text(a: Analysis, text: str, vocab: Vocabulary) -> Analysis:
+    """``a`` plus text found by OCR: a "text" tag and the snippet for the description."""
+    tags = [t for t in a.tags if t.term != "text"] + [Scored("text", SCORE_TEXT, "attribute")]
+    tags.sort(key=lambda s: -s.score)
+    return replace(a, tags=tags[:MAX_TAGS], text=text)
 
 
 def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[float, int]],
@@ -297,4 +302,4 @@ def _is_animal_term(term: str, vocab: Vocabulary) -> bool:
     return "animal" in _broader_of(term, vocab) or term == "animal"
 
 
-__all__ = ["Analysis", "Scored", "analyse", "MAX_TAGS", "BRIGHT_ABOVE", "DARK_BELOW"]
+__all__ = ["Analysis", "Scored", "analyse", "with_text", "MAX_TAGS", "BRIGHT_ABOVE", "DARK_BELOW"]

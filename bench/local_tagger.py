@@ -1,0 +1,169 @@
+"""Benchmark of the offline tagger (backend="local") on real photos.
+
+    python bench/local_tagger.py [--n 240] [--batch 16] [--lang en]
+
+Builds N JPEGs from the photos in data/samples (each sample at several sizes up to 2000 px,
+flipped and cropped: the decode cost of camera-sized files is part of what is measured),
+then tags them twice in this same process:
+
+* baseline: a plain pipeline, one image at a time, full-size decode, no thread pool;
+* tagger:   LocalBackend.tag_many in batches (draft JPEG decode, batched classifier).
+
+Prints model load time, images/s of both, per-stage milliseconds per image (decode,
+classify, detect, compose; summed over worker threads), process CPU time per image, the
+load average (the machine may be shared) and peak RSS. Target: >= 25 images/s on 2 cores, model load < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
+
+from imagetags_df._types import PreparedImage  # noqa: E402
+
+SAMPLES = ROOT / "data" / "samples"
+#: Longest side of the variants: phone/camera-like sizes and web-like ones.
+SIZES = (2000, 1400, 800, 500)
+
+
+def build_images(n: int) -> list[PreparedImage]:
+    photos = [p for p in sorted(SAMPLES.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+    out: list[PreparedImage] = []
+    k = 0
+    while len(out) < n:
+        for path in photos:
+            if len(out) >= n:
+                break
+            im = Image.open(path).convert("RGB")
+            size = SIZES[k % len(SIZES)]
+            variant = k // len(SIZES) % 3
+            if variant == 1:
+                im = ImageOps.mirror(im)
+            elif variant == 2:
+                w, h = im.size
+                im = im.crop((w // 10, h // 10, w - w // 10, h - h // 10))
+            scale = size / max(im.size)
+            im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.BICUBIC)
+            buf = io.BytesIO()
+            im.save(buf, format="JPEG", quality=88)
+            data = buf.getvalue()
+            out.append(PreparedImage(data=data, mime="image/jpeg", sha256=hashlib.sha256(data).hexdigest(),
+                                     source=f"{path.name}#{k}", width=im.width, height=im.height))
+        k += 1
+    return out
+
+
+def baseline(images: list[PreparedImage], lang: str) -> tuple[float, dict[str, float]]:
+    """The obvious implementation: full decode, resize, one image per model call."""
+    from imagetags_df.backends.local.colors import pixel_stats
+    from imagetags_df.backends.local.compose import compose
+    from imagetags_df.backends.local.models import CLASSIFIER_RESIZE, CLASSIFIER_SIZE, DETECTOR_SIZE, get_models
+    from imagetags_df.backends.local.tags import analyse
+    from imagetags_df.backends.local.vocab import get_vocabulary
+
+    models, vocab = get_models(), get_vocabulary()
+    stages = {"decode": 0.0, "classify": 0.0, "detect": 0.0, "compose": 0.0}
+    t_start = time.perf_counter()
+    cpu_start = time.process_time()
+    for img in images:
+        t0 = time.perf_counter()
+        im = Image.open(io.BytesIO(img.data)).convert("RGB")
+        w, h = im.size
+        s = CLASSIFIER_RESIZE / min(w, h)
+        small = im.resize((round(w * s), round(h * s)), Image.BILINEAR)
+        left, top = (small.width - CLASSIFIER_SIZE) // 2, (small.height - CLASSIFIER_SIZE) // 2
+        crop = np.asarray(small.crop((left, top, left + CLASSIFIER_SIZE, top + CLASSIFIER_SIZE)))
+        det = im.resize((DETECTOR_SIZE, DETECTOR_SIZE), Image.BILINEAR)
+        stats_px = np.asarray(det.resize((48, 48), Image.BOX))
+        det_px = np.asarray(det)
+        t1 = time.perf_counter()
+        probs = models.classify(crop[None])[0]
+        t2 = time.perf_counter()
+        dets = models.detect(det_px)
+        t3 = time.perf_counter()
+        compose(analyse(probs, dets, pixel_stats(stats_px), w, h, vocab), vocab, lang)
+        t4 = time.perf_counter()
+        stages["decode"] += t1 - t0
+        stages["classify"] += t2 - t1
+        stages["detect"] += t3 - t2
+        stages["compose"] += t4 - t3
+    stages["cpu"] = time.process_time() - cpu_start
+    return time.perf_counter() - t_start, stages
+
+
+def tagger(images: list[PreparedImage], lang: str, batch: int) -> tuple[float, dict[str, float]]:
+    from imagetags_df.backends.local import LocalBackend
+
+    backend = LocalBackend()
+    t_start = time.perf_counter()
+    cpu_start = time.process_time()
+    for i in range(0, len(images), batch):
+        for res in backend.tag_many(images[i:i + batch], lang):
+            if isinstance(res, BaseException):
+                raise res
+    elapsed = time.perf_counter() - t_start
+    t = backend.times
+    return elapsed, {"decode": t.decode, "classify": t.classify, "detect": t.detect, "compose": t.compose,
+                     "cpu": time.process_time() - cpu_start}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=240)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lang", default="en")
+    ap.add_argument("--skip-baseline", action="store_true")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    from imagetags_df.backends.local.models import get_models
+    from imagetags_df.backends.local.vocab import get_vocabulary
+
+    t_import = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    get_models()
+    t_models = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    get_vocabulary()
+    t_vocab = time.perf_counter() - t0
+    print(f"load: import {t_import:.2f} s, models {t_models:.2f} s, vocabulary {t_vocab:.2f} s")
+
+    images = build_images(args.n)
+    mb = sum(len(i.data) for i in images) / 1e6
+    print(f"{len(images)} JPEGs from {SAMPLES.relative_to(ROOT)} ({mb:.0f} MB, longest side {SIZES})")
+
+    # Warm-up so neither run pays for first-call allocations.
+    tagger(images[:4], args.lang, args.batch)
+
+    rows = []
+    if not args.skip_baseline:
+        rows.append(("baseline (full decode, 1 at a time)", *baseline(images, args.lang)))
+    rows.append((f"tagger (draft decode, batch {args.batch})", *tagger(images, args.lang, args.batch)))
+    # Stage times of the tagger are summed over its worker threads (thread-time, not wall
+    # time); "cpu" is the process CPU time per image, the figure least disturbed by other
+    # programs on a shared machine.
+    print(f"load average before the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    for name, elapsed, st in rows:
+        per = {k: 1000 * v / len(images) for k, v in st.items()}
+        print(f"{name:40s} {len(images) / elapsed:6.1f} images/s   per image: "
+              + "  ".join(f"{k} {v:5.1f} ms" for k, v in per.items()))
+    if len(rows) == 2:
+        print(f"speed-up: {rows[0][1] / rows[1][1]:.2f}x")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: {rss:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

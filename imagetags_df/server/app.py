@@ -1,0 +1,396 @@
+"""The ASGI app: ``POST /api/v1/generate_tags`` exactly as API.md describes.
+
+Every request goes through the same gates, cheapest and most telling first, so
+that nothing expensive is done for a request that will be refused:
+
+1. auth: ``authorization: Bearer <key>`` (1002 missing or malformed, 1003 unknown or revoked)
+2. the key's rate limit (1004, HTTP 429, ``Retry-After`` in seconds)
+3. validation: content-type, body size (refused before it is read whole), JSON
+   shape, ``lang``, base64, format from the bytes, Pillow's bomb guard (1005/2004/2005)
+4. one credit reserved (2002 when there is none left)
+5. tagging, off the event loop (errors of the backend mapped to the API's codes)
+6. the reservation kept on success, refunded on any failure
+
+Every answer carries a fresh ``request_id`` (also in the ``x-request-id`` header).
+An unexpected error answers 5050 with that id and nothing else; the traceback goes
+to the log under the same id. Keys never reach a log line: the log names a key by
+its name and id.
+
+>>> app = create_app(":memory:", backend=my_backend)   # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1", port=8000)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import _constants as C
+from .._exceptions import (
+    APIError,
+    ConfigurationError,
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    api_error_for,
+)
+from .._types import RateLimit, TagResult
+from ..backends import resolve_backend
+from ..backends.base import Backend
+from .batching import Dispatcher
+from .keystore import KeyInfo, KeyStore
+from .limits import RateLimiter
+from .validation import check_content_type, parse_request, too_large
+
+log = logging.getLogger("imagetags_df.server")
+
+T = TypeVar("T")
+
+#: Codes a backend's own errors keep when passed to the caller. Anything else a
+#: backend raises (say an upstream 1003 when this server proxies the hosted API)
+#: is the server's problem, not the caller's, and answers 5050.
+_PASS_THROUGH = frozenset({C.CODE_RATE_LIMITED, C.CODE_INVALID_PARAMS, C.CODE_CONTENT_BLOCKED,
+                           C.CODE_INVALID_IMAGE, C.CODE_UPLOAD_FAILED})
+
+
+class _Refusal(Exception):
+    """An answer with a non-zero code, raised from anywhere in a handler."""
+
+    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.headers = code, message, headers or {}
+
+
+class ServerState:
+    """What the handlers share: the key store, the limiter, the backend and the pools."""
+
+    def __init__(self, store: KeyStore, backend: Backend, limiter: RateLimiter, *, credits_per_call: int,
+                 max_body_bytes: int, max_image_bytes: int, validation_workers: int) -> None:
+        self.store = store
+        self.backend = backend
+        self.limiter = limiter
+        self.credits_per_call = credits_per_call
+        self.max_body_bytes = max_body_bytes
+        self.max_image_bytes = max_image_bytes
+        self.dispatcher = Dispatcher(backend)
+        # One thread owns the SQLite work of the request path: statements take
+        # microseconds, and keeping them off the loop means a `keys topup` holding
+        # the write lock never stalls requests that are only being refused.
+        self.db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagetags-db")
+        # Decoding is bounded: each decode may hold a 100-megapixel image in memory.
+        self.decode_pool = ThreadPoolExecutor(max_workers=validation_workers,
+                                              thread_name_prefix="imagetags-decode")
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.db_pool, fn, *args)
+
+    async def decode(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.decode_pool, lambda: fn(*args, **kwargs))
+
+    async def aclose(self) -> None:
+        await self.dispatcher.aclose()
+        self.db_pool.shutdown(wait=True)
+        self.decode_pool.shutdown(wait=False, cancel_futures=True)
+
+
+# --------------------------------------------------------------------------- answers
+
+def _answer(code: int, message: str, request_id: str, *, data: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None, status: int | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id}
+    if data is not None:
+        body["data"] = data
+    status = status if status is not None else (200 if code == C.CODE_OK else C.HTTP_STATUS_FOR_CODE[code])
+    return JSONResponse(body, status_code=status, headers={"x-request-id": request_id, **(headers or {})})
+
+
+def _new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --------------------------------------------------------------------------- the gates
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise _Refusal(C.CODE_UNAUTHORIZED, "unauthorized: the authorization header is missing; "
+                                            "send 'authorization: Bearer <api_key>'")
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise _Refusal(C.CODE_UNAUTHORIZED, "unauthorized: the authorization header must be "
+                                            "'Bearer <api_key>'")
+    return token
+
+
+async def _authenticate(state: ServerState, request: Request) -> KeyInfo:
+    token = _bearer(request)
+    info = await state.db(state.store.authenticate, token)
+    if info is None:
+        raise _Refusal(C.CODE_INVALID_KEY, "invalid API key")
+    return info
+
+
+def _limit(state: ServerState, key: KeyInfo) -> None:
+    decision = state.limiter.hit(key.id)
+    if not decision.allowed:
+        raise _Refusal(C.CODE_RATE_LIMITED,
+                       f"too many requests: at most {state.limiter.capacity} per "
+                       f"{state.limiter.window:g} s for this key; retry in {decision.retry_after} s",
+                       headers={"retry-after": str(decision.retry_after)})
+
+
+async def _read_body(state: ServerState, request: Request) -> bytes:
+    """The body, refused as soon as it is known to be over the cap (before it is read whole)."""
+    check_content_type(request.headers.get("content-type"))
+    limit = state.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise api_error_for(C.CODE_INVALID_PARAMS, "content-length is not a number") from None
+        if length > limit:
+            raise too_large(state.max_image_bytes)
+    chunks: list[bytes] = []
+    total = 0
+    # Counted while streaming too: a chunked body declares no length, and a
+    # declared length is only a claim.
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise too_large(state.max_image_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _backend_refusal(exc: BaseException, request_id: str, key: KeyInfo) -> _Refusal:
+    """The answer for an exception the backend gave for one image."""
+    if isinstance(exc, APIError) and exc.code in _PASS_THROUGH:
+        headers = {}
+        if exc.code == C.CODE_RATE_LIMITED:
+            headers["retry-after"] = str(max(1, int(round(exc.retry_after or 1))))
+        return _Refusal(int(exc.code), exc.message or "refused by the backend", headers)  # type: ignore[arg-type]
+    if isinstance(exc, ImageTooLargeError):
+        return _Refusal(C.CODE_INVALID_IMAGE, str(exc))
+    if isinstance(exc, ImageError):
+        # Validation decoded the image already; a backend that still cannot, got damaged data.
+        kind = C.CODE_UPLOAD_FAILED if isinstance(exc, CorruptImageError) else C.CODE_INVALID_IMAGE
+        return _Refusal(kind, str(exc))
+    if isinstance(exc, ConfigurationError):  # e.g. a language this backend does not speak
+        return _Refusal(C.CODE_INVALID_PARAMS, str(exc))
+    log.error("request %s (key %s): the backend failed", request_id, key.label,
+              exc_info=(type(exc), exc, exc.__traceback__))
+    return _Refusal(C.CODE_INTERNAL, "internal server error")
+
+
+# --------------------------------------------------------------------------- endpoints
+
+async def _gate(state: ServerState, request: Request) -> KeyInfo:
+    key = await _authenticate(state, request)
+    _limit(state, key)
+    return key
+
+
+async def _reserve(state: ServerState, key: KeyInfo) -> int:
+    remaining = await state.db(state.store.reserve, key.id, state.credits_per_call)
+    if remaining is None:
+        # Either no credits left, or the key was revoked since it was authenticated.
+        current = await state.db(state.store.authenticate_id, key.id)
+        if current is None:
+            raise _Refusal(C.CODE_INVALID_KEY, "invalid API key")
+        raise _Refusal(C.CODE_NO_CREDITS,
+                       f"insufficient credits: this call needs {state.credits_per_call}, "
+                       f"{current.credits} left; top up the key")
+    return remaining
+
+
+async def _spend(state: ServerState, key: KeyInfo, work: Callable[[], Any], request_id: str) -> tuple[Any, int]:
+    """Reserve the credit, run ``work``, keep the credit only if it succeeded."""
+    remaining = await _reserve(state, key)
+    try:
+        result = await work()
+    except asyncio.CancelledError:
+        await asyncio.shield(state.db(state.store.refund, key.id, state.credits_per_call))
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure refunds, then answers with its code
+        await state.db(state.store.refund, key.id, state.credits_per_call)
+        raise _backend_refusal(exc, request_id, key) from None
+    return result, remaining
+
+
+def _credits(state: ServerState, remaining: int) -> dict[str, int]:
+    return {"amount": state.credits_per_call, "remaining": remaining}
+
+
+async def generate_tags(request: Request) -> Response:
+    state: ServerState = request.app.state.imagetags
+    request_id = _new_request_id()
+    started = time.perf_counter()
+    key: KeyInfo | None = None
+
+    async def handle() -> Response:
+        nonlocal key
+        key = await _gate(state, request)
+        raw = await _read_body(state, request)
+        checked = await state.decode(parse_request, raw, max_image_bytes=state.max_image_bytes)
+        result, remaining = await _spend(
+            state, key, lambda: state.dispatcher.tag(checked.image, checked.lang), request_id)
+        assert isinstance(result, TagResult)
+        return _answer(C.CODE_OK, "success", request_id, data={
+            "tags": {"tags": list(result.tags), "title": result.title, "description": result.description},
+            "credits": _credits(state, remaining),
+        })
+
+    return await _guarded(handle, request_id, started, lambda: key)
+
+
+async def generate_content(request: Request) -> Response:
+    state: ServerState = request.app.state.imagetags
+    request_id = _new_request_id()
+    started = time.perf_counter()
+    key: KeyInfo | None = None
+
+    async def handle() -> Response:
+        nonlocal key
+        key = await _gate(state, request)
+        answer = getattr(state.backend, "answer", None)
+        if not callable(answer):
+            raise _Refusal(C.CODE_INVALID_PARAMS,
+                           f"this server's backend ({state.backend.name}) cannot answer prompts; "
+                           f"use {C.GENERATE_TAGS_PATH} for tags, title and description")
+        raw = await _read_body(state, request)
+        checked = await state.decode(parse_request, raw, want_prompt=True,
+                                     max_image_bytes=state.max_image_bytes)
+
+        async def work() -> str:
+            if inspect.iscoroutinefunction(answer):
+                text = await answer(checked.image, checked.prompt, checked.lang)
+            else:
+                text = await asyncio.to_thread(answer, checked.image, checked.prompt, checked.lang)
+            return str(text)
+
+        content, remaining = await _spend(state, key, work, request_id)
+        return _answer(C.CODE_OK, "success", request_id,
+                       data={"content": content, "credits": _credits(state, remaining)})
+
+    return await _guarded(handle, request_id, started, lambda: key)
+
+
+async def _guarded(handle: Callable[[], Any], request_id: str, started: float,
+                   key: Callable[[], KeyInfo | None]) -> Response:
+    """Run a handler; every refusal becomes the API's error body, anything else a 5050."""
+    try:
+        response = await handle()
+        code = C.CODE_OK
+    except _Refusal as exc:
+        response, code = _answer(exc.code, exc.message, request_id, headers=exc.headers), exc.code
+    except APIError as exc:  # validation's refusals
+        code = int(exc.code or C.CODE_INTERNAL)
+        response = _answer(code, exc.message, request_id)
+    except Exception:  # noqa: BLE001 - never a traceback in a response; it goes to the log
+        info = key()
+        log.exception("request %s (key %s) failed", request_id, info.label if info else "-")
+        code = C.CODE_INTERNAL
+        response = _answer(code, "internal server error", request_id)
+    info = key()
+    log.info("request %s key=%s code=%s status=%s %.1f ms", request_id, info.label if info else "-",
+             code, response.status_code, (time.perf_counter() - started) * 1000)
+    return response
+
+
+async def health(request: Request) -> Response:
+    """``GET /healthz``: liveness for a load balancer (no key needed, spends nothing)."""
+    return _answer(C.CODE_OK, "ok", _new_request_id())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Unknown paths and wrong methods still answer in the API's shape, with the
+    # HTTP status that says what happened (404/405) and the code for "bad request".
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status >= 500:
+        return _answer(C.CODE_INTERNAL, "internal server error", _new_request_id())
+    detail = "no such endpoint" if status == 404 else ("method not allowed" if status == 405 else str(exc))
+    headers = getattr(exc, "headers", None) or {}
+    return _answer(C.CODE_INVALID_PARAMS, f"{detail}: POST {C.GENERATE_TAGS_PATH}", _new_request_id(),
+                   status=status, headers=dict(headers))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    request_id = _new_request_id()
+    log.error("request %s failed outside a handler", request_id, exc_info=(type(exc), exc, exc.__traceback__))
+    return _answer(C.CODE_INTERNAL, "internal server error", request_id)
+
+
+# --------------------------------------------------------------------------- the factory
+
+def create_app(db: "str | Path | KeyStore", backend: "Backend | str" = "local", *,
+               rate_limit: "RateLimit | float | int | str" = "30/min",
+               credits_per_call: int = 1,
+               max_body_bytes: int = C.SERVER_MAX_BODY_BYTES,
+               max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES,
+               cors_origins: Sequence[str] = (),
+               validation_workers: int | None = None) -> Starlette:
+    """The server as an ASGI app, for uvicorn or any ASGI server (one process: the
+    rate limiter's counts live in memory).
+
+    ``db`` is the SQLite file of keys and credits (see ``imagetags keys``) or a
+    :class:`KeyStore`; ``backend`` a Backend or a registry name (``"local"``).
+    ``cors_origins`` lets browser pages on those origins call the API directly
+    (the seed's client-side ``fetch`` example); empty means no CORS headers.
+
+    >>> app = create_app("keys.sqlite3", backend="local", rate_limit="30/min")  # doctest: +SKIP
+    """
+    store = db if isinstance(db, KeyStore) else KeyStore(db)
+    the_backend = resolve_backend(backend) if isinstance(backend, str) else backend
+    if credits_per_call < 0:
+        raise ConfigurationError("credits_per_call cannot be negative")
+    workers = validation_workers or max(1, min(4, os.cpu_count() or 1))
+    state = ServerState(store, the_backend, RateLimiter(rate_limit), credits_per_call=int(credits_per_call),
+                        max_body_bytes=int(max_body_bytes), max_image_bytes=int(max_image_bytes),
+                        validation_workers=workers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("serving backend %s, %s, keys in %s", the_backend.name, state.limiter, store.path)
+        try:
+            yield
+        finally:
+            await state.aclose()
+
+    middleware: list[Middleware] = []
+    if cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        middleware.append(Middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["POST"],
+                                     allow_headers=["authorization", "content-type"],
+                                     expose_headers=["x-request-id", "retry-after"]))
+    app = Starlette(
+        routes=[Route(C.GENERATE_TAGS_PATH, generate_tags, methods=["POST"]),
+                Route(C.GENERATE_CONTENT_PATH, generate_content, methods=["POST"]),
+                Route("/healthz", health, methods=["GET"])],
+        middleware=middleware,
+        exception_handlers={HTTPException: _http_error, Exception: _internal_error},
+        lifespan=lifespan,
+    )
+    app.state.imagetags = state
+    return app
+
+
+__all__ = ["create_app", "ServerState"]

@@ -1,0 +1,253 @@
+"""``imagetags serve`` and ``imagetags keys``: thin commands over the server package.
+
+This module imports without the ``server`` extra: Starlette and uvicorn are
+imported inside ``serve`` only, so ``imagetags keys ...`` works on any install and
+``imagetags serve`` names the ``pip install`` that is missing. The top-level
+``imagetags`` group registers both commands (``from .server.cli import serve, keys``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from .. import _constants as C
+from .._exceptions import ConfigurationError
+from .keystore import KeyInfo, KeyNotFoundError, KeyStore
+
+ENV_SERVER_DB = "IMAGETAGS_SERVER_DB"
+INSTALL_HINT = 'imagetags serve needs the server extra: pip install "imagetags-df[server]"'
+
+
+def default_db_path() -> Path:
+    """The key database when ``--db`` is not given: a file in the per-user data folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("imagetags_df")) / "server.sqlite3"
+
+
+def _db_option(func):  # type: ignore[no-untyped-def]
+    return click.option(
+        "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), envvar=ENV_SERVER_DB,
+        default=None, show_envvar=True,
+        help=f"SQLite file of keys and credits. Default: server.sqlite3 in the per-user data folder "
+             f"(now {default_db_path()}).")(func)
+
+
+def _store(db_path: Path | None) -> KeyStore:
+    path = db_path or default_db_path()
+    try:
+        return KeyStore(path)
+    except Exception as exc:  # sqlite3 or OS errors: say which file, not a traceback
+        raise click.ClickException(f"cannot open the key database {path}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- serve
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. 0.0.0.0 listens on every interface: put a TLS proxy in front, "
+                   "keys travel in clear over plain HTTP.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@_db_option
+@click.option("--backend", default="local", show_default=True,
+              help="What tags the images: 'local' is the embedded offline tagger (no network).")
+@click.option("--rate-limit", default="30/min", show_default=True,
+              help="Requests allowed per key, e.g. 30/min, 2/s, 1800/hour (1004 + HTTP 429 above it).")
+@click.option("--credits-per-call", default=1, show_default=True, type=click.IntRange(0),
+              help="Credits a successful tagging spends.")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="Let browser pages on ORIGIN call the API (repeatable). Off by default: keys do not "
+                   "belong in browsers.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="Server log verbosity.")
+def serve(host: str, port: int, db_path: Path | None, backend: str, rate_limit: str, credits_per_call: int,
+          cors_origins: tuple[str, ...], log_level: str) -> None:
+    """Serve POST /api/v1/generate_tags, the ImageDescriber API, on your machine.
+
+    Any client of the hosted service works against it by changing only the base
+    URL. Keys and credits come from the --db file (see 'imagetags keys'); one
+    process serves (the rate limit is counted in memory).
+
+    \b
+    Example:
+      imagetags keys create --name alice --credits 1000
+      imagetags serve --port 8000 --rate-limit 30/min
+      curl http://127.0.0.1:8000/api/v1/generate_tags \\
+        -H 'content-type: application/json' -H 'authorization: Bearer itk_...' \\
+        -d '{"image": "data:image/jpeg;base64,...", "lang": "en"}'
+    """
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("starlette", "uvicorn"):
+            raise click.ClickException(f"{INSTALL_HINT} ({exc.name} is not installed)") from None
+        raise
+    store = _store(db_path)
+    try:
+        app = create_app(store, backend=backend, rate_limit=rate_limit, credits_per_call=credits_per_call,
+                         cors_origins=cors_origins)
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    _setup_logging(log_level)
+    active = [k for k in store.list_keys() if k.active]
+    click.echo(f"imagetags serve: http://{_url_host(host)}:{port}{C.GENERATE_TAGS_PATH} "
+               f"(backend {app.state.imagetags.backend.name}, {app.state.imagetags.limiter}, keys in {store.path})",
+               err=True)
+    if not active:
+        click.echo("no active keys yet: create one with 'imagetags keys create --name NAME --credits N"
+                   + (f" --db {db_path}'" if db_path else "'"), err=True)
+    if not _is_loopback(host):
+        click.echo(f"warning: listening on {host} over plain HTTP; put a TLS proxy in front", err=True)
+    # Our own per-request log line (request id, key name, code, time) replaces
+    # uvicorn's access log, which cannot show the code or the key name.
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _setup_logging(level: str) -> None:
+    logger = logging.getLogger("imagetags_df.server")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# --------------------------------------------------------------------------- keys
+
+@click.group()
+def keys() -> None:
+    """Create, list, top up and revoke the keys of 'imagetags serve'.
+
+    All subcommands take the same --db as serve (default: a file in the per-user
+    data folder, or $IMAGETAGS_SERVER_DB).
+
+    \b
+    Example:
+      imagetags keys create --name alice --credits 1000
+      imagetags keys list
+      imagetags keys topup alice --credits 500
+      imagetags keys revoke alice
+    """
+
+
+@keys.command("create")
+@click.option("--name", required=True, help="Who or what the key is for (shown in lists and logs).")
+@click.option("--credits", "credits", required=True, type=click.IntRange(0), help="Starting credits.")
+@_db_option
+def keys_create(name: str, credits: int, db_path: Path | None) -> None:
+    """Make a key and print it, once: only its hash is stored.
+
+    The key alone goes to standard output, so it can be captured.
+
+    \b
+    Example:
+      KEY=$(imagetags keys create --name alice --credits 1000)
+    """
+    store = _store(db_path)
+    try:
+        key, info = store.create(name, credits)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(key)
+    click.echo(f"created key #{info.id} {info.name!r} with {info.credits} credits in {store.path}; "
+               "it is shown only now, keep it safe", err=True)
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key instead of a table.")
+@_db_option
+def keys_list(as_json: bool, db_path: Path | None) -> None:
+    """List keys: id, name, the key's first characters, credits, calls, status (never the key).
+
+    \b
+    Example:
+      imagetags keys list --json
+    """
+    infos = _store(db_path).list_keys()
+    if as_json:
+        for info in infos:
+            click.echo(json.dumps({"id": info.id, "name": info.name, "key": info.display, "credits": info.credits,
+                                   "used": info.used, "created_at": info.created_at,
+                                   "revoked_at": info.revoked_at}, ensure_ascii=False))
+        return
+    if not infos:
+        click.echo("no keys yet: imagetags keys create --name NAME --credits N", err=True)
+        return
+    rows = [("id", "name", "key", "credits", "used", "created (UTC)", "status")]
+    rows += [(str(i.id), i.name, i.display, str(i.credits), str(i.used), _when(i.created_at),
+              "active" if i.active else f"revoked {_when(i.revoked_at)}") for i in infos]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
+
+
+def _describe(info: KeyInfo) -> str:
+    status = "active" if info.active else "revoked"
+    return f"key #{info.id} {info.name!r}: {info.credits} credits, {status}"
+
+
+@keys.command("topup")
+@click.argument("key")
+@click.option("--credits", "credits", required=True, type=click.IntRange(1), help="Credits to add.")
+@_db_option
+def keys_topup(key: str, credits: int, db_path: Path | None) -> None:
+    """Add credits to KEY (its id or its name), also while the server runs.
+
+    \b
+    Example:
+      imagetags keys topup alice --credits 500
+    """
+    try:
+        info = _store(db_path).topup(key, credits)
+    except (KeyNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_describe(info))
+
+
+@keys.command("revoke")
+@click.argument("key")
+@_db_option
+def keys_revoke(key: str, db_path: Path | None) -> None:
+    """Refuse KEY (its id or its name) from now on, also while the server runs (1003).
+
+    \b
+    Example:
+      imagetags keys revoke 3
+    """
+    try:
+        info = _store(db_path).revoke(key)
+    except KeyNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_describe(info))
+
+
+__all__ = ["serve", "keys", "default_db_path", "ENV_SERVER_DB"]

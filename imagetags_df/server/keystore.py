@@ -1,0 +1,272 @@
+"""API keys and their credits, in one SQLite file (stdlib ``sqlite3``, WAL mode).
+
+A key is shown once, when it is created, and stored only as its SHA-256 digest.
+A plain hash (not bcrypt/scrypt/argon2) is enough here because a key is 32 random
+bytes from :mod:`secrets`: a slow KDF protects *guessable* secrets such as
+passwords, and there is nothing to guess in 256 bits; a fast hash also keeps the
+per-request lookup in microseconds.
+
+Credits are spent with a conditional ``UPDATE ... WHERE credits >= amount``. SQLite
+runs each statement under its database write lock, so that check-and-decrement is
+atomic across threads *and* processes (a ``keys topup`` from the shell while the
+server runs): however many requests race, credits never go below zero. The server
+reserves a request's credit before tagging and refunds it when tagging fails, so
+only a successful tagging costs anything and two racing requests can never both
+spend the last credit.
+
+>>> store = KeyStore(":memory:")
+>>> key, info = store.create("alice", credits=10)
+>>> store.authenticate(key).name
+'alice'
+>>> store.reserve(info.id, 1)
+9
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Every key starts with this, so a leaked one is recognisable in a paste or a scan.
+KEY_PREFIX = "itk_"
+#: How much of a key ``keys list`` shows to tell keys apart (prefix + 6 random
+#: characters: 36 bits of the 256, too few to help a guesser).
+DISPLAY_CHARS = len(KEY_PREFIX) + 6
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keys (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    name        TEXT    NOT NULL,
+    key_hash    TEXT    NOT NULL UNIQUE,
+    display     TEXT    NOT NULL,
+    credits     INTEGER NOT NULL CHECK (credits >= 0),
+    used        INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL    NOT NULL,
+    revoked_at  REAL
+);
+"""
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What the store knows about a key: never the key itself."""
+
+    id: int
+    name: str
+    display: str  # e.g. "itk_Ab3dE9…", enough to tell keys apart
+    credits: int
+    used: int
+    created_at: float
+    revoked_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def label(self) -> str:
+        """How logs name the key: its name and id, never the secret."""
+        return f"{self.name}#{self.id}"
+
+
+class KeyNotFoundError(LookupError):
+    """``keys topup`` / ``keys revoke`` named a key that does not exist (or is ambiguous)."""
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh API key: the prefix and 43 URL-safe characters (32 random bytes)."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class KeyStore:
+    """The key and credit table. Safe to share between threads; one connection per thread.
+
+    ``path`` is a file (created with its parent folders) or ``":memory:"`` for tests.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = str(path)
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._memory: sqlite3.Connection | None = None
+        self._memory_lock = threading.Lock()
+        if self.path != ":memory:":
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.path = str(Path(self.path).expanduser())
+        with self._tx() as conn:
+            conn.executescript(_SCHEMA)
+
+    # Connections ------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode (isolation_level=None): every statement below is its own
+        # transaction unless wrapped in BEGIN IMMEDIATE, so no write lock is ever
+        # held across an await or a tagging call.
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+            # In WAL mode NORMAL loses at most the last commits on power loss, never
+            # corrupts; FULL would fsync every credit spent.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self.path == ":memory:":
+            # One in-memory database must be one connection; serialise its users.
+            if self._memory is None:
+                self._memory = self._connect()
+            return self._memory
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    class _Tx:
+        def __init__(self, store: "KeyStore") -> None:
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            if self.store.path == ":memory:":
+                self.store._memory_lock.acquire()
+            return self.store._conn()
+
+        def __exit__(self, *exc: object) -> None:
+            if self.store.path == ":memory:":
+                self.store._memory_lock.release()
+
+    def _tx(self) -> "KeyStore._Tx":
+        return KeyStore._Tx(self)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
+
+    # Administration (the ``imagetags keys`` commands) ------------------------------
+    def create(self, name: str, credits: int) -> tuple[str, KeyInfo]:
+        """Make a key; return it (the only time it is ever available) and its record."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a key needs a non-empty name")
+        if credits < 0:
+            raise ValueError("credits cannot be negative")
+        key = new_key()
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO keys (name, key_hash, display, credits, created_at) VALUES (?, ?, ?, ?, ?)",
+                (name, hash_key(key), key[:DISPLAY_CHARS] + "…", int(credits), time.time()))
+            key_id = int(cur.lastrowid or 0)
+        return key, self.get(key_id)
+
+    def get(self, key_id: int) -> KeyInfo:
+        with self._tx() as conn:
+            row = conn.execute("SELECT * FROM keys WHERE id = ?", (key_id,)).fetchone()
+        if row is None:
+            raise KeyNotFoundError(f"no key with id {key_id}")
+        return _info(row)
+
+    def list_keys(self, *, include_revoked: bool = True) -> list[KeyInfo]:
+        sql = "SELECT * FROM keys" + ("" if include_revoked else " WHERE revoked_at IS NULL") + " ORDER BY id"
+        with self._tx() as conn:
+            return [_info(r) for r in conn.execute(sql).fetchall()]
+
+    def find(self, ref: str | int) -> KeyInfo:
+        """A key by id (``"3"``) or by name; a name shared by several keys is refused."""
+        text = str(ref).strip().lstrip("#")
+        if text.isdigit():
+            return self.get(int(text))
+        with self._tx() as conn:
+            rows = conn.execute("SELECT * FROM keys WHERE name = ? ORDER BY id", (text,)).fetchall()
+        if not rows:
+            raise KeyNotFoundError(f"no key named {text!r}; see 'imagetags keys list'")
+        if len(rows) > 1:
+            ids = ", ".join(str(r["id"]) for r in rows)
+            raise KeyNotFoundError(f"several keys are named {text!r} (ids {ids}); name one by its id")
+        return _info(rows[0])
+
+    def topup(self, ref: str | int, credits: int) -> KeyInfo:
+        """Add credits (atomically, so a top-up during traffic loses no spend)."""
+        if credits <= 0:
+            raise ValueError("a top-up must add at least one credit")
+        info = self.find(ref)
+        with self._tx() as conn:
+            conn.execute("UPDATE keys SET credits = credits + ? WHERE id = ?", (int(credits), info.id))
+        return self.get(info.id)
+
+    def revoke(self, ref: str | int) -> KeyInfo:
+        """Refuse the key from now on (1003). Its record stays, for the books."""
+        info = self.find(ref)
+        with self._tx() as conn:
+            conn.execute("UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                         (time.time(), info.id))
+        return self.get(info.id)
+
+    # The request path --------------------------------------------------------------
+    def authenticate(self, key: str) -> KeyInfo | None:
+        """The active key's record, or None for an unknown or revoked key."""
+        digest = hash_key(key)
+        with self._tx() as conn:
+            row = conn.execute("SELECT * FROM keys WHERE key_hash = ?", (digest,)).fetchone()
+        # The index lookup is on a hash the caller cannot steer byte by byte, so its
+        # timing reveals nothing; the final comparison is constant-time anyway, so
+        # this check never becomes a timing oracle if the lookup above changes.
+        if row is None or not hmac.compare_digest(row["key_hash"], digest):
+            return None
+        info = _info(row)
+        return info if info.active else None
+
+    def authenticate_id(self, key_id: int) -> KeyInfo | None:
+        """The record of key ``key_id`` if it is still active (revocation re-checked)."""
+        try:
+            info = self.get(key_id)
+        except KeyNotFoundError:
+            return None
+        return info if info.active else None
+
+    def reserve(self, key_id: int, amount: int = 1) -> int | None:
+        """Take ``amount`` credits from an active key; the credits left, or None if it has too few.
+
+        One conditional UPDATE: the check and the decrement cannot be split by a
+        racing request, in this process or another one.
+        """
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE keys SET credits = credits - :n, used = used + 1 "
+                "WHERE id = :id AND revoked_at IS NULL AND credits >= :n RETURNING credits",
+                {"n": int(amount), "id": key_id}).fetchone()
+        return None if row is None else int(row[0])
+
+    def refund(self, key_id: int, amount: int = 1) -> int:
+        """Give back a reservation whose tagging failed; the credits left after it."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE keys SET credits = credits + :n, used = MAX(used - 1, 0) WHERE id = :id "
+                "RETURNING credits", {"n": int(amount), "id": key_id}).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def __repr__(self) -> str:
+        return f"KeyStore({self.path!r})"
+
+
+def _info(row: sqlite3.Row) -> KeyInfo:
+    return KeyInfo(id=int(row["id"]), name=row["name"], display=row["display"], credits=int(row["credits"]),
+                   used=int(row["used"]), created_at=float(row["created_at"]),
+                   revoked_at=None if row["revoked_at"] is None else float(row["revoked_at"]))
+
+
+__all__ = ["KeyStore", "KeyInfo", "KeyNotFoundError", "hash_key", "new_key", "KEY_PREFIX"]

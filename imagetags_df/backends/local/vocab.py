@@ -149,6 +149,8 @@ def _apply_overrides(data: dict[str, Any], imagenet: list[ClassInfo | None],
             table[int(idx)] = ClassInfo(info.tag, broader, info.kind, info.indoor)
     for key, entry in (data.get("terms") or {}).items():
         terms.setdefault(key, entry)
+    for key, entry in (data.get("replace_terms") or {}).items():
+        terms[key] = {k: v for k, v in entry.items() if k != "why"}
 
 
 _lock = threading.Lock()

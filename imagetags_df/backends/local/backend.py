@@ -149,8 +149,7 @@ class LocalBackend(Backend):
             if isinstance(a, BaseException):
                 out.append(a)
                 continue
-            decoded = imaging.decode(img.data)
-            text = read_text(self._reader, decoded.detector_input)
+            text = read_text(self._reader, imaging.ocr_pixels(img.data))
             out.append(a if not text else analyse_again(a, text, vocab))
         self.times.ocr += time.perf_counter() - t0
         return out

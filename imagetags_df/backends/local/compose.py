@@ -98,7 +98,8 @@ class Composer:
         if lang == "zh":
             return w if n == 1 else f"{n}个{w}"
         if lang == "ja":
-            return w if n == 1 else f"{w}{n}{'人' if person else 'つ'}"
+            # "3人" already says "three people"; things take the general counter つ.
+            return w if n == 1 else (f"{n}人" if person else f"{w}{n}つ")
         if lang == "ko":
             return w if n == 1 else f"{w} {n}{'명' if person else '개'}"
         raise ValueError(lang)
@@ -107,7 +108,8 @@ class Composer:
     def title(self, a: Analysis) -> str:
         lang = self.lang
         if a.subject is None:
-            return self._photo_title(a)
+            # Found text is the most telling thing about a picture with no known object.
+            return _cap(self.word("text")) if a.text else self._photo_title(a)
         if a.portrait and not a.others:
             return {"en": "Portrait of a person", "fr": "Portrait d’une personne", "de": "Porträt einer Person",
                     "es": "Retrato de una persona", "zh": "人物肖像", "ja": "人物のポートレート",
@@ -227,7 +229,7 @@ _PHOTO_PHRASE: dict[str, dict[str, str]] = {
     "de": {"plain": "Ein Foto", "dark": "Ein dunkles Foto", "bright": "Ein helles Foto", "bw": "Ein Schwarzweißfoto"},
     "es": {"plain": "Una foto", "dark": "Una foto oscura", "bright": "Una foto luminosa",
            "bw": "Una foto en blanco y negro"},
-    "zh": {"plain": "照片", "dark": "昏暗的照片", "bright": "明亮的照片", "bw": "黑白照片"},
+    "zh": {"plain": "照片", "dark": "昏暗照片", "bright": "明亮照片", "bw": "黑白照片"},
     "ja": {"plain": "写真", "dark": "暗い写真", "bright": "明るい写真", "bw": "白黒写真"},
     "ko": {"plain": "사진", "dark": "어두운 사진", "bright": "밝은 사진", "bw": "흑백 사진"},
 }

@@ -81,3 +81,19 @@ def prepare(im: Image.Image) -> Decoded:
 
 def decode(data: bytes) -> Decoded:
     return prepare(open_image(data))
+
+
+#: OCR reads small print: it gets the picture at up to this longest side, not the
+#: model inputs (a 320x320 stretch makes text unreadable).
+OCR_MAX_SIDE = 1600
+
+
+def ocr_pixels(data: bytes) -> np.ndarray:
+    """RGB pixels for text reading, at most OCR_MAX_SIDE on the longest side."""
+    im = Image.open(io.BytesIO(data))
+    if im.format == "JPEG":
+        im.draft("RGB", (OCR_MAX_SIDE, OCR_MAX_SIDE))
+    rgb, _gray = to_rgb(im)
+    if max(rgb.size) > OCR_MAX_SIDE:
+        rgb.thumbnail((OCR_MAX_SIDE, OCR_MAX_SIDE), Image.Resampling.BILINEAR)
+    return np.asarray(rgb)

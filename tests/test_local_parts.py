@@ -1,0 +1,170 @@
+"""The offline tagger's parts on their own: vocabulary merging, colours, box decoding, grammar."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imagetags_df._constants import LANGUAGES
+from imagetags_df.backends.local import colors
+from imagetags_df.backends.local.compose import _ko_has_final, compose
+from imagetags_df.backends.local.models import _STRIDES, DETECTOR_SIZE, decode_detections
+from imagetags_df.backends.local.tags import Analysis, Scored, analyse
+from imagetags_df.backends.local.vocab import ClassInfo, get_vocabulary, load_vocabulary
+
+
+def _term(en: str, **over: str) -> dict:
+    base = {"en": en, "zh": "中" + en[:1], "fr": "fr-" + en, "de": "De-" + en, "es": "es-" + en,
+            "ja": "日" + en[:1], "ko": "한" + en[:1], "g": {"fr": "m", "de": "n", "es": "m"}}
+    base.update(over)
+    return base
+
+
+def test_vocabulary_merge_order_first_term_wins_and_overrides_apply(tmp_path: Path) -> None:
+    (tmp_path / "attributes.json").write_text(json.dumps(
+        {"classes": {}, "terms": {"cat": _term("cat", fr="chat"), "animal": _term("animal")}}))
+    (tmp_path / "coco.json").write_text(json.dumps(
+        {"classes": {"15": {"name": "cat", "tag": "cat", "broader": ["animal"], "kind": "animal", "indoor": None}},
+         "terms": {"cat": _term("cat", fr="CHAT-LOSES")}}))
+    (tmp_path / "imagenet_0000_0499.json").write_text(json.dumps(
+        {"classes": {"281": {"name": "tabby", "tag": "tabby cat", "broader": ["cat", "animal"], "kind": "animal"},
+                     "665": {"name": "moped", "tag": "moped", "broader": ["vehicle"], "kind": "vehicle"}},
+         "terms": {"tabby cat": _term("tabby cat"), "moped": _term("moped"), "vehicle": _term("vehicle")}}))
+    overrides = tmp_path / "over.json"
+    overrides.write_text(json.dumps({"imagenet": {"665": {"add_broader": ["motorcycle"],
+                                                           "remove_broader": ["vehicle"]}},
+                                     "terms": {"motorcycle": _term("motorcycle")}}))
+    v = load_vocabulary(tmp_path, overrides)
+    assert v.missing == ["imagenet_0500_0999.json"]  # a missing file leaves gaps, it does not fail
+    assert v.word("cat", "fr") == "chat"
+    assert v.coco[15] == ClassInfo("cat", ("animal",), "animal", None)
+    assert v.imagenet[281] is not None and v.imagenet[281].broader == ("cat", "animal")
+    assert v.imagenet[665] is not None and v.imagenet[665].broader == ("motorcycle",)
+    assert v.imagenet[0] is None
+    assert v.has("motorcycle", "ko")
+    with pytest.raises(KeyError):
+        v.word("nowhere", "de")  # never falls back to English outside English
+    assert v.word("nowhere", "en") == "nowhere"
+    before = v.digest
+    overrides.write_text(json.dumps({}))
+    assert load_vocabulary(tmp_path, overrides).digest != before  # cache identities follow edits
+
+
+def test_shipped_vocabulary_is_complete() -> None:
+    v = get_vocabulary()
+    assert not v.missing
+    assert all(c is not None for c in v.imagenet) and all(c is not None for c in v.coco)
+    used = {t for c in (*v.imagenet, *v.coco) if c for t in (c.tag, *c.broader)}
+    for term in used | {"black and white", "dark", "bright", "people", "crowd", "text"}:
+        for lang in LANGUAGES:
+            assert v.has(term, lang), (term, lang)
+
+
+@pytest.mark.parametrize("rgb,name", [((250, 250, 250), "white"), ((10, 10, 12), "black"), ((128, 128, 130), "gray"),
+                                      ((200, 20, 20), "red"), ((30, 60, 200), "blue"), ((40, 160, 50), "green"),
+                                      ((240, 200, 20), "yellow"), ((120, 70, 30), "brown"), ((240, 130, 20), "orange"),
+                                      ((140, 40, 180), "purple"), ((240, 150, 190), "pink")])
+def test_colour_names(rgb: tuple[int, int, int], name: str) -> None:
+    px = np.full((4, 4, 3), rgb, dtype=np.uint8)
+    assert set(colors.name_pixels(px)) == {name}
+
+
+def test_pixel_stats_black_and_white_and_light() -> None:
+    gray = np.repeat(np.linspace(0, 60, 48 * 48).reshape(48, 48, 1), 3, axis=2).astype(np.uint8)
+    st = colors.pixel_stats(gray)
+    assert st.black_and_white and st.brightness < colors.DARK_BELOW
+    bands = np.zeros((48, 48, 3), np.uint8)
+    for i, c in enumerate([(220, 20, 20), (20, 180, 30), (30, 40, 220), (240, 220, 20), (150, 30, 190), (250, 250, 250)]):
+        bands[i * 8:(i + 1) * 8] = c
+    st = colors.pixel_stats(bands)
+    assert not st.black_and_white and st.colorful
+    assert {n for n, _ in st.colors} <= {"red", "green", "blue", "yellow", "purple", "white"}
+
+
+def _heads(cells_per_stride: dict[int, tuple[np.ndarray, np.ndarray]]) -> tuple[dict, list]:
+    outs, heads = {}, []
+    for stride, (scores, boxes) in cells_per_stride.items():
+        outs[f"s{stride}"], outs[f"b{stride}"] = scores[None], boxes[None]
+        heads.append((stride, {"scores": f"s{stride}", "boxes": f"b{stride}"}))
+    return outs, heads
+
+
+def test_detection_decoding_nms_and_box_geometry() -> None:
+    grids = {s: DETECTOR_SIZE // s for s in _STRIDES}
+    data = {s: (np.zeros((g * g, 80), np.float32), np.zeros((g * g, 44), np.float32)) for s, g in grids.items()}
+    scores, boxes = data[32]
+    g = grids[32]
+    # Two neighbouring cells see the same person; one cell far away sees a cup.
+    for cell, score in ((g * 5 + 4, 0.8), (g * 5 + 5, 0.6)):
+        scores[cell, 0] = score
+        boxes[cell] = -10.0
+        for side in range(4):
+            boxes[cell, side * 11 + 2] = 10.0  # 2 strides to every side
+    scores[0, 41] = 0.7
+    boxes[0] = -10.0
+    boxes[0, [0, 11, 22, 33]] = 10.0  # zero-size box at the cell centre
+    outs, heads = _heads(data)
+    found = decode_detections(outs, heads)
+    assert [d.cls for d in found] == [0, 41]
+    person = found[0]
+    assert person.score == pytest.approx(0.8)
+    cx = (4 + 0.5) * 32 / DETECTOR_SIZE
+    assert person.box[0] == pytest.approx(cx - 64 / DETECTOR_SIZE, abs=1e-3)
+    assert person.box[2] == pytest.approx(cx + 64 / DETECTOR_SIZE, abs=1e-3)
+
+
+def test_ko_particle_follows_the_last_syllable() -> None:
+    assert _ko_has_final("검은색") and not _ko_has_final("사과") and not _ko_has_final("abc")
+
+
+def _analysis(subject: str | None, others: list[tuple[str, int]], count: int = 1, **kw) -> Analysis:
+    base = dict(tags=[Scored(subject or "photo", 0.9, "object"), Scored("blue", 0.5, "color")], subject=subject,
+                subject_count=count, others=others, colors=["blue", "white"], light=None, black_and_white=False,
+                portrait=False)
+    base.update(kw)
+    return Analysis(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_compose_counts_and_no_english_leak(lang: str) -> None:
+    v = get_vocabulary()
+    a = _analysis("dog", [("person", 3), ("cup", 1), ("bicycle", 2)])
+    tags, scores, title, desc = compose(a, v, lang)
+    assert tags[0] == v.word("dog", lang) and len(tags) == len(scores)
+    assert v.word("dog", lang).lower() in title.lower()
+    assert "3" in desc and "2" in desc
+    if lang in ("fr", "de", "es"):
+        assert v.plural("person", lang) in desc and v.plural("bicycle", lang) in desc
+    if lang in ("zh", "ja", "ko"):
+        assert not re.search(r"[A-Za-z]", title + desc + "".join(tags))
+    if lang == "en":
+        assert desc.startswith("A photo of a dog.") and "3 people" in desc and "a cup" in desc and "2 bicycles" in desc
+    group = compose(_analysis("people", [], count=4, light="dark"), v, lang)
+    assert "4" in group[2] and "4" in group[3]
+    nothing = compose(_analysis(None, [], black_and_white=True, colors=[]), v, lang)
+    assert nothing[2] and nothing[3]
+
+
+def test_analyse_pools_breeds_into_one_confident_term() -> None:
+    v = get_vocabulary()
+    probs = np.zeros(1000, np.float32)
+    cats = [i for i, c in enumerate(v.imagenet) if c and "cat" in c.broader and c.kind == "animal"][:3]
+    for i, p in zip(cats, (0.38, 0.36, 0.17)):
+        probs[i] = p
+    stats = colors.PixelStats(colors=[("brown", 0.5)], brightness=0.5, saturation=0.3, black_and_white=False,
+                              colorful=False)
+    a = analyse(probs, [], stats, 400, 300, v)
+    terms = {t.term: t.score for t in a.tags}
+    assert terms.get("cat", 0) == pytest.approx(0.91, abs=0.01)
+    assert not any(v.imagenet[i].tag in terms for i in cats)  # no breed is sure enough alone
+    assert a.subject == "cat"
+    # Scattered unrelated guesses make no "animal".
+    probs[:] = 0
+    probs[cats[0]] = 0.3
+    fish = next(i for i, c in enumerate(v.imagenet) if c and "fish" in c.broader)
+    probs[fish] = 0.3
+    assert "animal" not in {t.term for t in analyse(probs, [], stats, 400, 300, v).tags}

@@ -1,0 +1,131 @@
+"""A real server on loopback for tests and benchmarks, and a trivial backend to serve.
+
+:class:`ServerThread` runs uvicorn in a background thread on a free port of
+127.0.0.1, so a test (or ``bench/server_load.py``) talks real HTTP to the real
+app. :class:`StubBackend` answers instantly from the image's size, so what is
+measured is the server (auth, limits, validation, accounting), not a model.
+
+>>> from imagetags_df.server import create_app, KeyStore
+>>> store = KeyStore(":memory:")
+>>> key, _ = store.create("test", credits=10)
+>>> with ServerThread(create_app(store, backend=StubBackend())) as server:   # doctest: +SKIP
+...     httpx.post(server.url + "/api/v1/generate_tags", ...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .._types import PreparedImage, TagResult
+from ..backends.base import Backend
+
+
+class StubBackend(Backend):
+    """Tags from the image's own facts (format, size, language), at once or after ``delay`` s.
+
+    ``error`` (an exception instance) is raised for every image instead, to test
+    how the server maps backend failures. ``prompts=True`` adds an ``answer``
+    method, which turns on ``generate_content``.
+    """
+
+    name = "stub"
+    max_batch = 16
+    max_concurrency = 4
+
+    def __init__(self, *, delay: float = 0.0, error: BaseException | None = None) -> None:
+        self.delay = delay
+        self.error = error
+        self.calls = 0  # tag_batch calls
+        self.images = 0  # images tagged (or failed)
+
+    def cache_identity(self) -> str:
+        return "stub:1"
+
+    def _one(self, image: PreparedImage, lang: str) -> TagResult:
+        if self.error is not None:
+            raise self.error
+        kind = image.mime.split("/")[-1]
+        return TagResult(tags=[kind, f"{image.width}x{image.height}", f"lang-{lang}"],
+                         title=f"A {kind} image", description=f"A {image.width}x{image.height} {kind} image ({lang}).",
+                         backend=self.name)
+
+    async def tag_batch(self, images: Sequence[PreparedImage], lang: str) -> list[TagResult | BaseException]:
+        self.calls += 1
+        self.images += len(images)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        out: list[TagResult | BaseException] = []
+        for image in images:
+            try:
+                out.append(self._one(image, lang))
+            except Exception as exc:  # noqa: BLE001 - per-image errors are data here
+                out.append(exc)
+        return out
+
+
+class PromptStubBackend(StubBackend):
+    """A stub that can also answer ``generate_content`` prompts."""
+
+    name = "stub-prompts"
+
+    def answer(self, image: PreparedImage, prompt: str, lang: str) -> str:
+        if self.error is not None:
+            raise self.error
+        return f"{prompt.strip()} -> a {image.width}x{image.height} {image.mime} image ({lang})"
+
+
+def free_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A listening-ready socket bound to a free port (no race between picking and binding)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+class ServerThread:
+    """uvicorn serving ``app`` on 127.0.0.1 in a daemon thread; ``url`` is its base URL."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", log_level: str = "warning",
+                 startup_timeout: float = 20.0) -> None:
+        import uvicorn
+
+        self._sock = free_socket(host)
+        self.host, self.port = self._sock.getsockname()[:2]
+        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
+                                timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
+                                        name=f"uvicorn-{self.port}", daemon=True)
+        self._startup_timeout = startup_timeout
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "ServerThread":
+        self._thread.start()
+        deadline = time.monotonic() + self._startup_timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the test server on port {self.port} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=15)
+        self._sock.close()
+
+    def __enter__(self) -> "ServerThread":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+__all__ = ["StubBackend", "PromptStubBackend", "ServerThread", "free_socket"]

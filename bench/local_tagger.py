@@ -69,7 +69,8 @@ def baseline(images: list[PreparedImage], lang: str) -> tuple[float, dict[str, f
     """The obvious implementation: full decode, resize, one image per model call."""
     from imagetags_df.backends.local.colors import pixel_stats
     from imagetags_df.backends.local.compose import compose
-    from imagetags_df.backends.local.models import CLASSIFIER_RESIZE, CLASSIFIER_SIZE, DETECTOR_SIZE, get_models
+    from imagetags_df.backends.local.imaging import detector_input_for
+    from imagetags_df.backends.local.models import CLASSIFIER_RESIZE, CLASSIFIER_SIZE, get_models
     from imagetags_df.backends.local.tags import analyse
     from imagetags_df.backends.local.vocab import get_vocabulary
 
@@ -85,13 +86,13 @@ def baseline(images: list[PreparedImage], lang: str) -> tuple[float, dict[str, f
         small = im.resize((round(w * s), round(h * s)), Image.BILINEAR)
         left, top = (small.width - CLASSIFIER_SIZE) // 2, (small.height - CLASSIFIER_SIZE) // 2
         crop = np.asarray(small.crop((left, top, left + CLASSIFIER_SIZE, top + CLASSIFIER_SIZE)))
-        det = im.resize((DETECTOR_SIZE, DETECTOR_SIZE), Image.BILINEAR)
-        stats_px = np.asarray(det.resize((48, 48), Image.BOX))
+        det, extent = detector_input_for(im)
+        stats_px = np.asarray(im.resize((48, 48), Image.BOX))
         det_px = np.asarray(det)
         t1 = time.perf_counter()
         probs = models.classify(crop[None])[0]
         t2 = time.perf_counter()
-        dets = models.detect(det_px)
+        dets = models.detect(det_px, extent)
         t3 = time.perf_counter()
         compose(analyse(probs, dets, pixel_stats(stats_px), w, h, vocab), vocab, lang)
         t4 = time.perf_counter()

@@ -192,7 +192,7 @@ def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary
     ok = [d for d in decoded if not isinstance(d, BaseException)]
     probs = models.classify(np.stack([d.classifier_crop for d in ok])) if ok else None
     t2 = time.perf_counter()
-    dets = [models.detect(d.detector_input) for d in ok]
+    dets = [models.detect(d.detector_input, d.detector_extent) for d in ok]
     t3 = time.perf_counter()
     out: list[Analysis | BaseException] = []
     k = 0

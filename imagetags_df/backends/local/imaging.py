@@ -18,12 +18,21 @@ from .models import CLASSIFIER_RESIZE, CLASSIFIER_SIZE, DETECTOR_SIZE
 
 #: Side of the thumbnail the colour and light statistics are computed on.
 STATS_SIZE = 48
+#: The detector input is square. Up to this aspect ratio the picture is stretched to fill
+#: it (as the Human library does: NanoDet-m scores drop when objects shrink); beyond it the
+#: short side is padded first, because stretching a 3:1 panorama squeezes people until
+#: the detector no longer sees them (and it reads the rest as "surfboard").
+DETECTOR_MAX_STRETCH = 1.5
+#: Padding colour: the mid-gray detectors are usually trained with for letterboxing.
+PAD_RGB = (114, 114, 114)
 
 
 @dataclass
 class Decoded:
     classifier_crop: np.ndarray  # (224, 224, 3) uint8
-    detector_input: np.ndarray  # (320, 320, 3) uint8, stretched like the Human library does
+    detector_input: np.ndarray  # (320, 320, 3) uint8, stretched (see DETECTOR_MAX_STRETCH)
+    #: Share of the detector input's width and height that holds the picture (1.0 unless padded).
+    detector_extent: tuple[float, float]
     stats_pixels: np.ndarray  # (48, 48, 3) uint8
     width: int  # original size (after EXIF rotation)
     height: int
@@ -72,11 +81,25 @@ def prepare(im: Image.Image) -> Decoded:
     crop = short * CLASSIFIER_SIZE / CLASSIFIER_RESIZE
     left, top = (w - crop) / 2, (h - crop) / 2
     cls = rgb.resize((CLASSIFIER_SIZE, CLASSIFIER_SIZE), Image.Resampling.BILINEAR,
-                     box=(left, top, left + crop, top + crop))
-    det = rgb.resize((DETECTOR_SIZE, DETECTOR_SIZE), Image.Resampling.BILINEAR)
-    stats = det.resize((STATS_SIZE, STATS_SIZE), Image.Resampling.BOX)
-    return Decoded(classifier_crop=np.asarray(cls), detector_input=np.asarray(det),
+                     box=(left, top, left + crop, top + crop), reducing_gap=2.0)
+    det, extent = detector_input_for(rgb)
+    stats = rgb.resize((STATS_SIZE, STATS_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
+    return Decoded(classifier_crop=np.asarray(cls), detector_input=np.asarray(det), detector_extent=extent,
                    stats_pixels=np.asarray(stats), width=w, height=h, grayscale_source=gray)
+
+
+def detector_input_for(rgb: Image.Image) -> tuple[Image.Image, tuple[float, float]]:
+    w, h = rgb.size
+    if max(w, h) <= DETECTOR_MAX_STRETCH * min(w, h):
+        return rgb.resize((DETECTOR_SIZE, DETECTOR_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0), (1.0, 1.0)
+    # Pad the short side (bottom or right) just enough to bring the ratio to the limit.
+    if w > h:
+        cw, ch = DETECTOR_SIZE, round(DETECTOR_SIZE * DETECTOR_MAX_STRETCH * h / w)
+    else:
+        cw, ch = round(DETECTOR_SIZE * DETECTOR_MAX_STRETCH * w / h), DETECTOR_SIZE
+    canvas = Image.new("RGB", (DETECTOR_SIZE, DETECTOR_SIZE), PAD_RGB)
+    canvas.paste(rgb.resize((cw, ch), Image.Resampling.BILINEAR, reducing_gap=2.0), (0, 0))
+    return canvas, (cw / DETECTOR_SIZE, ch / DETECTOR_SIZE)
 
 
 def decode(data: bytes) -> Decoded:

@@ -73,10 +73,20 @@ class Models:
         """Softmax probabilities (N, 1000) for ``uint8`` crops (N, 224, 224, 3)."""
         return self.classifier.run(None, {"pixels": crops})[0]
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]:
-        """Boxes after per-class non-maximum suppression, for one (320, 320, 3) image."""
+    def detect(self, pixels: np.ndarray, extent: tuple[float, float] = (1.0, 1.0)) -> list[Detection]:
+        """Boxes after non-maximum suppression, for one (320, 320, 3) image.
+
+        ``extent`` is the share of the input the picture fills (the rest is padding); boxes
+        come back as fractions of the picture, not of the input.
+        """
         outs = dict(zip(self._det_names, self.detector.run(None, {"pixels": pixels[None]})))
-        return decode_detections(outs, self._heads)
+        found = decode_detections(outs, self._heads)
+        if extent == (1.0, 1.0):
+            return found
+        ex, ey = extent
+        return [Detection(d.cls, d.score, (min(1.0, d.box[0] / ex), min(1.0, d.box[1] / ey),
+                                            min(1.0, d.box[2] / ex), min(1.0, d.box[3] / ey)))
+                for d in found if d.box[0] < ex and d.box[1] < ey]
 
 
 def decode_detections(outs: dict[str, np.ndarray],

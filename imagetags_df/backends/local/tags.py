@@ -72,6 +72,12 @@ SCORE_INDOOR = 0.50
 SCORE_COLORFUL = 0.45
 SCORE_TEXT = 0.80
 
+#: With people in the picture, the classifier mostly reacts to what they wear or hold, and
+#: often wrongly (the astronaut's helmet: "football helmet" .66 and "sports equipment" .82; Grace Hopper's uniform:
+#: "academic gown"): such terms then need near certainty.
+PERSON_GEAR_KINDS = frozenset({"clothing", "sport"})
+CLS_GEAR_WITH_PEOPLE_MIN = 0.90
+
 INDOOR_KINDS = frozenset({"furniture"})
 OUTDOOR_KINDS = frozenset({"scene"})
 #: COCO classes marked "not indoor" say "outdoor" only when they are street furniture and
@@ -104,8 +110,9 @@ class Analysis:
 
 
 def _pool(probs: np.ndarray, classes: list[ClassInfo | None]
-          ) -> tuple[dict[str, float], dict[str, float], set[str], dict[str, float]]:
-    """Per term: pooled probability, best single class, and coherent mass; plus the specific terms.
+          ) -> tuple[dict[str, float], dict[str, float], set[str], dict[str, float], dict[str, set[str]]]:
+    """Per term: pooled probability, best single class, coherent mass, the kinds of the
+    classes behind it; plus the set of specific terms.
 
     The coherent mass of a broad term is the largest share of it that one narrower group
     explains: "animal" .94 on the cat photo is .92 "cat"; "animal" .85 on a retina crop
@@ -113,6 +120,7 @@ def _pool(probs: np.ndarray, classes: list[ClassInfo | None]
     """
     pooled: dict[str, float] = defaultdict(float)
     top: dict[str, float] = defaultdict(float)
+    kinds: dict[str, set[str]] = defaultdict(set)
     groups: dict[tuple[str, str], float] = defaultdict(float)
     specific: set[str] = set()
     for i in np.nonzero(probs >= CLS_FLOOR)[0]:
@@ -125,6 +133,7 @@ def _pool(probs: np.ndarray, classes: list[ClassInfo | None]
         for term in chain:
             pooled[term] += p
             top[term] = max(top[term], p)
+            kinds[term].add(info.kind)
             # The group a class belongs to under `term`: its own most specific broader term,
             # or `term` itself when that is its nearest group (all breeds are one "dog").
             group = info.broader[0] if info.broader and info.broader[0] != term and term != info.tag else term
@@ -132,7 +141,7 @@ def _pool(probs: np.ndarray, classes: list[ClassInfo | None]
     coherent: dict[str, float] = defaultdict(float)
     for (term, _group), mass in groups.items():
         coherent[term] = max(coherent[term], mass)
-    return pooled, top, specific, coherent
+    return pooled, top, specific, coherent, kinds
 
 
 def _term_classes(vocab: Vocabulary) -> dict[str, int]:
@@ -162,24 +171,10 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         if old is None or score > old.score:
             scores[term] = Scored(term, score, role if old is None else old.role)
 
-    # 1. Classifier, pooled over shared terms.
-    pooled, top, specific, coherent = _pool(probs, vocab.imagenet)
-    accepted_cls: dict[str, float] = {}
-    for term, p in pooled.items():
-        need = CLS_SPECIFIC_MIN if term in specific else CLS_BROADER_MIN
-        if (p >= need and top[term] >= CLS_TOP_CONTRIBUTOR_MIN
-                and coherent[term] >= CLS_COHERENT_SHARE * p):
-            accepted_cls[term] = p
+    pooled, top, specific, coherent, kinds = _pool(probs, vocab.imagenet)
+    # 1. Detector first: whether people are in the picture changes what the classifier may say.
     indoor_votes = 0.0
     outdoor_votes = 0.0
-    for i in np.nonzero(probs >= CLS_SPECIFIC_MIN)[0]:
-        info = vocab.imagenet[int(i)]
-        if info is not None and info.kind in INDOOR_KINDS:
-            indoor_votes = max(indoor_votes, float(probs[i]))
-        if info is not None and info.kind in OUTDOOR_KINDS:
-            outdoor_votes = max(outdoor_votes, float(probs[i]))
-
-    # 2. Detector: best score and count per class, per-class thresholds.
     best: dict[int, float] = {}
     counts: dict[int, int] = defaultdict(int)
     person_area = 0.0
@@ -203,6 +198,23 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
                 indoor_votes = max(indoor_votes, score)
             elif info.indoor is False and info.kind in OUTDOOR_COCO_KINDS:
                 outdoor_votes = max(outdoor_votes, score)
+
+    # 2. Classifier, pooled over shared terms.
+    people_seen = "person" in accepted_det
+    accepted_cls: dict[str, float] = {}
+    for term, p in pooled.items():
+        need = CLS_SPECIFIC_MIN if term in specific else CLS_BROADER_MIN
+        if people_seen and kinds[term] <= PERSON_GEAR_KINDS:
+            need = max(need, CLS_GEAR_WITH_PEOPLE_MIN)
+        if (p >= need and top[term] >= CLS_TOP_CONTRIBUTOR_MIN
+                and coherent[term] >= CLS_COHERENT_SHARE * p):
+            accepted_cls[term] = p
+    for i in np.nonzero(probs >= CLS_SPECIFIC_MIN)[0]:
+        info = vocab.imagenet[int(i)]
+        if info is not None and info.kind in INDOOR_KINDS:
+            indoor_votes = max(indoor_votes, float(probs[i]))
+        if info is not None and info.kind in OUTDOOR_KINDS:
+            outdoor_votes = max(outdoor_votes, float(probs[i]))
 
     # 3. Conflicts: an animal the detector names is dropped when the classifier is surer of
     # a different animal ("dog" on a cat photo).
@@ -287,6 +299,10 @@ def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[
                   breadth: dict[str, int], portrait: bool, coco_tags: set[str]) -> tuple[str | None, int]:
     if portrait:
         return "person", 1
+    if "person" in accepted_det:
+        # A picture with people in it is about them, whatever else the classifier names.
+        count = accepted_det["person"][1]
+        return ("people" if count >= 2 else "person"), count
     candidates: list[tuple[float, str, int]] = []
     for term, p in accepted_cls.items():
         # Broad terms lose a little per doubling of the classes they cover; the everyday

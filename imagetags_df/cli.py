@@ -22,6 +22,7 @@ from . import engine, export
 from ._exceptions import AuthenticationError, ConfigurationError, ImageTagsError
 from ._types import RateLimit
 from .backends import backend_names
+from .server.cli import keys, serve
 
 # Exit statuses. Click itself exits 2 on a usage error; Python exits 1 on an
 # unexpected crash, so neither of ours reuses those.
@@ -377,14 +378,10 @@ def alt_text(page: Path, output: Path | None, root: Path | None, **run: Any) -> 
 
 # --------------------------------------------------------------------------- server commands
 
-try:
-    from .server.cli import keys, serve
-except ModuleNotFoundError as exc:  # until the server lands; see the note in the report
-    if exc.name not in ("imagetags_df.server", "imagetags_df.server.cli"):
-        raise
-else:
-    main.add_command(serve)
-    main.add_command(keys)
+# `imagetags serve` and `imagetags keys` live with the server; that module imports
+# without the server extra (Starlette/uvicorn load inside `serve` only).
+main.add_command(serve)
+main.add_command(keys)
 
 
 __all__ = ["main", "tag", "alt_text", "failure_summary", "EXIT_OK", "EXIT_PARTIAL", "EXIT_FATAL",

@@ -78,7 +78,8 @@ def test_pixel_stats_black_and_white_and_light() -> None:
     st = colors.pixel_stats(gray)
     assert st.black_and_white and st.brightness < colors.DARK_BELOW
     bands = np.zeros((48, 48, 3), np.uint8)
-    for i, c in enumerate([(220, 20, 20), (20, 180, 30), (30, 40, 220), (240, 220, 20), (150, 30, 190), (250, 250, 250)]):
+    palette = [(220, 20, 20), (20, 180, 30), (30, 40, 220), (240, 220, 20), (150, 30, 190), (250, 250, 250)]
+    for i, c in enumerate(palette):
         bands[i * 8:(i + 1) * 8] = c
     st = colors.pixel_stats(bands)
     assert not st.black_and_white and st.colorful

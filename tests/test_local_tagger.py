@@ -83,7 +83,7 @@ def test_expected_subjects_and_no_wrong_tags(results: dict[str, dict[str, TagRes
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_result_shape(results: dict[str, dict[str, TagResult]], lang: str) -> None:
-    for name, per_lang in results.items():
+    for per_lang in results.values():
         res = per_lang[lang]
         assert 1 <= len(res.tags) <= 15
         assert len(res.tags) == len(set(res.tags)), res.tags

@@ -27,7 +27,8 @@ from . import imaging
 from .colors import pixel_stats
 from .compose import compose
 from .models import get_models, models_digest
-from .tags import Analysis, analyse, with_text as analyse_again
+from .tags import Analysis, analyse
+from .tags import with_text as analyse_again
 from .vocab import Vocabulary, get_vocabulary
 
 #: Bumped when the rules in tags.py/compose.py change what an image gets.
@@ -78,7 +79,9 @@ class LocalBackend(Backend):
         self.times = StageTimes()
         self._reader: Any = None
         if self.ocr:
-            from .ocr import load_reader  # raises ConfigurationError naming the extra when missing
+            from .ocr import (
+                load_reader,  # raises ConfigurationError naming the extra when missing
+            )
 
             self._reader = load_reader()
         self._pool: ThreadPoolExecutor | None = None

@@ -170,8 +170,9 @@ class Composer:
         if not items:
             return ""
         listed = _join(items, self.lang)
+        es_verb = "aparecen" if len(items) > 1 or a.others[0][1] > 1 else "aparece"  # agrees with the list
         return {"en": f"Also in the picture: {listed}.", "fr": f"On y voit aussi {listed}.",
-                "de": f"Außerdem zu sehen: {listed}.", "es": f"También aparece{'n' if len(items) > 1 or a.others[0][1] > 1 else ''} {listed}.",
+                "de": f"Außerdem zu sehen: {listed}.", "es": f"También {es_verb} {listed}.",
                 "zh": f"画面中还有{listed}。", "ja": f"ほかに{listed}が写っています。",
                 "ko": f"그 밖에 {listed}도 보입니다."}[self.lang]
 

@@ -16,6 +16,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"

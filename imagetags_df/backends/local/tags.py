@@ -276,10 +276,10 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     subject, subject_count = _pick_subject(accepted_cls, accepted_det, breadth, portrait, coco_tags)
     others: list[tuple[str, int]] = []
     subject_family = {subject, *(_broader_of(subject, vocab) if subject else ())}
-    for tag, (score, n) in sorted(accepted_det.items(), key=lambda kv: -kv[1][0]):
+    for tag, (_score, n) in sorted(accepted_det.items(), key=lambda kv: -kv[1][0]):
         if tag not in subject_family and subject not in _broader_of(tag, vocab):
             others.append((tag, n))
-    for term, p in sorted(accepted_cls.items(), key=lambda kv: -kv[1]):
+    for term, _p in sorted(accepted_cls.items(), key=lambda kv: -kv[1]):
         if (term in specific and term not in subject_family and subject not in _broader_of(term, vocab)
                 and all(term != o for o, _ in others)):
             others.append((term, 1))

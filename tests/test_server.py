@@ -340,6 +340,7 @@ def test_rate_limit_comes_before_validation_and_auth_before_the_limit(serve):
     ('{"image": "@@@@not-base64@@@@"}', "application/json"),
     ('{"image": "data:image/jpeg,rawbytes"}', "application/json"),
     ('{"image": "data:image/jpeg;base64"}', "application/json"),
+    ("[" * 100_000 + "]" * 100_000, "application/json"),
 ])
 def test_1005_content_type_json_shape_and_base64(served, content, content_type):
     headers = {"authorization": f"Bearer {served.key}"}

@@ -83,6 +83,8 @@ def parse_request(raw: bytes, *, want_prompt: bool = False,
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise invalid("the body is not valid JSON") from None
+    except RecursionError:  # [[[[... nested past the parser's depth: hostile, not a server fault
+        raise invalid("the body is nested too deeply to be the API's JSON") from None
     if not isinstance(body, dict):
         raise invalid('the body must be a JSON object such as {"image": "data:image/jpeg;base64,...", '
                       '"lang": "en"}')

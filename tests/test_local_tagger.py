@@ -213,3 +213,41 @@ def test_people_are_counted_in_a_wide_group_picture(names: list[str]) -> None:
         res = backend.tag(img, lang)
         assert n in res.title and n in res.description, (lang, res.title, res.description)
         assert vocab.word("people", lang) in res.tags
+
+
+def _encode(transform: str) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    src = Image.open(SAMPLES / "chelsea_cat.jpg")
+    buf = io.BytesIO()
+    if transform == "cmyk":
+        src.convert("CMYK").save(buf, "JPEG")
+    elif transform == "rgba":
+        src.convert("RGBA").save(buf, "PNG")
+    elif transform == "palette":
+        src.convert("P").save(buf, "PNG")
+    elif transform == "16-bit":
+        Image.fromarray(np.asarray(src.convert("L")).astype(np.uint16) * 257).save(buf, "PNG")
+    elif transform == "webp":
+        src.save(buf, "WEBP")
+    elif transform == "exif-rotated":
+        exif = Image.Exif()
+        exif[0x0112] = 6  # "rotate 90° clockwise to display"
+        src.rotate(90, expand=True).save(buf, "JPEG", exif=exif.tobytes())
+    elif transform == "huge-png":
+        src.resize((4000, 2667)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("transform", ["cmyk", "rgba", "palette", "16-bit", "webp", "exif-rotated", "huge-png"])
+def test_every_input_format_gives_the_same_subject(transform: str) -> None:
+    data = _encode(transform)
+    img = PreparedImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), source=transform)
+    res = LocalBackend().tag(img, "en")
+    assert "cat" in res.tags, (transform, res.tags)
+    assert "dog" not in res.tags
+    if transform == "exif-rotated":
+        assert "landscape orientation" in res.tags  # displayed upright, as the viewer sees it

@@ -9,11 +9,13 @@ once per process, on first use, so constructing a backend is free.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,8 +33,23 @@ from .tags import Analysis, analyse
 from .tags import with_text as analyse_again
 from .vocab import Vocabulary, get_vocabulary
 
-#: Bumped when the rules in tags.py/compose.py change what an image gets.
-RULES_VERSION = "1"
+#: Format of the cache identity string.
+IDENTITY_VERSION = "1"
+#: The modules whose code decides what an image gets: their source is part of the cache
+#: identity, so any edit to a threshold or a template invalidates cached answers by itself.
+RULE_MODULES = ("imaging.py", "colors.py", "models.py", "tags.py", "compose.py", "vocab.py", "ocr.py")
+_rules_digest: str | None = None
+
+
+def rules_digest() -> str:
+    global _rules_digest
+    if _rules_digest is None:
+        h = hashlib.sha256()
+        here = Path(__file__).resolve().parent
+        for name in RULE_MODULES:
+            h.update(name.encode() + b"\0" + (here / name).read_bytes())
+        _rules_digest = h.hexdigest()[:8]
+    return _rules_digest
 #: Worker threads per backend: one per core (each runs single-threaded onnxruntime calls).
 WORKERS = max(1, min(8, os.cpu_count() or 1))
 
@@ -88,7 +105,8 @@ class LocalBackend(Backend):
 
     def cache_identity(self) -> str:
         vocab = get_vocabulary()
-        return f"local:v{RULES_VERSION}:{models_digest()}:{vocab.digest}:ocr={int(self.ocr)}"
+        return (f"local:v{IDENTITY_VERSION}:{models_digest()}:{vocab.digest}:{rules_digest()}"
+                f":ocr={int(self.ocr)}")
 
     # Synchronous API ---------------------------------------------------------------
     def tag(self, image: PreparedImage, lang: str) -> TagResult:

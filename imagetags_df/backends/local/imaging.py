@@ -57,7 +57,7 @@ def open_image(data: bytes) -> Image.Image:
 def to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
     """RGB copy of ``im`` (EXIF-rotated; transparency flattened on white), and whether the
     source was single-channel."""
-    gray = im.mode in ("1", "L", "LA", "I", "I;16", "F")
+    gray = im.mode in ("1", "L", "LA", "F") or im.mode.startswith("I")
     im = ImageOps.exif_transpose(im) or im
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         rgba = im.convert("RGBA")
@@ -65,10 +65,20 @@ def to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:
         bg.paste(rgba, mask=rgba.getchannel("A"))
         return bg, gray
     if im.mode != "RGB":
-        if im.mode in ("I", "I;16", "F"):
-            im = im.convert("L")
+        if im.mode.startswith(("I", "F")):
+            im = _to_8bit(im)
         im = im.convert("RGB")
     return im, gray
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """16-bit and float grayscale to 8 bits by scaling, not clipping (Pillow's convert("L")
+    clips, which turns most 16-bit scans white)."""
+    arr = np.asarray(im, dtype=np.float32)
+    top = 65535.0 if im.mode.startswith("I;16") else float(arr.max()) if arr.size else 1.0
+    if top <= 255.0:
+        top = 255.0
+    return Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), mode="L")
 
 
 def prepare(im: Image.Image) -> Decoded:

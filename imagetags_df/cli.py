@@ -9,6 +9,7 @@ Every command only turns options into calls of plain functions
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +32,7 @@ EXIT_USAGE = 2
 EXIT_PARTIAL = 3
 EXIT_FATAL = 4
 EXIT_INTERRUPTED = 130
+EXIT_SIGPIPE = 141  # what a shell reports for a process killed by SIGPIPE
 
 EXIT_HELP = f"""\b
 Exit status:
@@ -82,6 +84,12 @@ def _expected_errors(func: F) -> F:
             _fail(str(exc))
         except ImageTagsError as exc:
             _fail(str(exc))
+        except BrokenPipeError:
+            # `imagetags tag ... | head`: the reader has gone; stop quietly, as
+            # `cat` does (Python's documented recipe: no "Exception ignored" noise at exit).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_SIGPIPE)
         except OSError as exc:
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _fail(f"{where}{exc.strerror or exc}")

@@ -251,3 +251,16 @@ def test_every_input_format_gives_the_same_subject(transform: str) -> None:
     assert "dog" not in res.tags
     if transform == "exif-rotated":
         assert "landscape orientation" in res.tags  # displayed upright, as the viewer sees it
+
+
+def test_other_languages_reuse_the_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = LocalBackend()
+    img = _prepared(SAMPLES / "coffee.jpg")
+    en = backend.tag(img, "en")
+
+    def no_models(*_a: object) -> None:
+        raise AssertionError("the models ran again for an image already analysed")
+
+    monkeypatch.setattr(backend, "_analyse_uncached", no_models)
+    fr = backend.tag(img, "fr")
+    assert fr.tag_scores == en.tag_scores and fr.tags != en.tags

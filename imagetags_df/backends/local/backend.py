@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ from .tags import Analysis, analyse
 from .tags import with_text as analyse_again
 from .vocab import Vocabulary, get_vocabulary
 
+#: Analyses remembered per backend (a few KB each).
+MEMO_SIZE = 512
 #: Format of the cache identity string.
 IDENTITY_VERSION = "1"
 #: The modules whose code decides what an image gets: their source is part of the cache
@@ -102,6 +106,8 @@ class LocalBackend(Backend):
 
             self._reader = load_reader()
         self._pool: ThreadPoolExecutor | None = None
+        self._memo: OrderedDict[bytes, Analysis] = OrderedDict()
+        self._memo_lock = threading.Lock()
 
     def cache_identity(self) -> str:
         vocab = get_vocabulary()
@@ -135,10 +141,32 @@ class LocalBackend(Backend):
     def analyse_many(self, images: Sequence[PreparedImage]) -> list[Analysis | BaseException]:
         """The language-free analysis of each image (what :meth:`tag_many` composes from).
 
-        The batch is cut into one contiguous share per worker thread; each worker decodes,
-        classifies (one batched call) and detects its share. onnxruntime and Pillow release
-        the GIL, so the shares run on separate cores with no hand-off between stages.
+        Analyses are remembered for the last few hundred images (keyed by a digest of the
+        bytes), so asking for the same pictures in another language costs only the
+        composition: that is what the server and multi-language runs do.
         """
+        keys = [hashlib.blake2b(img.data, digest_size=16).digest() for img in images]
+        out: list[Analysis | BaseException | None] = [self._memo.get(k) for k in keys]
+        todo = [i for i, a in enumerate(out) if a is None]
+        if todo:
+            fresh = self._analyse_uncached([images[i] for i in todo])
+            for i, a in zip(todo, fresh):
+                out[i] = a
+                if isinstance(a, Analysis):
+                    self._remember(keys[i], a)
+        return [a for a in out if a is not None]
+
+    def _remember(self, key: bytes, analysis: Analysis) -> None:
+        with self._memo_lock:
+            self._memo[key] = analysis
+            self._memo.move_to_end(key)
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+
+    def _analyse_uncached(self, images: Sequence[PreparedImage]) -> list[Analysis | BaseException]:
+        """The batch is cut into one contiguous share per worker thread; each worker decodes,
+        classifies (one batched call) and detects its share. onnxruntime and Pillow release
+        the GIL, so the shares run on separate cores with no hand-off between stages."""
         get_models()  # load before fanning out, so workers never race to build sessions
         vocab = get_vocabulary()
         n = len(images)

@@ -118,7 +118,8 @@ def tagger(images: list[PreparedImage], lang: str, batch: int) -> tuple[float, d
                 raise res
     elapsed = time.perf_counter() - t_start
     t = backend.times
-    return elapsed, {"decode": t.decode, "classify": t.classify, "detect": t.detect, "compose": t.compose,
+    return elapsed, {"decode": t.decode, "classify": t.classify, "detect": t.detect,
+                     "compose": t.analyse + t.compose,
                      "cpu": time.process_time() - cpu_start}
 
 

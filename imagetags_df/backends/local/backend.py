@@ -2,8 +2,8 @@
 
 Per batch: one worker thread per core takes a contiguous share of the images and decodes,
 classifies (one batched call) and detects them; then the language-free analysis and the
-per-language composition. Models and vocabulary are loaded
-once per process, on first use, so constructing a backend is free.
+per-language composition. Models and vocabulary are loaded once per process, on first
+use, so constructing a backend is free.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ _rules_digest: str | None = None
 
 
 def rules_digest() -> str:
+    """Short hash of the rule modules' source (part of the cache identity)."""
     global _rules_digest
     if _rules_digest is None:
         h = hashlib.sha256()
@@ -54,6 +55,8 @@ def rules_digest() -> str:
             h.update(name.encode() + b"\0" + (here / name).read_bytes())
         _rules_digest = h.hexdigest()[:8]
     return _rules_digest
+
+
 #: Worker threads per backend: one per core (each runs single-threaded onnxruntime calls).
 WORKERS = max(1, min(8, os.cpu_count() or 1))
 
@@ -65,10 +68,10 @@ class StageTimes:
     decode: float = 0.0
     classify: float = 0.0
     detect: float = 0.0
+    analyse: float = 0.0
     compose: float = 0.0
     ocr: float = 0.0
     images: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def _check_lang(lang: str) -> str:
@@ -90,8 +93,8 @@ class LocalBackend(Backend):
     costs_credits = False
     credits_per_call = 0.0
     max_batch = 16
-    # CPU-bound: onnxruntime's own threads do the parallel work; two batches at once would
-    # only fight over the same cores.
+    # CPU-bound: the backend's own worker threads (one per core) do the parallel work; two
+    # batches at once would only fight over the same cores.
     max_concurrency = 1
     decodes_images = True
 
@@ -100,9 +103,8 @@ class LocalBackend(Backend):
         self.times = StageTimes()
         self._reader: Any = None
         if self.ocr:
-            from .ocr import (
-                load_reader,  # raises ConfigurationError naming the extra when missing
-            )
+            # Raises ConfigurationError naming the extra to install when it is missing.
+            from .ocr import load_reader
 
             self._reader = load_reader()
         self._pool: ThreadPoolExecutor | None = None
@@ -172,7 +174,11 @@ class LocalBackend(Backend):
         n = len(images)
         workers = max(1, min(WORKERS, n))
         bounds = [(k * n // workers, (k + 1) * n // workers) for k in range(workers)]
-        shares = list(self._executor().map(lambda b: _analyse_share(images[b[0]:b[1]], vocab), bounds))
+        pool = self._executor()
+        # A lone image (the server, describe_image) still uses two cores: its classifier
+        # call goes to an idle worker while the detector runs.
+        helper = pool if n == 1 and WORKERS >= 2 else None
+        shares = list(pool.map(lambda b: _analyse_share(images[b[0]:b[1]], vocab, helper), bounds))
         out: list[Analysis | BaseException] = []
         tm = self.times
         for analyses, stage in shares:
@@ -180,7 +186,7 @@ class LocalBackend(Backend):
             tm.decode += stage["decode"]
             tm.classify += stage["classify"]
             tm.detect += stage["detect"]
-            tm.compose += stage["analyse"]
+            tm.analyse += stage["analyse"]
         if self._reader is not None:
             out = self._add_text(images, out)
         tm.images += n
@@ -198,7 +204,10 @@ class LocalBackend(Backend):
             if isinstance(a, BaseException):
                 out.append(a)
                 continue
-            text = read_text(self._reader, imaging.ocr_pixels(img.data))
+            try:
+                text = read_text(self._reader, imaging.ocr_pixels(img.data))
+            except Exception:  # noqa: BLE001 - OCR is a bonus: its failure must not lose the tags
+                text = None
             out.append(a if not text else analyse_again(a, text, vocab))
         self.times.ocr += time.perf_counter() - t0
         return out
@@ -231,17 +240,25 @@ def _decode(image: PreparedImage) -> imaging.Decoded | BaseException:
         return err
 
 
-def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary
+def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: ThreadPoolExecutor | None = None
                    ) -> tuple[list[Analysis | BaseException], dict[str, float]]:
-    """Decode, classify (batched), detect and analyse one worker's share of a batch."""
+    """Decode, classify (batched), detect and analyse one worker's share of a batch.
+
+    With ``helper`` (an executor with an idle thread), the classifier runs there while this
+    thread runs the detector; the stage times then overlap.
+    """
     models = get_models()
     t0 = time.perf_counter()
     decoded = [_decode(img) for img in images]
     t1 = time.perf_counter()
     ok = [d for d in decoded if not isinstance(d, BaseException)]
-    probs = models.classify(np.stack([d.classifier_crop for d in ok])) if ok else None
+    crops = np.stack([d.classifier_crop for d in ok]) if ok else None
+    pending = helper.submit(models.classify, crops) if helper is not None and crops is not None else None
+    probs = models.classify(crops) if pending is None and crops is not None else None
     t2 = time.perf_counter()
     dets = [models.detect(d.detector_input, d.detector_extent) for d in ok]
+    if pending is not None:
+        probs = pending.result()
     t3 = time.perf_counter()
     out: list[Analysis | BaseException] = []
     k = 0

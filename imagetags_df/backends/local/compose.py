@@ -10,6 +10,8 @@ so no English can leak into another language's text.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .tags import Analysis
 from .vocab import Vocabulary
 
@@ -95,13 +97,16 @@ class Composer:
             return _de_article(w, v.gender(term, lang)) if n == 1 else f"{n} {v.plural(term, lang)}"
         if lang == "es":
             return _es_article(w, v.gender(term, lang)) if n == 1 else f"{n} {v.plural(term, lang)}"
+        if n == 1:
+            return w
+        counter = _COUNTERS[lang].get("person" if person else v.kind(term), _COUNTERS[lang]["other"])
         if lang == "zh":
-            return w if n == 1 else f"{n}个{w}"
+            return f"{n}{counter}{w}"
         if lang == "ja":
-            # "3人" already says "three people"; things take the general counter つ.
-            return w if n == 1 else (f"{n}人" if person else f"{w}{n}つ")
+            # "3人" already says "three people"; other things keep their noun: "猫2匹".
+            return f"{n}人" if person else f"{w}{n}{counter}"
         if lang == "ko":
-            return w if n == 1 else f"{w} {n}{'명' if person else '개'}"
+            return f"{w} {n}{counter}"
         raise ValueError(lang)
 
     # Title ------------------------------------------------------------------------
@@ -119,7 +124,7 @@ class Composer:
             return {"en": f"Group of {n} people", "fr": f"Groupe de {n} personnes", "de": f"Gruppe von {n} Personen",
                     "es": f"Grupo de {n} personas", "zh": f"{n}人合影", "ja": f"{n}人のグループ",
                     "ko": f"{n}명의 사람들"}[lang]
-        main = self.word(a.subject)
+        main = self.word(a.subject) if a.subject_count <= 1 else self.counted(a.subject, a.subject_count)
         if a.others:
             other = self.word(a.others[0][0])
             joined = {"en": f"{main} and {other}", "fr": f"{main} et {other}", "de": f"{main} und {other}",
@@ -156,13 +161,13 @@ class Composer:
         photo = _PHOTO_PHRASE[lang][self._photo_key(a)]
         if a.subject is None:
             return _NOTHING_SURE[lang].format(photo=photo)
-        group = a.subject in ("people", "person") and a.subject_count >= 2
-        thing = self.counted("person", a.subject_count) if group else self.counted(a.subject, 1)
-        if lang == "fr" and not group:
-            thing = _fr_de(self.word(a.subject), self.v.gender(a.subject, lang))
-            return f"{photo} {thing}."
-        if lang == "de" and not group:
-            thing = _de_article(self.word(a.subject), self.v.gender(a.subject, lang), "dat")
+        n = max(1, a.subject_count)
+        term = "person" if a.subject == "people" else a.subject
+        thing = self.counted(term, n)
+        if lang == "fr" and n == 1:
+            return f"{photo} {_fr_de(self.word(term), self.v.gender(term, lang))}."
+        if lang == "de" and n == 1:
+            thing = _de_article(self.word(term), self.v.gender(term, lang), "dat")
         return _MAIN[lang].format(photo=photo, thing=thing)
 
     def _others_sentence(self, a: Analysis) -> str:
@@ -203,6 +208,8 @@ class Composer:
 
 def compose(a: Analysis, vocab: Vocabulary, lang: str) -> tuple[list[str], list[float], str, str]:
     """Tags (in ``lang``), their scores, title and description."""
+    if a.subject is not None and not vocab.has(a.subject, lang):
+        a = replace(a, subject=None, subject_count=0)  # never name it in English instead
     c = Composer(vocab, lang)
     tags: list[str] = []
     scores: list[float] = []
@@ -221,6 +228,13 @@ def compose(a: Analysis, vocab: Vocabulary, lang: str) -> tuple[list[str], list[
 
 
 
+
+#: Counter words (measure words) by kind: zh 只/辆, ja 匹/台, ko 마리/대; the general one otherwise.
+_COUNTERS: dict[str, dict[str, str]] = {
+    "zh": {"person": "个", "animal": "只", "vehicle": "辆", "other": "个"},
+    "ja": {"person": "人", "animal": "匹", "vehicle": "台", "device": "台", "other": "つ"},
+    "ko": {"person": "명", "animal": "마리", "vehicle": "대", "device": "대", "other": "개"},
+}
 
 #: "A photo", "A dark photo", ... as the start of the first sentence (zh/ja/ko: the noun phrase).
 _PHOTO_PHRASE: dict[str, dict[str, str]] = {

@@ -20,7 +20,7 @@ benchmark's crops of them (see ``tests/test_local_tagger.py``).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -106,7 +106,6 @@ class Analysis:
     black_and_white: bool
     portrait: bool  # one person filling the picture
     text: str | None = None
-    debug: dict[str, float] = field(default_factory=dict)
 
 
 def _pool(probs: np.ndarray, classes: list[ClassInfo | None]
@@ -317,6 +316,8 @@ def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[
     if not candidates:
         return None, 0
     _, term, count = max(candidates)
+    if term in accepted_det:  # the classifier names it, the detector counts it ("2 cats")
+        count = max(count, accepted_det[term][1])
     return term, count
 
 

@@ -49,6 +49,7 @@ class Vocabulary:
     terms: dict[str, dict[str, Any]]
     digest: str
     missing: list[str] = field(default_factory=list)  # files not found (reported, not fatal)
+    _kinds: dict[str, str] | None = field(default=None, repr=False)
 
     def word(self, key: str, lang: str) -> str:
         """The term in ``lang``; the key itself only for English (never leak English)."""
@@ -75,6 +76,20 @@ class Vocabulary:
         if lang in ("fr", "es"):
             return word if word.endswith(("s", "x", "z")) else word + "s"
         return word
+
+    def kind(self, key: str) -> str:
+        """Coarse kind of a term (animal, vehicle, ...) from the classes that use it."""
+        if self._kinds is None:
+            kinds: dict[str, str] = {}
+            for info in (*self.coco, *self.imagenet):
+                if info is not None:
+                    kinds.setdefault(info.tag, info.kind)
+            for info in (*self.coco, *self.imagenet):
+                if info is not None:
+                    for b in info.broader:
+                        kinds.setdefault(b, info.kind)
+            self._kinds = kinds
+        return self._kinds.get(key, "other")
 
     def gender(self, key: str, lang: str) -> str:
         """Grammatical gender (fr/es: m|f, de: m|f|n); masculine/neuter when unknown."""

@@ -171,13 +171,13 @@ def test_our_client_maps_server_errors_to_the_exception_tree(serve):
     from imagetags_df._exceptions import AuthenticationError, InsufficientCreditsError
 
     served = serve(credits=0)
-    with ImageDescriberClient(api_key=served.key, base_url=served.url, max_retries=0) as client:
-        with pytest.raises(InsufficientCreditsError) as info:
-            client.generate_tags(str(CAT))
+    with ImageDescriberClient(api_key=served.key, base_url=served.url, max_retries=0) as client, \
+            pytest.raises(InsufficientCreditsError) as info:
+        client.generate_tags(str(CAT))
     assert info.value.code == 2002 and info.value.status_code == 402 and info.value.request_id
-    with ImageDescriberClient(api_key="itk_not-a-key", base_url=served.url, max_retries=0) as client:
-        with pytest.raises(AuthenticationError) as info:
-            client.generate_tags(str(CAT))
+    with ImageDescriberClient(api_key="itk_not-a-key", base_url=served.url, max_retries=0) as client, \
+            pytest.raises(AuthenticationError) as info:
+        client.generate_tags(str(CAT))
     assert info.value.code == 1003 and info.value.status_code == 401
 
 
@@ -185,7 +185,7 @@ def test_the_seed_documents_requests_example_unchanged_but_for_the_url(served, c
     # Copied from seed-imagedescriber-tag-api.zh.txt; only `url` (and the
     # placeholders for the key and the file) differ. Note it labels the data URI
     # image/jpeg whatever the file is.
-    import requests
+    import requests  # noqa: I001 - the seed's own imports, in its order
     import base64
 
     def image_to_base64(image_path):
@@ -274,7 +274,8 @@ console.log('生成的标题:', result.data.tags.title);
 console.log('生成的描述:', result.data.tags.description);
 """
     (tmp_path / "seed.mjs").write_text(script, encoding="utf-8")
-    done = subprocess.run(["node", str(tmp_path / "seed.mjs")], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["node", str(tmp_path / "seed.mjs")], capture_output=True, text=True, timeout=60,
+                          check=False)
     assert done.returncode == 0, done.stderr
     assert "AI 生成的标签: [ 'jpeg', '451x300', 'lang-zh' ]" in done.stdout
     assert "生成的标题: A jpeg image" in done.stdout

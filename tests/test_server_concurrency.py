@@ -1,7 +1,8 @@
 """Races: the rate limit and the credits stay exact however many requests arrive at once.
 
-Requests are real HTTP on 127.0.0.1, sent all together from one asyncio loop
-with as many connections as requests, so they reach the server concurrently.
+Requests are real HTTP on 127.0.0.1: one connection each, all opened first, then
+every request written at once (``imagetags_df.server.testing.burst``), so they
+reach the server together.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import threading
 from collections import Counter
 
-import httpx
 import pytest
 from PIL import Image
 
@@ -20,7 +21,7 @@ from imagetags_df import _constants as C
 from imagetags_df.server import create_app
 from imagetags_df.server.keystore import KeyStore
 from imagetags_df.server.limits import RateLimiter
-from imagetags_df.server.testing import ServerThread, StubBackend
+from imagetags_df.server.testing import RawResponse, ServerThread, StubBackend, burst
 
 
 def _image_body() -> dict[str, str]:
@@ -29,17 +30,13 @@ def _image_body() -> dict[str, str]:
     return {"image": "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(), "lang": "en"}
 
 
-async def _burst(url: str, keys: list[str]) -> list[httpx.Response]:
+def _burst(server: ServerThread, keys: list[str]) -> list[RawResponse]:
     """One request per entry of ``keys``, all in flight at once."""
-    body = _image_body()
-    limits = httpx.Limits(max_connections=len(keys), max_keepalive_connections=len(keys))
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        return await asyncio.gather(*[
-            client.post(url + C.GENERATE_TAGS_PATH, json=body, headers={"authorization": f"Bearer {k}"})
-            for k in keys])
+    body = json.dumps(_image_body()).encode()
+    return asyncio.run(burst(server.port, C.GENERATE_TAGS_PATH, [(body, k) for k in keys]))
 
 
-def _codes(responses: list[httpx.Response]) -> Counter:
+def _codes(responses: list[RawResponse]) -> Counter:
     return Counter(r.json()["code"] for r in responses)
 
 
@@ -48,10 +45,10 @@ def test_200_simultaneous_requests_on_one_key_admit_exactly_30(tmp_path):
     key, info = store.create("burst", 1000)
     # A little backend latency keeps early requests in flight while later ones arrive.
     with ServerThread(create_app(store, backend=StubBackend(delay=0.02), rate_limit="30/min")) as server:
-        responses = asyncio.run(_burst(server.url, [key] * 200))
+        responses = _burst(server, [key] * 200)
     assert _codes(responses) == {0: 30, 1004: 170}
-    assert {r.status_code for r in responses if r.json()["code"] == 1004} == {429}
-    assert all(1 <= int(r.headers["retry-after"]) <= 60 for r in responses if r.status_code == 429)
+    assert {r.status for r in responses if r.json()["code"] == 1004} == {429}
+    assert all(1 <= int(r.headers["retry-after"]) <= 60 for r in responses if r.status == 429)
     assert store.get(info.id).credits == 1000 - 30
 
 
@@ -59,7 +56,7 @@ def test_one_keys_burst_never_touches_another_keys_limit(tmp_path):
     store = KeyStore(tmp_path / "keys.sqlite3")
     (a, ia), (b, ib) = store.create("a", 1000), store.create("b", 1000)
     with ServerThread(create_app(store, backend=StubBackend(), rate_limit="30/min")) as server:
-        responses = asyncio.run(_burst(server.url, [a, b] * 100))
+        responses = _burst(server, [a, b] * 100)
     by_key = {k: Counter(r.json()["code"] for r, kk in zip(responses, [a, b] * 100) if kk == k) for k in (a, b)}
     assert by_key[a] == by_key[b] == {0: 30, 1004: 70}
     assert store.get(ia.id).credits == store.get(ib.id).credits == 970
@@ -70,14 +67,14 @@ def test_50_credits_under_200_simultaneous_requests_end_at_exactly_0(tmp_path):
     key, info = store.create("spender", 50)
     backend = StubBackend(delay=0.02)
     with ServerThread(create_app(store, backend=backend, rate_limit="100000/min")) as server:
-        responses = asyncio.run(_burst(server.url, [key] * 200))
+        responses = _burst(server, [key] * 200)
     codes = _codes(responses)
     assert codes == {0: 50, 2002: 150}
     assert store.get(info.id).credits == 0 and store.get(info.id).used == 50
     remaining = sorted(r.json()["data"]["credits"]["remaining"] for r in responses if r.json()["code"] == 0)
     assert remaining == list(range(50))  # each success saw its own, distinct balance
     assert backend.images == 50  # refused requests never reached the backend
-    assert {r.status_code for r in responses if r.json()["code"] == 2002} == {402}
+    assert {r.status for r in responses if r.json()["code"] == 2002} == {402}
 
 
 def test_failed_taggings_under_load_are_all_refunded(tmp_path):
@@ -88,7 +85,7 @@ def test_failed_taggings_under_load_are_all_refunded(tmp_path):
     key, info = store.create("unlucky", 60)
     with ServerThread(create_app(store, backend=StubBackend(error=RuntimeError("down")),
                                  rate_limit="100000/min")) as server:
-        responses = asyncio.run(_burst(server.url, [key] * 60))
+        responses = _burst(server, [key] * 60)
     assert _codes(responses) == {5050: 60}
     assert store.get(info.id).credits == 60 and store.get(info.id).used == 0
 

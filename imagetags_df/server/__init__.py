@@ -39,4 +39,4 @@ def create_app(*args: Any, **kwargs: Any) -> Any:
     return factory(*args, **kwargs)
 
 
-__all__ = ["create_app", "KeyStore", "KeyInfo", "INSTALL_HINT"]
+__all__ = ["INSTALL_HINT", "KeyInfo", "KeyStore", "create_app"]

@@ -29,10 +29,10 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -185,7 +185,7 @@ def _backend_refusal(exc: BaseException, request_id: str, key: KeyInfo) -> _Refu
     if isinstance(exc, APIError) and exc.code in _PASS_THROUGH:
         headers = {}
         if exc.code == C.CODE_RATE_LIMITED:
-            headers["retry-after"] = str(max(1, int(round(exc.retry_after or 1))))
+            headers["retry-after"] = str(max(1, round(exc.retry_after or 1)))
         return _Refusal(int(exc.code), exc.message or "refused by the backend", headers)  # type: ignore[arg-type]
     if isinstance(exc, ImageTooLargeError):
         return _Refusal(C.CODE_INVALID_IMAGE, str(exc))
@@ -304,7 +304,7 @@ async def _guarded(handle: Callable[[], Any], request_id: str, started: float,
     except APIError as exc:  # validation's refusals
         code = int(exc.code or C.CODE_INTERNAL)
         response = _answer(code, exc.message, request_id)
-    except Exception:  # noqa: BLE001 - never a traceback in a response; it goes to the log
+    except Exception:  # never a traceback in a response: it goes to the log, under the request id
         info = key()
         log.exception("request %s (key %s) failed", request_id, info.label if info else "-")
         code = C.CODE_INTERNAL
@@ -340,8 +340,8 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 # --------------------------------------------------------------------------- the factory
 
-def create_app(db: "str | Path | KeyStore", backend: "Backend | str" = "local", *,
-               rate_limit: "RateLimit | float | int | str" = "30/min",
+def create_app(db: str | Path | KeyStore, backend: Backend | str = "local", *,
+               rate_limit: RateLimit | float | str = "30/min",
                credits_per_call: int = 1,
                max_body_bytes: int = C.SERVER_MAX_BODY_BYTES,
                max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES,
@@ -393,4 +393,4 @@ def create_app(db: "str | Path | KeyStore", backend: "Backend | str" = "local", 
     return app
 
 
-__all__ = ["create_app", "ServerState"]
+__all__ = ["ServerState", "create_app"]

@@ -12,6 +12,7 @@ import datetime as _dt
 import ipaddress
 import json
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def _store(db_path: Path | None) -> KeyStore:
     path = db_path or default_db_path()
     try:
         return KeyStore(path)
-    except Exception as exc:  # sqlite3 or OS errors: say which file, not a traceback
+    except (sqlite3.Error, OSError) as exc:  # say which file, not a traceback
         raise click.ClickException(f"cannot open the key database {path}: {exc}") from None
 
 
@@ -250,4 +251,4 @@ def keys_revoke(key: str, db_path: Path | None) -> None:
     click.echo(_describe(info))
 
 
-__all__ = ["serve", "keys", "default_db_path", "ENV_SERVER_DB"]
+__all__ = ["ENV_SERVER_DB", "default_db_path", "keys", "serve"]

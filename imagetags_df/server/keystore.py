@@ -133,7 +133,7 @@ class KeyStore:
         return conn
 
     class _Tx:
-        def __init__(self, store: "KeyStore") -> None:
+        def __init__(self, store: KeyStore) -> None:
             self.store = store
 
         def __enter__(self) -> sqlite3.Connection:
@@ -145,7 +145,7 @@ class KeyStore:
             if self.store.path == ":memory:":
                 self.store._memory_lock.release()
 
-    def _tx(self) -> "KeyStore._Tx":
+    def _tx(self) -> KeyStore._Tx:
         return KeyStore._Tx(self)
 
     def close(self) -> None:
@@ -269,4 +269,4 @@ def _info(row: sqlite3.Row) -> KeyInfo:
                    revoked_at=None if row["revoked_at"] is None else float(row["revoked_at"]))
 
 
-__all__ = ["KeyStore", "KeyInfo", "KeyNotFoundError", "hash_key", "new_key", "KEY_PREFIX"]
+__all__ = ["KEY_PREFIX", "KeyInfo", "KeyNotFoundError", "KeyStore", "hash_key", "new_key"]

@@ -53,7 +53,7 @@ class RateLimiter:
     ``"1/hour"`` is 1 per 3600 s.
     """
 
-    def __init__(self, rate: "RateLimit | float | int | str", *,
+    def __init__(self, rate: RateLimit | float | str, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = RateLimit.parse(rate)
         per_minute = self.rate.per_minute
@@ -89,4 +89,4 @@ class RateLimiter:
         return f"RateLimiter({self.capacity} per {self.window:g} s per key)"
 
 
-__all__ = ["RateLimiter", "Decision"]
+__all__ = ["Decision", "RateLimiter"]

@@ -15,10 +15,12 @@ measured is the server (auth, limits, validation, accounting), not a model.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .._types import PreparedImage, TagResult
@@ -107,7 +109,7 @@ class ServerThread:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "ServerThread":
+    def start(self) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not self.server.started:
@@ -121,11 +123,55 @@ class ServerThread:
         self._thread.join(timeout=15)
         self._sock.close()
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-__all__ = ["StubBackend", "PromptStubBackend", "ServerThread", "free_socket"]
+@dataclass(frozen=True)
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def burst(port: int, path: str, bodies_and_keys: Sequence[tuple[bytes, str]], *,
+                host: str = "127.0.0.1", timeout: float = 60.0) -> list[RawResponse]:
+    """Send one POST per ``(body, key)`` *at the same moment* and return the answers in order.
+
+    Every connection is opened first, then every request is written, then every
+    answer read, so the requests really are in flight together. Written on bare
+    asyncio streams because httpx's connection pool slows down quadratically with
+    hundreds of connections, which would spread a "simultaneous" burst over seconds.
+    """
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection(host, port)
+
+    async def exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], body: bytes, key: str
+                       ) -> RawResponse:
+        reader, writer = conn
+        head = (f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\nconnection: close\r\n"
+                f"content-type: application/json\r\nauthorization: Bearer {key}\r\n"
+                f"content-length: {len(body)}\r\n\r\n").encode()
+        writer.write(head + body)
+        await writer.drain()
+        raw = await reader.read()  # connection: close -> the answer ends at EOF
+        writer.close()
+        head_bytes, _, payload = raw.partition(b"\r\n\r\n")
+        lines = head_bytes.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        return RawResponse(int(lines[0].split()[1]), headers, payload)
+
+    async def run() -> list[RawResponse]:
+        conns = await asyncio.gather(*[connect() for _ in bodies_and_keys])
+        return await asyncio.gather(*[exchange(c, b, k) for c, (b, k) in zip(conns, bodies_and_keys)])
+
+    return await asyncio.wait_for(run(), timeout)
+
+
+__all__ = ["PromptStubBackend", "RawResponse", "ServerThread", "StubBackend", "burst", "free_socket"]

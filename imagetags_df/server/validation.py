@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from .. import _constants as C
 from .. import images as _images
-from .._exceptions import APIError, ImageTooLargeError, ImageError, api_error_for
+from .._exceptions import APIError, ImageError, ImageTooLargeError, api_error_for
 from .._types import PreparedImage
 
 #: A prompt for ``generate_content`` longer than this is refused (1005): it is a
@@ -166,5 +166,11 @@ def check_image(data: bytes, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES)
         raise api_error_for(C.CODE_UPLOAD_FAILED, f"the image data is damaged: {exc}") from None
 
 
-__all__ = ["CheckedRequest", "parse_request", "decode_image_field", "check_image", "check_content_type",
-           "MAX_PROMPT_CHARS"]
+__all__ = [
+    "MAX_PROMPT_CHARS",
+    "CheckedRequest",
+    "check_content_type",
+    "check_image",
+    "decode_image_field",
+    "parse_request",
+]

@@ -29,6 +29,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "cameraman.jpg": ({"person", "tripod"}, {"harmonica", "dog"}),
     "coins.png": (set(), {"orange fruit", "banana", "fruit", "food"}),
     "retina.jpg": (set(), {"table", "sink", "person", "lampshade", "mask", "jellyfish"}),
+    "china_temple.jpg": ({"building"}, {"boat", "person", "dog", "cat"}),
+    "flower.jpg": (set(), {"vase", "bee", "mushroom", "sea anemone", "food"}),
 }
 
 

@@ -67,8 +67,8 @@ def name_pixels(rgb: np.ndarray) -> np.ndarray:
     names[c & (h >= 20) & (h < 55) & (sat < 0.4) & (val >= 0.7)] = "beige"
     names[c & (h >= 48) & (h < 70)] = "yellow"
     names[c & (h >= 48) & (h < 70) & (val < 0.5)] = "brown"
-    names[c & (h >= 70) & (h < 165)] = "green"
-    names[c & (h >= 165) & (h < 255)] = "blue"
+    names[c & (h >= 70) & (h < 185)] = "green"  # teal foliage reads green, not blue
+    names[c & (h >= 185) & (h < 255)] = "blue"
     names[c & (h >= 255) & (h < 290)] = "purple"
     return names
 

@@ -553,3 +553,25 @@ def test_generate_content_is_a_clear_1005_when_the_backend_cannot(served):
 def test_health(served):
     r = httpx.get(served.url + "/healthz")
     assert r.status_code == 200 and r.json()["code"] == 0
+
+
+def test_cors_preflight_and_answers_for_allowed_origins_only(tmp_path):
+    store = KeyStore(tmp_path / "keys.sqlite3")
+    key, _ = store.create("browser", 10)
+    app = create_app(store, backend=StubBackend(), cors_origins=["https://app.example"])
+    with ServerThread(app) as server:
+        preflight = {"origin": "https://app.example", "access-control-request-method": "POST",
+                     "access-control-request-headers": "authorization, content-type"}
+        ok = httpx.options(server.url + C.GENERATE_TAGS_PATH, headers=preflight)
+        assert ok.status_code == 200 and ok.headers["access-control-allow-origin"] == "https://app.example"
+        other = httpx.options(server.url + C.GENERATE_TAGS_PATH,
+                              headers={**preflight, "origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        answer = httpx.post(server.url + C.GENERATE_TAGS_PATH, json={"image": data_uri(encoded("JPEG"))},
+                            headers={"origin": "https://app.example", "authorization": f"Bearer {key}"})
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "https://app.example"
+    # Without the option, no CORS headers at all.
+    with ServerThread(create_app(store, backend=StubBackend())) as server:
+        answer = httpx.post(server.url + C.GENERATE_TAGS_PATH, json={"image": data_uri(encoded("JPEG"))},
+                            headers={"origin": "https://app.example", "authorization": f"Bearer {key}"})
+        assert answer.status_code == 200 and "access-control-allow-origin" not in answer.headers

@@ -182,3 +182,24 @@ def test_limiter_refusals_do_not_count():
 def test_limiter_capacity_is_a_whole_number_of_requests(rate, capacity, window):
     limiter = RateLimiter(rate)
     assert limiter.capacity == capacity and limiter.window == pytest.approx(window)
+
+
+def test_simultaneous_requests_are_batched_and_each_gets_its_own_answer(tmp_path):
+    """Requests that wait together go to the backend together, split by language, answers not mixed up."""
+    store = KeyStore(tmp_path / "keys.sqlite3")
+    key, _ = store.create("batch", 1000)
+    langs = list(C.LANGUAGES)
+    bodies = []
+    for i in range(48):
+        buf = io.BytesIO()
+        Image.new("RGB", (20 + i, 10 + i), "olive").save(buf, "PNG")  # a size per request, to tell answers apart
+        bodies.append(json.dumps({"image": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(),
+                                  "lang": langs[i % len(langs)]}).encode())
+    backend = StubBackend(delay=0.05)  # max_batch 16, max_concurrency 4
+    with ServerThread(create_app(store, backend=backend, rate_limit="100000/min")) as server:
+        responses = asyncio.run(burst(server.port, C.GENERATE_TAGS_PATH, [(b, key) for b in bodies]))
+    for i, r in enumerate(responses):
+        assert r.status == 200
+        assert r.json()["data"]["tags"]["tags"] == ["png", f"{20 + i}x{10 + i}", f"lang-{langs[i % len(langs)]}"]
+    assert backend.images == 48
+    assert backend.calls < 48  # some requests shared a backend call

@@ -138,10 +138,18 @@ def test_db_comes_from_the_environment_and_defaults_to_the_user_data_dir(tmp_pat
     result = CliRunner().invoke(keys, ["create", "--name", "env", "--credits", "1"])
     assert result.exit_code == 0 and KeyStore(db).find("env").credits == 1
     monkeypatch.delenv("IMAGETAGS_SERVER_DB")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # platformdirs' per-user data dir on Linux
+    import platformdirs
+
+    asked: list[str] = []
+
+    def user_data_dir(appname: str, *args, **kwargs) -> str:  # the per-user data folder, redirected
+        asked.append(appname)
+        return str(tmp_path / "user-data" / appname)
+
+    monkeypatch.setattr(platformdirs, "user_data_dir", user_data_dir)
     result = CliRunner().invoke(keys, ["create", "--name", "default", "--credits", "2"])
-    assert result.exit_code == 0
-    assert KeyStore(tmp_path / "xdg" / "imagetags_df" / "server.sqlite3").find("default").credits == 2
+    assert result.exit_code == 0 and asked == ["imagetags_df"]
+    assert KeyStore(tmp_path / "user-data" / "imagetags_df" / "server.sqlite3").find("default").credits == 2
 
 
 def test_every_help_shows_an_example_and_the_default_db():

@@ -89,9 +89,10 @@ class ServerState:
         self.max_body_bytes = max_body_bytes
         self.max_image_bytes = max_image_bytes
         self.dispatcher = Dispatcher(backend)
-        # One thread owns the SQLite work of the request path: statements take
-        # microseconds, and keeping them off the loop means a `keys topup` holding
-        # the write lock never stalls requests that are only being refused.
+        # One thread owns the SQLite work of the request path: statements take tens
+        # of microseconds, and off the loop a write lock held by another process (a
+        # `keys topup` from the shell) delays only requests that need the database,
+        # never the event loop that refuses the others.
         self.db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagetags-db")
         # Decoding is bounded: each decode may hold a 100-megapixel image in memory.
         self.decode_pool = ThreadPoolExecutor(max_workers=validation_workers,

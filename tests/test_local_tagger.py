@@ -266,3 +266,17 @@ def test_other_languages_reuse_the_analysis(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(backend, "_analyse_uncached", no_models)
     fr = backend.tag(img, "fr")
     assert fr.tag_scores == en.tag_scores and fr.tags != en.tags
+
+
+def test_concurrent_single_image_batches_do_not_deadlock() -> None:
+    """The engine may run several one-image batches at once (e.g. with a rate limit set)."""
+    backend = LocalBackend()
+    names = ["chelsea_cat.jpg", "coffee.jpg", "rocket.jpg", "motorcycle.jpg", "astronaut.jpg"]
+
+    async def run_all() -> list[list[TagResult | BaseException]]:
+        calls = [backend.tag_batch([_prepared(SAMPLES / n)], "en") for n in names]
+        return await asyncio.wait_for(asyncio.gather(*calls), timeout=60)
+
+    results = asyncio.run(run_all())
+    assert all(isinstance(r[0], TagResult) and r[0].tags for r in results)
+    asyncio.run(backend.aclose())

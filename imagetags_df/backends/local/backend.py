@@ -108,8 +108,9 @@ class LocalBackend(Backend):
 
             self._reader = load_reader()
         self._pool: ThreadPoolExecutor | None = None
+        self._helper: ThreadPoolExecutor | None = None
         self._memo: OrderedDict[bytes, Analysis] = OrderedDict()
-        self._memo_lock = threading.Lock()
+        self._lock = threading.Lock()
 
     def cache_identity(self) -> str:
         vocab = get_vocabulary()
@@ -159,7 +160,7 @@ class LocalBackend(Backend):
         return [a for a in out if a is not None]
 
     def _remember(self, key: bytes, analysis: Analysis) -> None:
-        with self._memo_lock:
+        with self._lock:
             self._memo[key] = analysis
             self._memo.move_to_end(key)
             while len(self._memo) > MEMO_SIZE:
@@ -176,8 +177,10 @@ class LocalBackend(Backend):
         bounds = [(k * n // workers, (k + 1) * n // workers) for k in range(workers)]
         pool = self._executor()
         # A lone image (the server, describe_image) still uses two cores: its classifier
-        # call goes to an idle worker while the detector runs.
-        helper = pool if n == 1 and WORKERS >= 2 else None
+        # call goes to a separate helper thread while the detector runs. Never to `pool`:
+        # with concurrent calls every worker could be waiting on a helper task queued
+        # behind them (a deadlock seen with the engine running two batches at once).
+        helper = self._helper_executor() if n == 1 and WORKERS >= 2 else None
         shares = list(pool.map(lambda b: _analyse_share(images[b[0]:b[1]], vocab, helper), bounds))
         out: list[Analysis | BaseException] = []
         tm = self.times
@@ -213,9 +216,16 @@ class LocalBackend(Backend):
         return out
 
     def _executor(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="imagetags-local")
-        return self._pool
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="imagetags-local")
+            return self._pool
+
+    def _helper_executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._helper is None:
+                self._helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagetags-local-helper")
+            return self._helper
 
     # Async API (the engine) -------------------------------------------------------------
     async def tag_batch(self, images: Sequence[PreparedImage], lang: str) -> list[TagResult | BaseException]:
@@ -223,9 +233,10 @@ class LocalBackend(Backend):
         return await asyncio.to_thread(self.tag_many, list(images), lang)
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        for pool in (self._pool, self._helper):
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self._pool = self._helper = None
 
 
 def _decode(image: PreparedImage) -> imaging.Decoded | BaseException:

@@ -55,7 +55,7 @@ def _store(db_path: Path | None) -> KeyStore:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. 0.0.0.0 listens on every interface: put a TLS proxy in front, "
                    "keys travel in clear over plain HTTP.")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @_db_option
 @click.option("--backend", default="local", show_default=True,
               help="What tags the images: 'local' is the embedded offline tagger (no network).")

@@ -285,10 +285,8 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     all_ok = _report_run(results)
 
     if out == "-" or (out is None and not sidecars and not write_metadata):
-        stdout = click.get_text_stream("stdout")
         for line in export.json_lines(results):
-            stdout.write(line)
-        stdout.flush()
+            click.echo(line, nl=False)
     elif out is not None:
         written = export.write_table(results, out)
         click.echo(f"imagetags: wrote {len(results)} rows to {written}", err=True)
@@ -370,9 +368,7 @@ def alt_text(page: Path, output: Path | None, root: Path | None, **run: Any) -> 
     kwargs = _generate_kwargs(**run)
     report = export.fill_alt_text(page, output, root=root, **kwargs)
     if output is None:
-        stdout = click.get_binary_stream("stdout")
-        stdout.write(report.html)
-        stdout.flush()
+        click.echo(report.html, nl=False)  # bytes: written as they are, whatever the page's encoding
     click.echo(f"imagetags: {report.images} <img> tags: {report.filled} filled, {report.already_done} "
                f"already had alt and title, {report.decorative} decorative (alt=\"\"), {report.remote} not local, "
                f"{len(report.failed)} failed", err=True)

@@ -25,6 +25,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from imagetags_df import ImageDescriberClient
 from imagetags_df import _constants as C
 from imagetags_df._exceptions import ContentBlockedError, UploadFailedError
 from imagetags_df.backends.base import Backend
@@ -541,6 +542,13 @@ def test_generate_content_answers_with_a_backend_that_can(serve):
     assert data["content"] == "What is this object? -> a 40x30 image/png image (fr)"
     assert data["credits"] == {"amount": 1, "remaining": 99}
     assert_error(served.post({"image": data_uri(encoded("PNG"))}, path=C.GENERATE_CONTENT_PATH), 1005)
+
+
+def test_our_client_reads_generate_content_answers(serve):
+    served = serve(PromptStubBackend())
+    with ImageDescriberClient(api_key=served.key, base_url=served.url, max_retries=0) as client:
+        data = client.generate_content(encoded("PNG"), "What is this object?", lang="de")
+    assert data["content"] == "What is this object? -> a 40x30 image/png image (de)"
 
 
 def test_generate_content_is_a_clear_1005_when_the_backend_cannot(served):

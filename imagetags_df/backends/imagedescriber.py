@@ -103,16 +103,19 @@ class _BaseClient:
             raise api_error_for(code, message or f"API error {code}", request_id=request_id,
                                 status_code=status, retry_after=retry_after)
         data = body.get("data")
-        tags = data.get("tags") if isinstance(data, dict) else None
-        if not isinstance(tags, dict) or not isinstance(tags.get("tags"), list):
-            raise api_error_for(C.CODE_INTERNAL, "success response without data.tags", request_id=request_id,
+        if not isinstance(data, dict):
+            raise api_error_for(C.CODE_INTERNAL, "success response without data", request_id=request_id,
                                 status_code=status)
-        return {"data": data, "request_id": request_id}
+        return {"data": data, "request_id": request_id, "status": status}
 
     @staticmethod
     def _to_result(parsed: dict[str, Any]) -> TagResult:
         data = parsed["data"]
-        tags = data["tags"]
+        tags = data.get("tags")
+        if not isinstance(tags, dict) or not isinstance(tags.get("tags"), list):
+            # Retryable (5050-like): a half-written answer is the service's fault, not the image's.
+            raise api_error_for(C.CODE_INTERNAL, "success response without data.tags",
+                                request_id=parsed["request_id"], status_code=parsed["status"])
         credits = data.get("credits") if isinstance(data.get("credits"), dict) else {}
         amount = _as_number(credits.get("amount"))
         return TagResult(

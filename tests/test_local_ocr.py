@@ -19,7 +19,10 @@ from imagetags_df.backends.local.vocab import get_vocabulary
 def _sign() -> PreparedImage:
     im = Image.new("RGB", (640, 240), (245, 240, 230))
     draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default(size=48)
+    try:
+        font = ImageFont.load_default(size=48)  # Pillow >= 10.1
+    except TypeError:
+        pytest.skip("this Pillow has no scalable default font")
     draw.text((30, 40), "OPEN DAILY", fill=(20, 20, 20), font=font)
     draw.text((30, 130), "Coffee 9am", fill=(20, 20, 20), font=font)
     buf = io.BytesIO()

@@ -115,7 +115,8 @@ class Composer:
         if a.subject is None:
             # Found text is the most telling thing about a picture with no known object.
             return _cap(self.word("text")) if a.text else self._photo_title(a)
-        if a.portrait and not a.others:
+        worn = all(self.v.kind(t) == "clothing" for t, _ in a.others)  # a tie does not change the picture
+        if a.portrait and worn:
             return {"en": "Portrait of a person", "fr": "Portrait d’une personne", "de": "Porträt einer Person",
                     "es": "Retrato de una persona", "zh": "人物肖像", "ja": "人物のポートレート",
                     "ko": "인물 사진"}[lang]

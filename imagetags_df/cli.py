@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -284,9 +285,13 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     results = engine.generate(frame, col="path", **kwargs)
     all_ok = _report_run(results)
 
-    if out == "-" or (out is None and not sidecars and not write_metadata):
+    if out == "-":
         for line in export.json_lines(results):
             click.echo(line, nl=False)
+    elif out is None and not sidecars and not write_metadata:
+        # A person at a terminal: a readable table (machine-readable: --out - for JSON Lines).
+        width = shutil.get_terminal_size((120, 24)).columns
+        click.echo(export.text_table(results, "path", width=width), nl=False)
     elif out is not None:
         written = export.write_table(results, out)
         click.echo(f"imagetags: wrote {len(results)} rows to {written}", err=True)

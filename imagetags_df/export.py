@@ -29,6 +29,7 @@ import math
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -252,6 +253,51 @@ def json_lines(df: pd.DataFrame) -> Iterator[str]:
     for row in frame.itertuples(index=False, name=None):
         rec = {c: _jsonable(v) for c, v in zip(cols, row)}
         yield json.dumps(rec, ensure_ascii=False, default=str) + "\n"
+
+
+def _display_width(text: str) -> int:
+    # CJK characters take two terminal columns; aligning on len() would skew zh/ja/ko tables.
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` display columns (with an ellipsis) and pad it."""
+    out, used = [], 0
+    for ch in text:
+        w = _display_width(ch)
+        if used + w > width - (1 if _display_width(text) > width else 0):
+            out.append("…")
+            used += 1
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + " " * max(0, width - used)
+
+
+def text_table(df: pd.DataFrame, col: str = "path", width: int = 120) -> str:
+    """A readable, terminal-width table: file, title, tags (or the error), one row per image.
+
+    >>> print(text_table(pd.DataFrame({"path": ["a/cat.jpg"], "title": ["Cat"], "tags": [["cat", "pet"]],
+    ...                                 "error": [None]}), width=40), end="")
+    file     title  tags
+    cat.jpg  Cat    cat, pet
+    """
+    names = [os.path.basename(str(v)) if isinstance(v, (str, os.PathLike)) else _plain_cell(v)
+             for v in df[col]]
+    titles = ["" if t is None or t != t else str(t) for t in df["title"]]
+    lines = []
+    for tags, err in zip(df["tags"], df["error"]):
+        if isinstance(err, str) and err:
+            lines.append(f"ERROR {err}")
+        else:
+            lines.append(", ".join(tags) if isinstance(tags, (list, tuple)) else "")
+    w_file = min(32, max([4, *map(_display_width, map(str, names))]))
+    w_title = min(36, max([5, *map(_display_width, titles)]))
+    w_tags = max(10, width - w_file - w_title - 4)
+    rows = [f"{_fit('file', w_file)}  {_fit('title', w_title)}  tags"]
+    for name, title, tags in zip(names, titles, lines):
+        rows.append(f"{_fit(str(name), w_file)}  {_fit(title, w_title)}  {_fit(tags, w_tags).rstrip()}")
+    return "\n".join(r.rstrip() for r in rows) + "\n"
 
 
 # --------------------------------------------------------------------------- sidecars

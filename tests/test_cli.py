@@ -114,11 +114,12 @@ def test_tag_folder_writes_every_format(folder, api, tmp_path, name):
     assert api.count("ok") == 3
 
 
-def test_tag_without_outputs_prints_json_lines_and_second_run_is_cached(folder, api):
+def test_tag_without_outputs_prints_a_table_and_second_run_is_cached(folder, api):
     first = run(["tag", str(folder / "beach.png"), "--no-progress", "--lang", "de"], api=api)
     assert first.returncode == 0, first.stderr
-    rows = [json.loads(line) for line in first.stdout.splitlines()]
-    assert len(rows) == 1 and rows[0]["tags"] == ["tag-" + rows[0]["tags"][0][4:], "lang-de", "fake"]
+    header, row = first.stdout.splitlines()
+    assert header.split() == ["file", "title", "tags"]
+    assert row.startswith("beach.png") and "lang-de, fake" in row and "Image " in row
     again = run(["tag", str(folder / "beach.png"), "--no-progress", "--lang", "de", "--out", "-"], api=api)
     assert json.loads(again.stdout)["cached"] is True
     assert api.count() == 1  # the second run was answered from the cache

@@ -40,3 +40,13 @@ def test_exception_tree_has_one_root():
         obj = getattr(imagetags_df, name)
         if isinstance(obj, type) and issubclass(obj, BaseException):
             assert issubclass(obj, imagetags_df.ImageTagsError), name
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from imagetags_df import cache, export, images, retry
+
+    for module in (cache, export, images, retry):
+        result = doctest.testmod(module)
+        assert result.failed == 0, module.__name__

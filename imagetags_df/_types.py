@@ -33,8 +33,11 @@ class TagResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TagResult":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        # Unknown keys (from a newer version sharing the cache) are ignored.
+        return cls(**{k: v for k, v in data.items() if k in _TAG_RESULT_FIELDS})
+
+
+_TAG_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(TagResult))
 
 
 @dataclass(frozen=True)

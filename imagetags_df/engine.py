@@ -143,26 +143,28 @@ def _scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunS
     to_read: list[tuple[int, str, os.stat_result | None]] = []
     memo: dict[str, str] = {}  # this run: same path twice is hashed once
 
+    stat_rows: list[tuple[int, str, os.stat_result]] = []
     for pos, value in enumerate(values):
         if _images.is_missing(value):
             errors[pos] = ImageError(f"{_row_label(labels[pos], pos)}: no image (the {col!r} cell is empty)")
             continue
         if isinstance(value, (str, os.PathLike)):
             path = os.path.abspath(os.path.expanduser(os.fspath(value)))
-            if path in memo:
-                digests[pos] = memo[path]
-                continue
             try:
-                st = os.stat(path)
+                stat_rows.append((pos, path, os.stat(path)))
             except OSError:
-                st = None  # read_bytes below produces the precise message
-            known = cache.get_hash(path, st) if st is not None else None
-            if known is not None:
-                digests[pos] = memo[path] = known
-            else:
-                to_read.append((pos, path, st))
+                to_read.append((pos, path, None))  # read_bytes below produces the precise message
         else:
             to_read.append((pos, "", None))
+
+    # One batched memo lookup for every file: a re-run over unchanged files reads none of them.
+    known = cache.get_hashes([(path, st) for _, path, st in stat_rows])
+    for (pos, path, st), digest in zip(stat_rows, known):
+        if digest is not None:
+            digests[pos] = memo[path] = digest
+        elif path not in memo:
+            memo[path] = ""  # claimed: the same path later in the column waits for this read
+            to_read.append((pos, path, st))
 
     def digest_of(item: tuple[int, str, os.stat_result | None]) -> tuple[int, str | ImageTagsError]:
         pos, path, st = item
@@ -177,19 +179,36 @@ def _scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunS
             cache.set_hash(path, st, digest)
         return pos, digest
 
+    to_read_paths = {pos: path for pos, path, _ in to_read if path}
+    path_errors: dict[str, ImageTagsError] = {}
     if to_read:
         # Hashing is I/O plus hashlib, both of which release the GIL.
         with ThreadPoolExecutor(max_workers=min(8, len(to_read))) as pool:
             for pos, res in pool.map(digest_of, to_read):
                 if isinstance(res, ImageTagsError):
                     errors[pos] = res
+                    if to_read_paths.get(pos):
+                        path_errors[to_read_paths[pos]] = res
                 else:
                     digests[pos] = res
                     value = values[pos]
                     if isinstance(value, (str, os.PathLike)):
                         memo[os.path.abspath(os.path.expanduser(os.fspath(value)))] = res
+    # Repeated paths take the outcome of their first occurrence, read above.
+    for pos, path, _ in stat_rows:
+        if digests[pos] is None and pos not in errors:
+            if memo.get(path):
+                digests[pos] = memo[path]
+            elif path in path_errors:
+                errors[pos] = path_errors[path]
 
+    unique = list(dict.fromkeys(d for d in digests if d is not None))
+    hits = cache.get_results([result_key(identity, lang, d) for d in unique])
     results: dict[str, TagResult] = {}
+    for digest in unique:
+        hit = hits.get(result_key(identity, lang, digest))
+        if hit is not None:
+            results[digest] = hit
     jobs: dict[str, _Job] = {}
     for pos, digest in enumerate(digests):
         if digest is None or digest in results:
@@ -197,10 +216,6 @@ def _scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunS
         job = jobs.get(digest)
         if job is not None:
             job.rows.append(pos)
-            continue
-        hit = cache.get_result(result_key(identity, lang, digest))
-        if hit is not None:
-            results[digest] = hit
             continue
         value = values[pos]
         source = os.fspath(value) if isinstance(value, (str, os.PathLike)) else \

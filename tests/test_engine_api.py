@@ -284,3 +284,16 @@ def test_timeout_is_retried_then_reported(photos, api, cache_dir, monkeypatch):
     api.script(digest(photos[0]), ["slow", "slow"])
     out = run(pd.DataFrame({"path": [str(photos[0])]}), api, cache_dir, timeout=0.5, max_retries=1)
     assert "no answer" in out.error[0]
+
+
+def test_repeated_paths_share_one_read_and_one_outcome(tmp_path, api, cache_dir):
+    good = make_photo(tmp_path / "good.jpg")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"GIF89a not really")
+    df = pd.DataFrame({"path": [str(good), str(bad), str(good), str(bad), str(tmp_path / "gone.jpg")] * 2})
+    out = run(df, api, cache_dir)
+    assert out.error.isna().tolist() == [True, False, True, False, False] * 2
+    assert out.error.dropna().str.contains("bad.jpg|gone.jpg").all()
+    assert api.count() == 1
+    again = run(df, api, cache_dir)
+    assert again.error.isna().tolist() == out.error.isna().tolist() and again.cached.sum() == 4

@@ -49,11 +49,11 @@ def make_images(folder: Path, n: int, size=(48, 32)) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
-        p = folder / f"img_{i:05d}.jpg"
+        p = folder / f"img_{i:05d}.png"  # lossless: every image stays distinct
         if not p.exists():
             img = Image.new("RGB", size, ((i * 7) % 256, (i * 13) % 256, (i * 29) % 256))
             img.putpixel((0, 0), (i % 256, (i // 256) % 256, 255))  # every image distinct: no dedupe
-            img.save(p, quality=95)
+            img.save(p)
         paths.append(str(p))
     return paths
 

@@ -19,10 +19,7 @@ from imagetags_df.backends.local.vocab import get_vocabulary
 def _sign() -> PreparedImage:
     im = Image.new("RGB", (640, 240), (245, 240, 230))
     draw = ImageDraw.Draw(im)
-    try:
-        font = ImageFont.load_default(size=48)  # Pillow >= 10.1
-    except TypeError:
-        pytest.skip("this Pillow has no scalable default font")
+    font = ImageFont.load_default(size=48)  # Pillow >= 10.1, as pyproject requires
     draw.text((30, 40), "OPEN DAILY", fill=(20, 20, 20), font=font)
     draw.text((30, 130), "Coffee 9am", fill=(20, 20, 20), font=font)
     buf = io.BytesIO()
@@ -52,7 +49,7 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
 
 
 def test_ocr_adds_text_tag_and_quoted_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("rapidocr_onnxruntime")
+    # CI installs ".[all,test]", which includes the ocr extra: this must run, not skip.
     backend = LocalBackend(ocr=True)  # loads its models from the wheel: no network needed
 
     def refuse(*_a: object, **_k: object) -> None:

@@ -34,7 +34,6 @@ import pandas as pd
 from . import _constants as C
 from . import images as _images
 from ._exceptions import (
-    APIError,
     AuthenticationError,
     BudgetExceededError,
     ConfigurationError,
@@ -97,11 +96,9 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
         cache = Cache(None)
     else:
         cache = Cache(Path(cache_dir).expanduser() if cache_dir not in (None, True) else default_cache_dir())
+    # Each backend sizes its own default (the API's from its rate limit; the
+    # CPU-bound offline tagger to one batch at a time).
     concurrency = max_concurrency or be.max_concurrency
-    if rate is not None and max_concurrency is None and rate is not be.rate_limit:
-        from .backends.imagedescriber import default_concurrency
-
-        concurrency = max(concurrency, default_concurrency(rate))
     return RunSettings(
         backend=be, lang=lang, cache=cache, rate_limit=rate, max_concurrency=concurrency,
         max_retries=C.DEFAULT_MAX_RETRIES if max_retries is None else max_retries,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import multiprocessing as mp
-import os
 import signal
 import subprocess
 import sys

@@ -155,7 +155,7 @@ class ImageDescriberClient(_BaseClient):
     def _post(self, path: str, body: bytes) -> dict[str, Any]:
         try:
             response = self._http.post(self.base_url + path, content=body, headers=self._headers())
-        except httpx.TimeoutException as exc:
+        except httpx.TimeoutException:
             raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
         except httpx.TransportError as exc:
             raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None

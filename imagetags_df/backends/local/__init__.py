@@ -11,12 +11,10 @@ a description. See ``backend.py`` for the flow and ``tags.py`` for the precision
 
 from __future__ import annotations
 
-import hashlib
-import io
-from pathlib import Path
 from typing import Any
 
-from ..._types import PreparedImage, TagResult
+from ... import images as _images
+from ..._types import TagResult
 from .backend import LocalBackend
 
 __all__ = ["LocalBackend", "describe_image"]
@@ -33,19 +31,7 @@ def describe_image(image: Any, lang: str = "en") -> TagResult:
     global _default
     if _default is None:
         _default = LocalBackend()
-    if isinstance(image, (str, Path)):
-        data = Path(image).read_bytes()
-        source = str(image)
-    elif isinstance(image, (bytes, bytearray, memoryview)):
-        data = bytes(image)
-        source = "bytes"
-    elif hasattr(image, "save"):  # a PIL image: hand it over losslessly
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        data = buf.getvalue()
-        source = "PIL image"
-    else:
-        raise TypeError(f"describe_image takes a path, bytes or a PIL image, not {type(image).__name__}")
-    mime = "image/jpeg" if data[:3] == b"\xff\xd8\xff" else "image/png"
-    prepared = PreparedImage(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(), source=source)
+    # The same reading, sniffing and conversion as every other door; the tagger
+    # decodes the image itself, so the trial decode is skipped.
+    prepared = _images.load(image, validate=False)
     return _default.tag(prepared, lang)

@@ -327,18 +327,18 @@ def _estimate_text(est: Any) -> str:
 def _write_all_metadata(results: pd.DataFrame, force: bool, kwargs: dict[str, Any]) -> bool:
     """Write metadata for every tagged row; True when none failed."""
     ok = True
-    rewritten: list[tuple[str, str, dict[str, Any]]] = []
+    rewritten: list[tuple[str, dict[str, Any]]] = []
     for rec in results.to_dict("records"):
         if rec.get("error") is not None:
             continue
         try:
-            digest = export.write_metadata(rec["path"], rec["tags"], rec["title"], rec["description"],
-                                           overwrite=force)
+            export.write_metadata(rec["path"], rec["tags"], rec["title"], rec["description"],
+                                  overwrite=force)
         except export.MetadataError as exc:
             ok = False
             click.echo(f"  metadata not written: {exc}", err=True)
             continue
-        rewritten.append((rec["path"], digest, rec))
+        rewritten.append((rec["path"], rec))
     if rewritten:
         export.remember_results(rewritten, lang=kwargs["lang"], backend=kwargs["backend"],
                                 base_url=kwargs["base_url"], cache_dir=kwargs["cache_dir"])

@@ -23,7 +23,7 @@ import asyncio
 import math
 import os
 import threading
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -587,6 +587,33 @@ def _assemble(df: pd.DataFrame, scan: _Scan, run: _Run, settings: RunSettings) -
     out["cached"] = pd.Series(cached, index=idx, dtype=bool)
     out["backend"] = pd.Series(be_name, index=idx, dtype=object)
     return out
+
+
+def remember(items: "Iterable[tuple[str | os.PathLike, TagResult]]", lang: str = C.DEFAULT_LANG, *,
+             backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
+             cache_dir: str | os.PathLike | bool | None = None) -> int:
+    """Store known results for image files so the next run reuses them.
+
+    For files whose bytes changed but whose picture did not (tags written into
+    their metadata): the cache is keyed on the bytes, so without this the next
+    run would pay for every such image again. The options must be the ones the
+    results were made with; they choose the cache entry. Returns how many were stored.
+    """
+    settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url,
+                      cache_dir=cache_dir, progress=False)
+    stored = 0
+    try:
+        identity = settings.backend.cache_identity()
+        for path, result in items:
+            abspath = os.path.abspath(os.path.expanduser(os.fspath(path)))
+            st = os.stat(abspath)
+            digest = _images.sha256(_images.read_bytes(abspath))
+            settings.cache.set_result(result_key(identity, lang, digest), result)
+            settings.cache.set_hash(abspath, st, digest)  # the next scan does not even re-read it
+            stored += 1
+    finally:
+        settings.cache.close()
+    return stored
 
 
 def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,

@@ -505,43 +505,28 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
     return hashlib.sha256(out).hexdigest()
 
 
-def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], str, dict[str, Any]]], *,
+def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str, Any]]], *,
                      lang: str, backend: str = "auto", api_key: str | None = None,
                      base_url: str | None = None, cache_dir: Any = None) -> int:
     """Tell the cache that rewritten files still have the tags they had.
 
-    Writing metadata changes a file's bytes, and the cache is keyed on their
-    SHA-256, so without this the next run over the same folder would pay for
-    every image again although not one pixel changed. ``rewritten`` holds
-    ``(path, new_sha256, result_row)``; the options must be the ones the results
-    were made with (they pick the cache entry's backend identity and language).
-    Returns how many entries were stored.
+    ``rewritten`` holds ``(path, result_row)`` as ``generate`` returned them; see
+    :func:`imagetags_df.engine.remember`. Returns how many entries were stored.
     """
     from . import engine
     from ._types import TagResult
-    from .cache import result_key
 
-    settings = engine.settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url,
-                             cache_dir=cache_dir, progress=False)
-    stored = 0
-    try:
-        identity = settings.backend.cache_identity()
-        for path, digest, rec in rewritten:
+    def results() -> Iterator[tuple[str | os.PathLike[str], TagResult]]:
+        for path, rec in rewritten:
             scores = rec.get("tag_scores")
-            result = TagResult(tags=[str(t) for t in rec.get("tags") or []], title=rec.get("title") or "",
-                               description=rec.get("description") or "", request_id=rec.get("request_id"),
-                               tag_scores=None if scores is None else [float(x) for x in scores],
-                               backend=rec.get("backend") or settings.backend.name)
-            settings.cache.set_result(result_key(identity, lang, digest), result)
-            # The engine memoises hashes by absolute path, size and mtime; record
-            # the new ones so the next run does not even re-read the file.
-            abspath = os.path.abspath(os.path.expanduser(os.fspath(path)))
-            with contextlib.suppress(OSError):
-                settings.cache.set_hash(abspath, os.stat(abspath), digest)
-            stored += 1
-    finally:
-        settings.cache.close()
-    return stored
+            yield path, TagResult(
+                tags=[str(t) for t in rec.get("tags") or []], title=rec.get("title") or "",
+                description=rec.get("description") or "", request_id=rec.get("request_id"),
+                tag_scores=None if scores is None else [float(x) for x in scores],
+                backend=rec.get("backend") or "")
+
+    return engine.remember(results(), lang, backend=backend, api_key=api_key, base_url=base_url,
+                           cache_dir=cache_dir)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -296,3 +296,21 @@ def test_repeated_paths_share_one_read_and_one_outcome(tmp_path, api, cache_dir)
     assert api.count() == 1
     again = run(df, api, cache_dir)
     assert again.error.isna().tolist() == out.error.isna().tolist() and again.cached.sum() == 4
+
+
+def test_api_key_reaches_no_cache_file_log_or_message(photos, api, cache_dir, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)  # httpx and httpcore included
+    api.script(digest(photos[1]), ["2003"])
+    out = run(pd.DataFrame({"path": [str(p) for p in photos[:3]]}), api, cache_dir)
+    assert out.error.notna().sum() == 1
+    secret = API_KEY.encode()
+    files = [p for p in cache_dir.rglob("*") if p.is_file()]
+    assert files  # the cache and the pacing schedule were written
+    for p in files:
+        assert secret not in p.read_bytes(), p
+    assert API_KEY not in caplog.text
+    assert not out.astype(str).apply(lambda col: col.str.contains(API_KEY)).any().any()
+    backend = imagetags_df.resolve_backend("imagedescriber", api_key=API_KEY, base_url=api.url)
+    assert API_KEY not in repr(backend) and API_KEY not in backend.limiter_id()

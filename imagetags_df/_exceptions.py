@@ -160,10 +160,6 @@ _CLASS_FOR_CODE: dict[int, type[APIError]] = {
     C.CODE_INTERNAL: InternalServerError,
 }
 
-#: The class each code maps to, for the server and for tests.
-CODE_CLASSES = dict(_CLASS_FOR_CODE)
-
-
 def api_error_for(
     code: int | None,
     message: str,

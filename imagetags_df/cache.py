@@ -47,8 +47,8 @@ class Cache:
     """Results and file-hash memo in one diskcache directory (or only in memory).
 
     >>> c = Cache(None)  # memory only, for this process
-    >>> c.get_result("k") is None
-    True
+    >>> c.get_results(["k"])
+    {}
     """
 
     def __init__(self, directory: str | os.PathLike | None) -> None:
@@ -66,11 +66,6 @@ class Cache:
     def store(self) -> diskcache.Cache | None:
         """The underlying diskcache (shared pacing state lives there too)."""
         return self._disk
-
-    def _get(self, key: str) -> Any:
-        if self._disk is not None:
-            return self._disk.get(key)
-        return self._mem.get(key)  # type: ignore[union-attr]
 
     def _set(self, key: str, value: Any) -> None:
         if self._disk is not None:
@@ -101,11 +96,8 @@ class Cache:
         return found
 
     # file hash memo -----------------------------------------------------
-    def get_hash(self, path: str, st: os.stat_result) -> str | None:
-        return self._get(_stat_key(path, st.st_size, st.st_mtime_ns))
-
     def get_hashes(self, items: Sequence[tuple[str, os.stat_result]]) -> list[str | None]:
-        """:meth:`get_hash` for many files at once."""
+        """The remembered SHA-256 of each (path, stat), or None where unknown or changed."""
         keys = [_stat_key(path, st.st_size, st.st_mtime_ns) for path, st in items]
         found = self._get_many(keys)
         return [found.get(k) for k in keys]
@@ -114,17 +106,8 @@ class Cache:
         self._set(_stat_key(path, st.st_size, st.st_mtime_ns), digest)
 
     # results --------------------------------------------------------------
-    def get_result(self, key: str) -> TagResult | None:
-        raw = self._get(key)
-        if raw is None:
-            return None
-        try:
-            return TagResult.from_json(json.loads(raw))
-        except (ValueError, TypeError):
-            return None  # a damaged entry is a miss, not a crash
-
     def get_results(self, keys: Sequence[str]) -> dict[str, TagResult]:
-        """:meth:`get_result` for many keys at once; misses are absent."""
+        """Cached results by key; misses are absent, and a damaged entry counts as a miss."""
         out: dict[str, TagResult] = {}
         for key, raw in self._get_many(keys).items():
             try:

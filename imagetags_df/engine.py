@@ -476,11 +476,6 @@ def _column(df: pd.DataFrame, col: str) -> pd.Series:
     return df[col]
 
 
-def _labels(df: pd.DataFrame) -> list[Any]:
-    # Row labels name rows in messages; a default RangeIndex label is the position.
-    return list(df.index)
-
-
 def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
              backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
              cache_dir: str | os.PathLike | bool | None = None, max_concurrency: int | None = None,
@@ -511,7 +506,7 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
 
 def _generate(df: pd.DataFrame, series: pd.Series, col: str, settings: RunSettings) -> pd.DataFrame:
     values = series.tolist()
-    scan = _scan(values, _labels(df), col, settings)
+    scan = _scan(values, list(df.index), col, settings)
     if settings.on_error == "raise" and scan.errors:
         raise scan.errors[min(scan.errors)]
     progress = _Progress(scan.n, settings.progress, settings.backend.name)
@@ -632,7 +627,7 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,
                       rate_limit=rate_limit, progress=False, ocr=ocr)
     try:
-        scan = _scan(series.tolist(), _labels(df), col, settings)
+        scan = _scan(series.tolist(), list(df.index), col, settings)
     finally:
         settings.cache.close()
     be = settings.backend

@@ -24,9 +24,21 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._types import PreparedImage, RateLimit, TagResult
+
+
+def tag_each(tag: Callable[[PreparedImage, str], TagResult], images: Sequence[PreparedImage],
+             lang: str) -> list[TagResult | BaseException]:
+    """Call ``tag`` on each image; a failure becomes that image's entry, not the batch's."""
+    out: list[TagResult | BaseException] = []
+    for img in images:
+        try:
+            out.append(tag(img, lang))
+        except Exception as exc:  # noqa: BLE001 - per-image errors are data here
+            out.append(exc)
+    return out
 
 
 class Backend(abc.ABC):
@@ -61,16 +73,7 @@ class Backend(abc.ABC):
         not block the event loop.
         """
 
-        def run() -> list[TagResult | BaseException]:
-            out: list[TagResult | BaseException] = []
-            for img in images:
-                try:
-                    out.append(self.tag(img, lang))
-                except Exception as exc:  # noqa: BLE001 - per-image errors are data here
-                    out.append(exc)
-            return out
-
-        return await asyncio.to_thread(run)
+        return await asyncio.to_thread(tag_each, self.tag, images, lang)
 
     async def aclose(self) -> None:
         """Release connections or sessions. Called once at the end of a run."""

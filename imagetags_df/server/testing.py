@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._types import PreparedImage, TagResult
-from ..backends.base import Backend
+from ..backends.base import Backend, tag_each
 
 
 class StubBackend(Backend):
@@ -48,7 +48,7 @@ class StubBackend(Backend):
     def cache_identity(self) -> str:
         return "stub:1"
 
-    def _one(self, image: PreparedImage, lang: str) -> TagResult:
+    def tag(self, image: PreparedImage, lang: str) -> TagResult:
         if self.error is not None:
             raise self.error
         kind = image.mime.split("/")[-1]
@@ -61,13 +61,8 @@ class StubBackend(Backend):
         self.images += len(images)
         if self.delay:
             await asyncio.sleep(self.delay)
-        out: list[TagResult | BaseException] = []
-        for image in images:
-            try:
-                out.append(self._one(image, lang))
-            except Exception as exc:  # noqa: BLE001 - per-image errors are data here
-                out.append(exc)
-        return out
+        # In the event loop, not a worker thread: the load benchmark measures the server, not thread hops.
+        return tag_each(self.tag, images, lang)
 
 
 class PromptStubBackend(StubBackend):

@@ -240,58 +240,61 @@ def _credits(state: ServerState, remaining: int) -> dict[str, int]:
     return {"amount": state.credits_per_call, "remaining": remaining}
 
 
-async def generate_tags(request: Request) -> Response:
-    state: ServerState = request.app.state.imagetags
-    request_id = _new_request_id()
-    started = time.perf_counter()
-    key: KeyInfo | None = None
+def _endpoint(body: Callable[[ServerState, Request, KeyInfo, str], Any]) -> Callable[[Request], Any]:
+    """Wrap an endpoint: a fresh request_id, the gate (auth, then rate limit), and
+    every refusal answered in the API's error shape by :func:`_guarded`."""
 
-    async def handle() -> Response:
-        nonlocal key
-        key = await _gate(state, request)
-        raw = await _read_body(state, request)
-        checked = await state.decode(parse_request, raw, max_image_bytes=state.max_image_bytes)
-        result, remaining = await _spend(
-            state, key, lambda: state.dispatcher.tag(checked.image, checked.lang), request_id)
-        assert isinstance(result, TagResult)
-        return _answer(C.CODE_OK, "success", request_id, data={
-            "tags": {"tags": list(result.tags), "title": result.title, "description": result.description},
-            "credits": _credits(state, remaining),
-        })
+    async def route(request: Request) -> Response:
+        state: ServerState = request.app.state.imagetags
+        request_id = _new_request_id()
+        started = time.perf_counter()
+        gated: list[KeyInfo] = []  # for the access log, once the key is known
 
-    return await _guarded(handle, request_id, started, lambda: key)
+        async def handle() -> Response:
+            key = await _gate(state, request)
+            gated.append(key)
+            return await body(state, request, key, request_id)
+
+        return await _guarded(handle, request_id, started, lambda: gated[0] if gated else None)
+
+    route.__name__ = body.__name__
+    return route
 
 
-async def generate_content(request: Request) -> Response:
-    state: ServerState = request.app.state.imagetags
-    request_id = _new_request_id()
-    started = time.perf_counter()
-    key: KeyInfo | None = None
+@_endpoint
+async def generate_tags(state: ServerState, request: Request, key: KeyInfo, request_id: str) -> Response:
+    raw = await _read_body(state, request)
+    checked = await state.decode(parse_request, raw, max_image_bytes=state.max_image_bytes)
+    result, remaining = await _spend(
+        state, key, lambda: state.dispatcher.tag(checked.image, checked.lang), request_id)
+    assert isinstance(result, TagResult)
+    return _answer(C.CODE_OK, "success", request_id, data={
+        "tags": {"tags": list(result.tags), "title": result.title, "description": result.description},
+        "credits": _credits(state, remaining),
+    })
 
-    async def handle() -> Response:
-        nonlocal key
-        key = await _gate(state, request)
-        answer = getattr(state.backend, "answer", None)
-        if not callable(answer):
-            raise _Refusal(C.CODE_INVALID_PARAMS,
-                           f"this server's backend ({state.backend.name}) cannot answer prompts; "
-                           f"use {C.GENERATE_TAGS_PATH} for tags, title and description")
-        raw = await _read_body(state, request)
-        checked = await state.decode(parse_request, raw, want_prompt=True,
-                                     max_image_bytes=state.max_image_bytes)
 
-        async def work() -> str:
-            if inspect.iscoroutinefunction(answer):
-                text = await answer(checked.image, checked.prompt, checked.lang)
-            else:
-                text = await asyncio.to_thread(answer, checked.image, checked.prompt, checked.lang)
-            return str(text)
+@_endpoint
+async def generate_content(state: ServerState, request: Request, key: KeyInfo, request_id: str) -> Response:
+    answer = getattr(state.backend, "answer", None)
+    if not callable(answer):
+        raise _Refusal(C.CODE_INVALID_PARAMS,
+                       f"this server's backend ({state.backend.name}) cannot answer prompts; "
+                       f"use {C.GENERATE_TAGS_PATH} for tags, title and description")
+    raw = await _read_body(state, request)
+    checked = await state.decode(parse_request, raw, want_prompt=True,
+                                 max_image_bytes=state.max_image_bytes)
 
-        content, remaining = await _spend(state, key, work, request_id)
-        return _answer(C.CODE_OK, "success", request_id,
-                       data={"content": content, "credits": _credits(state, remaining)})
+    async def work() -> str:
+        if inspect.iscoroutinefunction(answer):
+            text = await answer(checked.image, checked.prompt, checked.lang)
+        else:
+            text = await asyncio.to_thread(answer, checked.image, checked.prompt, checked.lang)
+        return str(text)
 
-    return await _guarded(handle, request_id, started, lambda: key)
+    content, remaining = await _spend(state, key, work, request_id)
+    return _answer(C.CODE_OK, "success", request_id,
+                   data={"content": content, "credits": _credits(state, remaining)})
 
 
 async def _guarded(handle: Callable[[], Any], request_id: str, started: float,

@@ -12,7 +12,7 @@ import pytest
 from imagetags_df._constants import LANGUAGES
 from imagetags_df.backends.local import colors
 from imagetags_df.backends.local.compose import _ko_has_final, compose
-from imagetags_df.backends.local.models import _STRIDES, DETECTOR_SIZE, decode_detections
+from imagetags_df.backends.local.models import _STRIDES, DETECTOR_SIZE, Detection, decode_detections
 from imagetags_df.backends.local.tags import Analysis, Scored, analyse
 from imagetags_df.backends.local.vocab import ClassInfo, get_vocabulary, load_vocabulary
 
@@ -169,3 +169,37 @@ def test_analyse_pools_breeds_into_one_confident_term() -> None:
     fish = next(i for i, c in enumerate(v.imagenet) if c and "fish" in c.broader)
     probs[fish] = 0.3
     assert "animal" not in {t.term for t in analyse(probs, [], stats, 400, 300, v).tags}
+
+
+def test_a_detected_object_is_not_narrowed_without_near_certainty() -> None:
+    """The sample sport bike: detector "motorcycle" .56, classifier moped .52 + motor scooter
+    .17. "Scooter" only narrows the detected motorcycle and .69 is not enough for that."""
+    v = get_vocabulary()
+    moped, scooter = (next(i for i, c in enumerate(v.imagenet) if c and c.tag == t) for t in ("moped", "motor scooter"))
+    motorcycle = next(i for i, c in enumerate(v.coco) if c and c.tag == "motorcycle")
+    stats = colors.PixelStats(colors=[("gray", 0.9)], brightness=0.5, saturation=0.1, black_and_white=False,
+                              colorful=False)
+    bike = [Detection(motorcycle, 0.56, (0.1, 0.1, 0.9, 0.9))]
+    probs = np.zeros(1000, np.float32)
+    probs[moped], probs[scooter] = 0.52, 0.17
+    terms = [t.term for t in analyse(probs, bike, stats, 400, 300, v).tags]
+    assert terms[:2] == ["motorcycle", "vehicle"]
+    assert not {"scooter", "moped", "motor scooter"} & set(terms)
+    # A classifier that is sure keeps the narrower name next to the detector's.
+    probs[moped], probs[scooter] = 0.90, 0.05
+    terms = [t.term for t in analyse(probs, bike, stats, 400, 300, v).tags]
+    assert {"motorcycle", "scooter", "moped"} <= set(terms)
+    # Without the detector the same .69 is the classifier's own claim and stands as before.
+    probs[moped], probs[scooter] = 0.52, 0.17
+    assert "scooter" in {t.term for t in analyse(probs, [], stats, 400, 300, v).tags}
+
+
+def test_objects_lead_colours_even_when_one_colour_fills_the_picture() -> None:
+    v = get_vocabulary()
+    rocket = next(i for i, c in enumerate(v.imagenet) if c and c.tag == "rocket")
+    probs = np.zeros(1000, np.float32)
+    probs[rocket] = 0.6
+    stats = colors.PixelStats(colors=[("blue", 1.0)], brightness=0.5, saturation=0.6, black_and_white=False,
+                              colorful=False)
+    tags = analyse(probs, [], stats, 400, 300, v).tags
+    assert [t.term for t in tags][:2] == ["rocket", "blue"]

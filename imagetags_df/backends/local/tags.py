@@ -53,6 +53,11 @@ DET_DEFAULT_MIN = 0.50
 #: cat's face as "toilet" (.3-.6) and bright round things as "sink"/"vase"; people it finds
 #: reliably (.75-.82 on the samples, nothing above .3 on photos without people).
 DET_MIN: dict[int, float] = {0: 0.45, 61: 0.90, 71: 0.70, 75: 0.65, 58: 0.60, 60: 0.60}
+#: A classifier term that narrows an object the detector already named (the
+#: detector says "motorcycle", the classifier "scooter": moped .52 + motor scooter .17 on
+#: the sample sport bike) adds only the narrower claim, so it must be near certain; the
+#: right refinements on the samples sit at .9+ (espresso, tripod).
+CLS_REFINES_DETECTED_MIN = 0.80
 #: A detection this strong still counts when the classifier agrees (pooled >= CLS_AGREE).
 DET_CORROBORATED_MIN = 0.30
 CLS_AGREE = 0.20
@@ -71,6 +76,9 @@ SCORE_LIGHT = 0.55
 SCORE_INDOOR = 0.50
 SCORE_COLORFUL = 0.45
 SCORE_TEXT = 0.80
+#: A colour scores by the share of the picture it covers, within [.35, .44].
+SCORE_COLOR_BASE = 0.35
+SCORE_COLOR_SPAN = 0.09
 
 #: With people in the picture, the classifier mostly reacts to what they wear or hold, and
 #: often wrongly (the astronaut's helmet: "football helmet" .66 and "sports equipment" .82; Grace Hopper's uniform:
@@ -215,7 +223,13 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         if info is not None and info.kind in OUTDOOR_KINDS:
             outdoor_votes = max(outdoor_votes, float(probs[i]))
 
-    # 3. Conflicts: an animal the detector names is dropped when the classifier is surer of
+    # 3. Conflicts: a term that only narrows a detected object needs near certainty
+    # ("motorcycle" stays, "scooter" on a sport bike goes).
+    for term, p in list(accepted_cls.items()):
+        if (term not in accepted_det and p < CLS_REFINES_DETECTED_MIN
+                and _broader_of(term, vocab) & accepted_det.keys()):
+            del accepted_cls[term]
+    # An animal the detector names is dropped when the classifier is surer of
     # a different animal ("dog" on a cat photo).
     cls_animals = {t: p for t, p in accepted_cls.items() if t in specific or breadth.get(t, 0) <= 12}
     for tag, (score, _) in list(accepted_det.items()):
@@ -248,7 +262,8 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     colors = [] if stats.black_and_white else [name for name, _share in stats.colors]
     for name, share in stats.colors:
         if name in colors:
-            add(name, 0.35 + 0.5 * share, "color")
+            # Below every accepted object (>= .45): "rocket, blue", not "blue, rocket".
+            add(name, SCORE_COLOR_BASE + SCORE_COLOR_SPAN * share, "color")
     light = None
     if stats.brightness < DARK_BELOW:
         light = "dark"

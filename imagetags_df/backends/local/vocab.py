@@ -158,9 +158,12 @@ def _apply_overrides(data: dict[str, Any], imagenet: list[ClassInfo | None],
             info = table[int(idx)]
             if info is None:
                 continue
-            removed = set(extra.get("remove_broader", []))
-            added = tuple(b for b in extra.get("add_broader", []) if b not in info.broader and b != info.tag)
-            broader = tuple(b for b in added + info.broader if b not in removed)
+            if "broader" in extra:  # the whole chain, narrowest first, where order matters
+                broader = tuple(extra["broader"])
+            else:
+                removed = set(extra.get("remove_broader", []))
+                added = tuple(b for b in extra.get("add_broader", []) if b not in info.broader and b != info.tag)
+                broader = tuple(b for b in added + info.broader if b not in removed)
             table[int(idx)] = ClassInfo(info.tag, broader, info.kind, info.indoor)
     for key, entry in (data.get("terms") or {}).items():
         terms.setdefault(key, entry)

@@ -1,4 +1,5 @@
-"""The on-disk cache: results keyed on image content, and a memo of file hashes.
+"""The on-disk cache: results keyed on image content, a memo of file hashes, and what a
+backend keeps to answer again in another language.
 
 Built on diskcache (SQLite underneath), so two notebooks or processes can share
 one directory safely. Values are JSON text, so the cache stays inspectable with
@@ -35,6 +36,12 @@ def default_cache_dir() -> Path:
 
 def result_key(backend_identity: str, lang: str, digest: str) -> str:
     return f"r{C.CACHE_SCHEMA}|{backend_identity}|{lang}|{digest}"
+
+
+def analysis_key(backend_identity: str, digest: str) -> str:
+    """Key of a backend's language-free intermediate result for one image (see
+    :meth:`Backend.attach_cache`)."""
+    return f"a{C.CACHE_SCHEMA}|{backend_identity}|{digest}"
 
 
 def _stat_key(path: str, size: int, mtime_ns: int) -> str:
@@ -109,15 +116,29 @@ class Cache:
     def get_results(self, keys: Sequence[str]) -> dict[str, TagResult]:
         """Cached results by key; misses are absent, and a damaged entry counts as a miss."""
         out: dict[str, TagResult] = {}
-        for key, raw in self._get_many(keys).items():
+        for key, value in self.get_json(keys).items():
             try:
-                out[key] = TagResult.from_json(json.loads(raw))
+                out[key] = TagResult.from_json(value)
             except (ValueError, TypeError):
                 continue
         return out
 
     def set_result(self, key: str, result: TagResult) -> None:
-        self._set(key, json.dumps(result.to_json(), ensure_ascii=False))
+        self.set_json(key, result.to_json())
+
+    # backends' own intermediate values -----------------------------------
+    def get_json(self, keys: Sequence[str]) -> dict[str, Any]:
+        """JSON values by key (batched like the results); a damaged entry counts as a miss."""
+        out: dict[str, Any] = {}
+        for key, raw in self._get_many(keys).items():
+            try:
+                out[key] = json.loads(raw)
+            except (ValueError, TypeError):
+                continue
+        return out
+
+    def set_json(self, key: str, value: Any) -> None:
+        self._set(key, json.dumps(value, ensure_ascii=False))
 
     def __len__(self) -> int:
         return len(self._disk) if self._disk is not None else len(self._mem)  # type: ignore[arg-type]

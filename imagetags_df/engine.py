@@ -96,6 +96,7 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
         cache = Cache(None)
     else:
         cache = Cache(Path(cache_dir).expanduser() if cache_dir not in (None, True) else default_cache_dir())
+    be.attach_cache(cache)
     # Each backend sizes its own default (the API's from its rate limit; the
     # CPU-bound offline tagger to one batch at a time).
     concurrency = max_concurrency or be.max_concurrency

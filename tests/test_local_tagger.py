@@ -268,6 +268,65 @@ def test_other_languages_reuse_the_analysis(monkeypatch: pytest.MonkeyPatch) -> 
     assert fr.tag_scores == en.tag_scores and fr.tags != en.tags
 
 
+_SECOND_LANGUAGE_RUN = """
+import json, sys
+import pandas as pd
+import imagetags_df
+from imagetags_df.backends.local import LocalBackend
+backend = LocalBackend()
+out = pd.DataFrame({"path": sys.argv[2:]}).imagetags.generate(
+    col="path", lang="fr", backend=backend, cache_dir=sys.argv[1], progress=False)
+print(json.dumps({"analysed": backend.times.images, "tags": out["tags"].tolist(),
+                  "descriptions": out["description"].tolist(), "errors": out["error"].notna().sum().item()}))
+"""
+
+
+def test_another_language_in_a_later_process_runs_no_model(tmp_path: Path) -> None:
+    """generate() keeps the language-free analyses in its cache: French after English, in a
+    new process, composes from them (no decode, no model) and says exactly what a run from
+    scratch says. A damaged entry is a miss, analysed again."""
+    import json
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    import imagetags_df  # noqa: F401 - registers the accessor
+    from imagetags_df.cache import Cache, analysis_key
+
+    names = ["chelsea_cat.jpg", "coffee.jpg", "astronaut.jpg", "motorcycle.jpg"]
+    paths = [str(SAMPLES / n) for n in names]
+    cache_dir = tmp_path / "cache"
+    first = LocalBackend()
+    pd.DataFrame({"path": paths}).imagetags.generate(col="path", lang="en", backend=first,
+                                                     cache_dir=cache_dir, progress=False)
+    assert first.times.images == len(names)
+
+    def french_in_new_process() -> dict:
+        run = subprocess.run([sys.executable, "-c", _SECOND_LANGUAGE_RUN, str(cache_dir), *paths],
+                             capture_output=True, text=True, timeout=120, check=True)
+        return json.loads(run.stdout.strip().splitlines()[-1])
+
+    again = french_in_new_process()
+    fresh = pd.DataFrame({"path": paths}).imagetags.generate(col="path", lang="fr", backend=LocalBackend(),
+                                                             cache_dir=False, progress=False)
+    assert again["analysed"] == 0 and again["errors"] == 0
+    assert again["tags"] == fresh["tags"].tolist()
+    assert again["descriptions"] == fresh["description"].tolist()
+
+    # Damage one stored analysis and drop the French results: only that image is analysed again.
+    cache = Cache(cache_dir)
+    digest = _prepared(SAMPLES / "coffee.jpg").sha256
+    cache.set_json(analysis_key(first.cache_identity(), digest), {"tags": "not a list"})
+    for key in list(cache.store):
+        if isinstance(key, str) and key.startswith("r") and "|fr|" in key:
+            del cache.store[key]
+    cache.close()
+    again = french_in_new_process()
+    assert again["analysed"] == 1
+    assert again["tags"] == fresh["tags"].tolist()
+
+
 def test_concurrent_single_image_batches_do_not_deadlock() -> None:
     """The engine may run several one-image batches at once (e.g. with a rate limit set)."""
     backend = LocalBackend()

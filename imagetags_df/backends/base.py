@@ -15,6 +15,7 @@ A backend must provide:
 * ``max_concurrency`` – default number of calls in flight.
 * ``max_batch`` – how many images one :meth:`tag_batch` call may take.
 * ``async tag_batch(images, lang)`` – one result or exception per image, same order.
+* optionally ``attach_cache(cache)`` – to keep language-free work between runs.
 
 Backends that have a natural synchronous single-image call implement
 ``tag(image, lang)`` and inherit ``tag_batch``.
@@ -25,8 +26,12 @@ from __future__ import annotations
 import abc
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from .._types import PreparedImage, RateLimit, TagResult
+
+if TYPE_CHECKING:
+    from ..cache import Cache
 
 
 def tag_each(tag: Callable[[PreparedImage, str], TagResult], images: Sequence[PreparedImage],
@@ -61,6 +66,12 @@ class Backend(abc.ABC):
 
     def limiter_id(self) -> str | None:
         return None
+
+    def attach_cache(self, cache: Cache) -> None:
+        """The run's cache, offered before any call. A backend whose work splits into an
+        expensive language-free part and a cheap per-language part (the offline tagger)
+        keeps the former there, so asking again in another language costs no model time.
+        Keys must come from :func:`~imagetags_df.cache.analysis_key`. Default: unused."""
 
     def tag(self, image: PreparedImage, lang: str) -> TagResult:
         """Tag one image synchronously. Override this or :meth:`tag_batch`."""

@@ -26,6 +26,7 @@ from PIL import Image
 from ..._constants import LANGUAGES
 from ..._exceptions import ConfigurationError, CorruptImageError, ImageTooLargeError
 from ..._types import PreparedImage, TagResult
+from ...cache import Cache, analysis_key
 from ..base import Backend
 from . import imaging
 from .colors import pixel_stats
@@ -111,6 +112,10 @@ class LocalBackend(Backend):
         self._helper: ThreadPoolExecutor | None = None
         self._memo: OrderedDict[bytes, Analysis] = OrderedDict()
         self._lock = threading.Lock()
+        self._store: Cache | None = None
+
+    def attach_cache(self, cache: Cache) -> None:
+        self._store = cache
 
     def cache_identity(self) -> str:
         vocab = get_vocabulary()
@@ -146,18 +151,44 @@ class LocalBackend(Backend):
 
         Analyses are remembered for the last few hundred images (keyed by a digest of the
         bytes), so asking for the same pictures in another language costs only the
-        composition: that is what the server and multi-language runs do.
+        composition: that is what the server and multi-language runs do. With a cache
+        attached (every ``generate`` run), they are also kept there under the image's
+        SHA-256, so another language in a later run or process costs no model time either.
         """
         keys = [hashlib.blake2b(img.data, digest_size=16).digest() for img in images]
         out: list[Analysis | BaseException | None] = [self._memo.get(k) for k in keys]
         todo = [i for i, a in enumerate(out) if a is None]
+        stored = self._stored([images[i] for i in todo]) if todo else {}
+        for i in todo:
+            found = stored.get(images[i].sha256)
+            if found is not None:
+                out[i] = found
+                self._remember(keys[i], found)
+        todo = [i for i in todo if out[i] is None]
         if todo:
             fresh = self._analyse_uncached([images[i] for i in todo])
+            identity = self.cache_identity() if self._store is not None else ""
             for i, a in zip(todo, fresh):
                 out[i] = a
                 if isinstance(a, Analysis):
                     self._remember(keys[i], a)
+                    if self._store is not None and images[i].sha256:
+                        self._store.set_json(analysis_key(identity, images[i].sha256), a.to_json())
         return [a for a in out if a is not None]
+
+    def _stored(self, images: Sequence[PreparedImage]) -> dict[str, Analysis]:
+        """Analyses kept in the attached cache, by image SHA-256 (damaged entries are misses)."""
+        if self._store is None:
+            return {}
+        identity = self.cache_identity()
+        keys = {analysis_key(identity, img.sha256): img.sha256 for img in images if img.sha256}
+        out: dict[str, Analysis] = {}
+        for key, value in self._store.get_json(list(keys)).items():
+            try:
+                out[keys[key]] = Analysis.from_json(value)
+            except (KeyError, TypeError, ValueError):
+                continue
+        return out
 
     def _remember(self, key: bytes, analysis: Analysis) -> None:
         with self._lock:

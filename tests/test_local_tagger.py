@@ -327,6 +327,22 @@ def test_another_language_in_a_later_process_runs_no_model(tmp_path: Path) -> No
     assert again["tags"] == fresh["tags"].tolist()
 
 
+def test_a_cache_that_cannot_keep_analyses_costs_no_tags(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A full disk cannot be made here (the tests run as root), so a cache that refuses
+    writes stands in for one."""
+    from imagetags_df.cache import Cache
+
+    class FullDisk(Cache):
+        def set_json(self, key: str, value: object) -> None:
+            raise OSError(28, "No space left on device")
+
+    backend = LocalBackend()
+    backend.attach_cache(FullDisk(tmp_path / "cache"))
+    res = backend.tag_many([_prepared(SAMPLES / "chelsea_cat.jpg")], "en")[0]
+    assert isinstance(res, TagResult) and "cat" in res.tags
+    assert "could not keep an analysis" in caplog.text
+
+
 def test_concurrent_single_image_batches_do_not_deadlock() -> None:
     """The engine may run several one-image batches at once (e.g. with a rate limit set)."""
     backend = LocalBackend()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -35,6 +36,8 @@ from .models import get_models, models_digest
 from .tags import Analysis, analyse
 from .tags import with_text as analyse_again
 from .vocab import Vocabulary, get_vocabulary
+
+log = logging.getLogger(__name__)
 
 #: Analyses remembered per backend (a few KB each).
 MEMO_SIZE = 512
@@ -173,8 +176,16 @@ class LocalBackend(Backend):
                 if isinstance(a, Analysis):
                     self._remember(keys[i], a)
                     if self._store is not None and images[i].sha256:
-                        self._store.set_json(analysis_key(identity, images[i].sha256), a.to_json())
+                        self._keep(analysis_key(identity, images[i].sha256), a)
         return [a for a in out if a is not None]
+
+    def _keep(self, key: str, analysis: Analysis) -> None:
+        # Stored analyses only save time later: a cache that cannot take one now (full
+        # disk, a lock held past diskcache's timeout) must not cost this image its tags.
+        try:
+            self._store.set_json(key, analysis.to_json())  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not keep an analysis in the cache (%s); tagging goes on", type(exc).__name__)
 
     def _stored(self, images: Sequence[PreparedImage]) -> dict[str, Analysis]:
         """Analyses kept in the attached cache, by image SHA-256 (damaged entries are misses)."""

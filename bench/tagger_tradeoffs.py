@@ -61,13 +61,12 @@ def resized(src: Path, side: int, out: Path, drop_finest: bool = False) -> Path:
     convolutional: their reshapes use -1 and their resizes use scales."""
     import onnx
 
+    from tools.build_models import forget_shapes
+
     m = onnx.load(str(src))
     dims = m.graph.input[0].type.tensor_type.shape.dim
     dims[1].dim_value = dims[2].dim_value = side
-    del m.graph.value_info[:]
-    for o in m.graph.output:
-        for d in o.type.tensor_type.shape.dim:
-            d.dim_param = "n"
+    forget_shapes(m.graph)
     if drop_finest:
         import onnxruntime as ort
 

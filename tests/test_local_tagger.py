@@ -292,7 +292,7 @@ def test_another_language_in_a_later_process_runs_no_model(tmp_path: Path) -> No
     import pandas as pd
 
     import imagetags_df  # noqa: F401 - registers the accessor
-    from imagetags_df.cache import Cache, analysis_key
+    from imagetags_df.cache import Cache, analysis_key, result_key
 
     names = ["chelsea_cat.jpg", "coffee.jpg", "astronaut.jpg", "motorcycle.jpg"]
     paths = [str(SAMPLES / n) for n in names]
@@ -316,11 +316,10 @@ def test_another_language_in_a_later_process_runs_no_model(tmp_path: Path) -> No
 
     # Damage one stored analysis and drop the French results: only that image is analysed again.
     cache = Cache(cache_dir)
-    digest = _prepared(SAMPLES / "coffee.jpg").sha256
-    cache.set_json(analysis_key(first.cache_identity(), digest), {"tags": "not a list"})
-    for key in list(cache.store):
-        if isinstance(key, str) and key.startswith("r") and "|fr|" in key:
-            del cache.store[key]
+    identity = first.cache_identity()
+    cache.set_json(analysis_key(identity, _prepared(SAMPLES / "coffee.jpg").sha256), {"tags": "not a list"})
+    for name in names:
+        del cache.store[result_key(identity, "fr", _prepared(SAMPLES / name).sha256)]
     cache.close()
     again = french_in_new_process()
     assert again["analysed"] == 1

@@ -78,6 +78,16 @@ def _check_efficientnet(model, path: str, sample) -> None:
         raise SystemExit("ONNX export disagrees with torch")
 
 
+def forget_shapes(graph) -> None:  # noqa: ANN001 - an onnx GraphProto (onnx is imported lazily)
+    """Drop the recorded intermediate and output shapes of a fully convolutional graph whose
+    input size changes, so onnxruntime infers them again from the new input."""
+    del graph.value_info[:]
+    for head in graph.output:
+        for i, dim in enumerate(head.type.tensor_type.shape.dim):
+            dim.ClearField("dim_value")
+            dim.dim_param = f"{head.name.split(':')[0]}_{i}"
+
+
 def build_nanodet(raw: str, out: str) -> None:
     import onnx
     from onnx import TensorProto, helper
@@ -89,13 +99,8 @@ def build_nanodet(raw: str, out: str) -> None:
     # A uint8 NHWC input in front of the converted graph: Cast, /255, Transpose to NCHW,
     # exactly what the Human library does in JavaScript before calling the model.
     new_input = helper.make_tensor_value_info("pixels", TensorProto.UINT8, [1, DETECTOR_SIZE, DETECTOR_SIZE, 3])
-    # Shapes tf2onnx recorded for 416 would contradict the new input size: let onnxruntime
-    # infer them again.
-    del graph.value_info[:]
-    for head in graph.output:
-        for i, dim in enumerate(head.type.tensor_type.shape.dim):
-            dim.ClearField("dim_value")
-            dim.dim_param = f"{head.name.split(':')[0]}_{i}"
+    # Shapes tf2onnx recorded for 416 would contradict the new input size.
+    forget_shapes(graph)
     scale = helper.make_tensor("inv255", TensorProto.FLOAT, [], [1.0 / 255.0])
     graph.initializer.append(scale)
     nodes = [

@@ -161,22 +161,26 @@ class LocalBackend(Backend):
         keys = [hashlib.blake2b(img.data, digest_size=16).digest() for img in images]
         out: list[Analysis | BaseException | None] = [self._memo.get(k) for k in keys]
         todo = [i for i, a in enumerate(out) if a is None]
-        stored = self._stored([images[i] for i in todo]) if todo else {}
-        for i in todo:
-            found = stored.get(images[i].sha256)
-            if found is not None:
-                out[i] = found
-                self._remember(keys[i], found)
-        todo = [i for i in todo if out[i] is None]
+        # Stored analyses are keyed like results: backend identity + SHA-256 of the original bytes.
+        stored_keys: dict[int, str] = {}
+        if todo and self._store is not None:
+            identity = self.cache_identity()
+            stored_keys = {i: analysis_key(identity, images[i].sha256) for i in todo if images[i].sha256}
+        if stored_keys:
+            found = self._store.get_json(list(stored_keys.values()))  # type: ignore[union-attr]
+            for i, key in stored_keys.items():
+                if key in found and (a := _analysis_from_json(found[key])) is not None:
+                    out[i] = a
+                    self._remember(keys[i], a)
+            todo = [i for i in todo if out[i] is None]
         if todo:
             fresh = self._analyse_uncached([images[i] for i in todo])
-            identity = self.cache_identity() if self._store is not None else ""
             for i, a in zip(todo, fresh):
                 out[i] = a
                 if isinstance(a, Analysis):
                     self._remember(keys[i], a)
-                    if self._store is not None and images[i].sha256:
-                        self._keep(analysis_key(identity, images[i].sha256), a)
+                    if i in stored_keys:
+                        self._keep(stored_keys[i], a)
         return [a for a in out if a is not None]
 
     def _keep(self, key: str, analysis: Analysis) -> None:
@@ -186,20 +190,6 @@ class LocalBackend(Backend):
             self._store.set_json(key, analysis.to_json())  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001
             log.warning("could not keep an analysis in the cache (%s); tagging goes on", type(exc).__name__)
-
-    def _stored(self, images: Sequence[PreparedImage]) -> dict[str, Analysis]:
-        """Analyses kept in the attached cache, by image SHA-256 (damaged entries are misses)."""
-        if self._store is None:
-            return {}
-        identity = self.cache_identity()
-        keys = {analysis_key(identity, img.sha256): img.sha256 for img in images if img.sha256}
-        out: dict[str, Analysis] = {}
-        for key, value in self._store.get_json(list(keys)).items():
-            try:
-                out[keys[key]] = Analysis.from_json(value)
-            except (KeyError, TypeError, ValueError):
-                continue
-        return out
 
     def _remember(self, key: bytes, analysis: Analysis) -> None:
         with self._lock:
@@ -279,6 +269,14 @@ class LocalBackend(Backend):
             if pool is not None:
                 pool.shutdown(wait=False)
         self._pool = self._helper = None
+
+
+def _analysis_from_json(value: object) -> Analysis | None:
+    """A stored analysis, or None when the entry is damaged (then it is analysed again)."""
+    try:
+        return Analysis.from_json(value)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _decode(image: PreparedImage) -> imaging.Decoded | BaseException:

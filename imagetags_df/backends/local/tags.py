@@ -20,7 +20,7 @@ benchmark's crops of them (see ``tests/test_local_tagger.py``).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -117,19 +117,13 @@ class Analysis:
     text: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"tags": [[t.term, t.score, t.role] for t in self.tags], "subject": self.subject,
-                "subject_count": self.subject_count, "others": [list(o) for o in self.others],
-                "colors": self.colors, "light": self.light, "black_and_white": self.black_and_white,
-                "portrait": self.portrait, "text": self.text}
+        return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Analysis:
-        """Inverse of :meth:`to_json`; raises KeyError/TypeError/ValueError on a damaged value."""
-        return cls(tags=[Scored(str(t), float(s), str(r)) for t, s, r in d["tags"]],
-                   subject=d["subject"], subject_count=int(d["subject_count"]),
-                   others=[(str(t), int(n)) for t, n in d["others"]], colors=[str(c) for c in d["colors"]],
-                   light=d["light"], black_and_white=bool(d["black_and_white"]), portrait=bool(d["portrait"]),
-                   text=d["text"])
+        """Inverse of :meth:`to_json` (JSON turned the tuples into lists); a damaged value
+        raises KeyError, TypeError or AttributeError."""
+        return cls(**{**d, "tags": [Scored(**t) for t in d["tags"]], "others": [tuple(o) for o in d["others"]]})
 
 
 def _pool(probs: np.ndarray, classes: list[ClassInfo | None]

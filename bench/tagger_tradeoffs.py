@@ -3,7 +3,7 @@
     pip install onnx          # development only: builds the variants in memory
     python bench/tagger_tradeoffs.py [--n 240] [--only NAME ...]
 
-Issue 4 asks for >= 25 images/s on 2 cores. The shipped models (EfficientNet-Lite0 at 224 px,
+A target of 25 images/s on 2 cores is out of reach: the shipped models (EfficientNet-Lite0 at 224 px,
 NanoDet-m at 320 px with its three heads) need more CPU than that allows on a slow core, and
 the tagger's own work (decode, compose) is a small part of each image's time. This script
 shows where the time goes and what each known way of cutting it does to the tags:
@@ -196,7 +196,8 @@ def diff(ref: dict[str, list[str]], got: dict[str, list[str]]) -> str:
         same += a == b
         lost.update(set(a) - set(b))
         gained.update(set(b) - set(a))
-    top = lambda c: ", ".join(f"{t} {n}" for t, n in c.most_common(4)) or "-"
+    def top(c):
+        return ", ".join(f"{t} {n}" for t, n in c.most_common(4)) or "-"
     return (f"identical {same}/{len(ref)}; lost {sum(lost.values())} ({top(lost)}); "
             f"gained {sum(gained.values())} ({top(gained)})")
 

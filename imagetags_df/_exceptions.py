@@ -171,7 +171,7 @@ def api_error_for(
     """The one factory from an API code (or, lacking one, an HTTP status) to an exception."""
     cls: type[APIError]
     if code in _CLASS_FOR_CODE:
-        cls = _CLASS_FOR_CODE[code]  # type: ignore[index]
+        cls = _CLASS_FOR_CODE[code]
     elif status_code == 429:
         cls, code = RateLimitError, C.CODE_RATE_LIMITED
     elif status_code == 401:

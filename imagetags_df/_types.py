@@ -32,7 +32,7 @@ class TagResult:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "TagResult":
+    def from_json(cls, data: dict[str, Any]) -> TagResult:
         # Unknown keys (from a newer version sharing the cache) are ignored.
         return cls(**{k: v for k, v in data.items() if k in _TAG_RESULT_FIELDS})
 
@@ -92,7 +92,7 @@ class RateLimit:
         return 60.0 / self.per_minute
 
     @classmethod
-    def parse(cls, value: "RateLimit | float | int | str") -> "RateLimit":
+    def parse(cls, value: RateLimit | float | int | str) -> RateLimit:
         if isinstance(value, RateLimit):
             return value
         if isinstance(value, bool):

@@ -26,7 +26,7 @@ class ImageTagsAccessor:
     def __init__(self, pandas_obj: pd.DataFrame) -> None:
         self._obj = pandas_obj
 
-    # --- tagging (issue 2) -------------------------------------------------
+    # --- tagging ----------------------------------------------------------
     def generate(self, col: str = "path", lang: str = "en", **options: Any) -> pd.DataFrame:
         """Tag every image in ``col``; see :func:`imagetags_df.generate` for the options."""
         return engine.generate(self._obj, col=col, lang=lang, **options)
@@ -35,7 +35,7 @@ class ImageTagsAccessor:
         """What :meth:`generate` would cost; see :func:`imagetags_df.estimate`."""
         return engine.estimate(self._obj, col=col, lang=lang, **options)
 
-    # --- analysis & widgets (issue 5) ------------------------------------
+    # --- analysis and widgets ---------------------------------------------
     # Imports are local: matplotlib and ipywidgets are optional extras and analysis
     # must not slow down `import imagetags_df`.
     def onehot(self, min_count: int = 1, prefix: str = "tag_", sparse: bool | None = None,

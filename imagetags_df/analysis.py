@@ -407,12 +407,12 @@ def _label_fonts(labels: Iterable[str]) -> list[str] | None:
 def plot_tags(
     df: pd.DataFrame,
     top: int = 20,
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     normalize: bool = False,
     color: str | None = None,
     title: str | None = None,
     col: str = "tags",
-) -> "Axes":
+) -> Axes:
     """Horizontal bar chart of the ``top`` most common tags, most common at the top.
 
     >>> ax = plot_tags(pd.DataFrame({"tags": [["cat", "pet"], ["cat"]]}))  # doctest: +SKIP
@@ -426,7 +426,10 @@ def plot_tags(
     positions = np.arange(len(labels))
     ax.barh(positions, counts.to_numpy()[::-1], color=color or "#4C72B0")
     fonts = _label_fonts(labels)
-    ax.set_yticks(positions, labels=labels, **({"fontfamily": fonts} if fonts else {}))
+    ax.set_yticks(positions, labels=labels)
+    if fonts:
+        for label in ax.get_yticklabels():
+            label.set_fontfamily(fonts)
     ax.set_xlabel("share of tagged images" if normalize else "images")
     n_failed = int(failed_mask(df, col=col).sum())
     default_title = f"Top {len(counts)} tags of {len(df) - n_failed} tagged images"
@@ -442,11 +445,11 @@ def plot_cooccurrence(
     df: pd.DataFrame,
     top: int = 20,
     measure: Measure = "count",
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     cmap: str = "viridis",
     annotate: bool | None = None,
     col: str = "tags",
-) -> "Axes":
+) -> Axes:
     """Heat map of :func:`cooccurrence` for the ``top`` most common tags.
 
     ``annotate=None`` writes the values in the cells when there are at most 12 tags.
@@ -468,10 +471,11 @@ def plot_cooccurrence(
     image = ax.imshow(values, cmap=cmap, interpolation="nearest")
     labels = [str(t) for t in matrix.index]
     fonts = _label_fonts(labels)
-    font_kw = {"fontfamily": fonts} if fonts else {}
-    ax.set_xticks(np.arange(k), labels=labels, rotation=60, ha="right",
-                  rotation_mode="anchor", **font_kw)
-    ax.set_yticks(np.arange(k), labels=labels, **font_kw)
+    ax.set_xticks(np.arange(k), labels=labels, rotation=60, ha="right", rotation_mode="anchor")
+    ax.set_yticks(np.arange(k), labels=labels)
+    if fonts:
+        for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
+            label.set_fontfamily(fonts)
     ax.figure.colorbar(image, ax=ax, shrink=0.8, label=measure)
     ax.set_title(f"Tag co-occurrence ({measure}, top {k})")
     if annotate if annotate is not None else k <= 12:

@@ -278,7 +278,7 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
                               base_url=kwargs["base_url"], cache_dir=kwargs["cache_dir"],
                               rate_limit=kwargs["rate_limit"])
         click.echo(_estimate_text(est))
-        for pos, message in sorted(est.errors.items()):
+        for _pos, message in sorted(est.errors.items()):
             click.echo(f"  unreadable: {message}", err=True)
         sys.exit(EXIT_OK)
 

@@ -29,7 +29,7 @@ from ._exceptions import (
 from ._types import PreparedImage
 
 #: What a row of the image column may hold.
-ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
+ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]  # noqa: UP007  (a runtime alias: Union works on 3.10)
 
 # Pillow's own guard fires only at 2x its limit (and warns below that); we check
 # the pixel count ourselves right after reading the header, before decoding.

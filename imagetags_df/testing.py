@@ -64,7 +64,7 @@ class _State:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real service behind a proxy
-    server: "_Server"
+    server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -223,7 +223,7 @@ class FakeImageDescriber:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def script(self, digest: str, steps: Iterable[str]) -> None:
         """Answers for the next calls carrying this image (by SHA-256 of the bytes sent)."""
@@ -243,7 +243,7 @@ class FakeImageDescriber:
     def count(self, outcome: str | None = None) -> int:
         return sum(1 for c in self.calls if outcome is None or c.outcome == outcome)
 
-    def start(self) -> "FakeImageDescriber":
+    def start(self) -> FakeImageDescriber:
         self._thread.start()
         return self
 
@@ -251,7 +251,7 @@ class FakeImageDescriber:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "FakeImageDescriber":
+    def __enter__(self) -> FakeImageDescriber:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

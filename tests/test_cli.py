@@ -19,13 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import API_KEY, make_photo
 from PIL import Image, IptcImagePlugin
 
 from imagetags_df import cli
 from imagetags_df.testing import FakeImageDescriber
-
-from conftest import API_KEY, make_photo
-
 
 #: The API's default pace is 30/min (2 s apart); the fake server has no limit, so
 #: tests run at 100/s and stay fast. --dry-run tests keep the default on purpose.
@@ -78,7 +76,7 @@ def test_help_of_every_command_has_examples_and_exit_statuses():
     assert top.returncode == 0 and "Examples:" in top.stdout
     assert "tag" in top.stdout and "alt-text" in top.stdout
     runner = CliRunner()
-    for name, command in cli.main.commands.items():
+    for name, _command in cli.main.commands.items():
         out = runner.invoke(cli.main, [name, "--help"])
         assert out.exit_code == 0, name
         assert "Example" in out.output, f"{name} --help has no example"

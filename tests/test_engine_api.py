@@ -9,6 +9,7 @@ import time
 
 import pandas as pd
 import pytest
+from conftest import API_KEY, jpeg_bytes, make_photo
 from PIL import Image
 
 import imagetags_df
@@ -18,8 +19,6 @@ from imagetags_df import (
     ImageDescriberClient,
 )
 from imagetags_df.testing import FakeImageDescriber
-
-from conftest import API_KEY, jpeg_bytes, make_photo
 
 
 def run(df, api, cache_dir, **kw):

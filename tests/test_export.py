@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import API_KEY, make_photo
 from PIL import Image, IptcImagePlugin
 
 from imagetags_df import ConfigurationError, ImageNotFoundError, export
 from imagetags_df.export import GENERATOR, MetadataError
-
-from conftest import API_KEY, make_photo
 
 
 def pixels(path: Path) -> np.ndarray:

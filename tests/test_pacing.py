@@ -12,6 +12,7 @@ import time
 import diskcache
 import pandas as pd
 import pytest
+from conftest import API_KEY, make_photo
 
 from imagetags_df import RateLimit
 from imagetags_df._exceptions import (
@@ -24,8 +25,6 @@ from imagetags_df._exceptions import (
 from imagetags_df.ratelimit import Pacer
 from imagetags_df.retry import parse_retry_after, retry_delay, should_retry
 from imagetags_df.testing import FakeImageDescriber
-
-from conftest import API_KEY, make_photo
 
 
 @pytest.mark.parametrize("text,per_min", [(30, 30), ("30/min", 30), ("2/s", 120), ("1800/hour", 30),

@@ -24,7 +24,7 @@ def test_readme_opens_with_two_commands_and_ci_runs_the_second():
 
 
 def test_public_api_is_pinned():
-    # Others rely on these names (issue 2); changing them is a breaking change.
+    # Others rely on these names; changing them is a breaking change.
     expected = {"generate", "estimate", "ImageDescriberClient", "AsyncImageDescriberClient", "TagResult",
                 "Backend", "RateLimit", "Estimate", "APIError", "AuthenticationError", "ImageError",
                 "ImageTagsError", "RESULT_COLUMNS", "LANGUAGES"}
@@ -45,8 +45,9 @@ def test_exception_tree_has_one_root():
 def test_docstring_examples_run():
     import doctest
 
-    from imagetags_df import cache, export, images, retry
+    from imagetags_df import cache, images, retry
+    from imagetags_df.export import alttext, find, metadata, sidecars, tables
 
-    for module in (cache, export, images, retry):
+    for module in (cache, images, retry, alttext, find, metadata, sidecars, tables):
         result = doctest.testmod(module)
         assert result.failed == 0, module.__name__

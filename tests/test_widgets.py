@@ -82,8 +82,10 @@ def test_static_grid_is_self_contained(frame):
 
 def test_same_file_is_shrunk_once(frame, monkeypatch):
     calls = []
-    real = widgets.thumbnail
-    monkeypatch.setattr(widgets, "thumbnail", lambda v, *a, **k: calls.append(v) or real(v, *a, **k))
+    from imagetags_df.widgets import gallery
+
+    real = gallery.thumbnail
+    monkeypatch.setattr(gallery, "thumbnail", lambda v, *a, **k: calls.append(v) or real(v, *a, **k))
     widgets.preview(frame).html()
     assert sum(1 for v in calls if isinstance(v, str) and v.endswith("big.jpg")) == 1
 
@@ -291,7 +293,11 @@ def test_a_failed_write_keeps_the_previous_file(frame, tmp_path, monkeypatch):
     def boom(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(widgets.os, "replace", boom)
+    import importlib
+
+    # The module, not the function of the same name that the package exports.
+    review_module = importlib.import_module("imagetags_df.widgets.review")
+    monkeypatch.setattr(review_module.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         rv.add_tag("r1", "lost")
     assert review_file.read_bytes() == before

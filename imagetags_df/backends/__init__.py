@@ -60,7 +60,7 @@ register_backend("api", _imagedescriber)
 register_backend("local", _local)
 
 
-def resolve_backend(backend: "str | Backend" = "auto", **options: Any) -> Backend:
+def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
     """Turn ``backend`` (a name or an instance) into a Backend.
 
     ``"auto"`` is the API when a key is given or in the environment, else the

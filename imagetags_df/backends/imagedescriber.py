@@ -91,9 +91,10 @@ class _BaseClient:
                                 retry_after=retry_after)
             exc.status_code = status
             raise exc
-        code = body.get("code")
+        raw_code = body.get("code")
+        code: int | None
         try:
-            code = int(code)
+            code = int(raw_code) if raw_code is not None else None
         except (TypeError, ValueError):
             code = None
         request_id = body.get("request_id")
@@ -185,7 +186,7 @@ class ImageDescriberClient(_BaseClient):
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "ImageDescriberClient":
+    def __enter__(self) -> ImageDescriberClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -237,7 +238,7 @@ class AsyncImageDescriberClient(_BaseClient):
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "AsyncImageDescriberClient":
+    async def __aenter__(self) -> AsyncImageDescriberClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -254,7 +255,7 @@ class ImageDescriberBackend(Backend):
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
                  timeout: float | None = None, rate_limit: Any = None) -> None:
-        self._settings = dict(api_key=api_key, base_url=base_url, timeout=timeout)
+        self._settings: dict[str, Any] = dict(api_key=api_key, base_url=base_url, timeout=timeout)
         # Validate the key now (clear error before any work); build the async
         # client lazily inside the event loop that will use it.
         probe = _BaseClient(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)

@@ -187,7 +187,7 @@ def _backend_refusal(exc: BaseException, request_id: str, key: KeyInfo) -> _Refu
         headers = {}
         if exc.code == C.CODE_RATE_LIMITED:
             headers["retry-after"] = str(max(1, round(exc.retry_after or 1)))
-        return _Refusal(int(exc.code), exc.message or "refused by the backend", headers)  # type: ignore[arg-type]
+        return _Refusal(int(exc.code), exc.message or "refused by the backend", headers)
     if isinstance(exc, ImageTooLargeError):
         return _Refusal(C.CODE_INVALID_IMAGE, str(exc))
     if isinstance(exc, ImageError):

@@ -33,7 +33,7 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("imagetags_df")) / "server.sqlite3"
 
 
-def _db_option(func):  # type: ignore[no-untyped-def]
+def _db_option(func):
     return click.option(
         "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), envvar=ENV_SERVER_DB,
         default=None, show_envvar=True,

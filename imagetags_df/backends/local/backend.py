@@ -175,12 +175,12 @@ class LocalBackend(Backend):
             todo = [i for i in todo if out[i] is None]
         if todo:
             fresh = self._analyse_uncached([images[i] for i in todo])
-            for i, a in zip(todo, fresh):
-                out[i] = a
-                if isinstance(a, Analysis):
-                    self._remember(keys[i], a)
+            for i, fresh_one in zip(todo, fresh):
+                out[i] = fresh_one
+                if isinstance(fresh_one, Analysis):
+                    self._remember(keys[i], fresh_one)
                     if i in stored_keys:
-                        self._keep(stored_keys[i], a)
+                        self._keep(stored_keys[i], fresh_one)
         return [a for a in out if a is not None]
 
     def _keep(self, key: str, analysis: Analysis) -> None:

@@ -125,7 +125,7 @@ def decode_detections(outs: dict[str, np.ndarray],
         idx = np.nonzero(classes == cls)[0]
         for i in _nms(boxes[idx], scores[idx]):
             j = idx[i]
-            found.append(Detection(int(cls), float(scores[j]), tuple(float(v) for v in boxes[j])))
+            found.append(Detection(int(cls), float(scores[j]), (float(boxes[j][0]), float(boxes[j][1]), float(boxes[j][2]), float(boxes[j][3]))))
     found.sort(key=lambda d: -d.score)
     kept: list[Detection] = []
     for d in found:

@@ -1,0 +1,77 @@
+"""Assembling the result frame: one answer for every row, in the input's order and index."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import _constants as C
+from ._exceptions import ImageTagsError, InsufficientCreditsError
+from ._types import TagResult
+from .run import Run
+from .scan import Scan
+from .settings import RunSettings
+
+#: Columns ``generate`` adds, in order.
+RESULT_COLUMNS = ("tags", "tag_scores", "title", "description", "error_code", "error",
+                  "request_id", "credits_used", "cached", "backend")
+
+
+def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> pd.DataFrame:
+    n = scan.n
+    tags: list[list[str]] = [[] for _ in range(n)]
+    scores: list[list[float] | None] = [None] * n
+    title: list[str | None] = [None] * n
+    desc: list[str | None] = [None] * n
+    code: list[int | None] = [None] * n
+    error: list[str | None] = [None] * n
+    rid: list[str | None] = [None] * n
+    credits = [0.0] * n
+    cached = [False] * n
+    be_name: list[str] = [settings.backend.name] * n
+    first_row: dict[str, int] = {}
+    unsent: ImageTagsError = ImageTagsError("not sent: the run stopped before this image")
+    if isinstance(run.stop, InsufficientCreditsError):
+        unsent = InsufficientCreditsError(
+            "not sent: the account ran out of credits (2002) before this image; top up and re-run "
+            "(finished rows are cached and will not be paid for again)", code=C.CODE_NO_CREDITS)
+    elif run.stop is not None:
+        unsent = run.stop
+    for pos in range(n):
+        err: ImageTagsError | None = scan.errors.get(pos)
+        res: TagResult | None = None
+        digest = scan.digests[pos]
+        if err is None and digest is not None:
+            if digest in scan.results:
+                res, cached[pos] = scan.results[digest], True
+            else:
+                out = run.outcome.get(digest)
+                if isinstance(out, TagResult):
+                    res = out
+                elif isinstance(out, ImageTagsError):
+                    err = out
+                else:  # never sent: credits ran out or the budget stopped the run
+                    err = unsent
+        if res is not None:
+            tags[pos] = list(res.tags)
+            scores[pos] = list(res.tag_scores) if res.tag_scores is not None else None
+            title[pos], desc[pos], rid[pos] = res.title, res.description, res.request_id
+            be_name[pos] = res.backend or settings.backend.name
+            if not cached[pos] and digest is not None and digest not in first_row:
+                first_row[digest] = pos  # credits are charged to the first row showing the image
+                credits[pos] = res.credits_used
+        elif err is not None:
+            code[pos] = err.code
+            error[pos] = str(err)
+    out = df.copy()
+    idx = df.index
+    out["tags"] = pd.Series(tags, index=idx, dtype=object)
+    out["tag_scores"] = pd.Series(scores, index=idx, dtype=object)
+    out["title"] = pd.Series(title, index=idx, dtype=object)
+    out["description"] = pd.Series(desc, index=idx, dtype=object)
+    out["error_code"] = pd.array(code, dtype="Int64")
+    out["error"] = pd.Series(error, index=idx, dtype=object)
+    out["request_id"] = pd.Series(rid, index=idx, dtype=object)
+    out["credits_used"] = pd.Series(credits, index=idx, dtype=float)
+    out["cached"] = pd.Series(cached, index=idx, dtype=bool)
+    out["backend"] = pd.Series(be_name, index=idx, dtype=object)
+    return out

@@ -1,0 +1,32 @@
+"""Getting results out of a DataFrame and into files other tools read.
+
+Plain functions, usable from Python and called by the ``imagetags`` command:
+
+- :func:`find_images` walks files and folders for images;
+- :func:`write_table` writes results as CSV, Parquet or JSON Lines;
+- :func:`write_sidecars` writes a JSON file beside each image, as the seed
+  document's bulk example does (``photo.jpg`` -> ``photo.json``);
+- :func:`write_metadata` puts tags, title and description into the image file
+  itself (XMP ``dc:subject``/``dc:title``/``dc:description``, IPTC for JPEG), where
+  digiKam, Lightroom and darktable look for them;
+- :func:`fill_alt_text` fills missing ``alt``/``title`` attributes of a web page's
+  images, editing the page by source offsets so every other byte stays as it was.
+
+Every file we write goes to a temporary file in the same folder first and is
+then moved over the target with ``os.replace``, so a crash or a full disk never
+leaves a half-written image, sidecar or table behind.
+"""
+
+from __future__ import annotations
+
+from .alttext import AltTextReport, fill_alt_text, find_img_tags
+from .find import IMAGE_SUFFIXES, find_images
+from .metadata import MetadataError, read_metadata, remember_results, write_metadata
+from .sidecars import GENERATOR, SidecarReport, sidecar_path, write_sidecars
+from .tables import TABLE_FORMATS, json_lines, table_format, text_table, write_table
+
+__all__ = [
+    "IMAGE_SUFFIXES", "GENERATOR", "TABLE_FORMATS", "MetadataError", "SidecarReport", "AltTextReport",
+    "find_images", "write_table", "json_lines", "table_format", "text_table", "sidecar_path", "write_sidecars",
+    "write_metadata", "remember_results", "read_metadata", "find_img_tags", "fill_alt_text",
+]

@@ -1,0 +1,164 @@
+"""Result tables: CSV, Parquet and JSON Lines files, and the terminal table."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from PIL import Image
+
+from .._exceptions import ConfigurationError
+from ..images import describe
+from .atomic import atomic_path
+
+#: ``--out`` extensions and the format each one selects.
+TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                                 ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+#: Columns of a result frame that hold lists (JSON-encoded in CSV).
+_LIST_COLUMNS = ("tags", "tag_scores")
+
+
+def table_format(path: str | os.PathLike[str]) -> str:
+    """``"csv"``, ``"parquet"`` or ``"jsonl"`` for an output path, from its extension."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return TABLE_FORMATS[suffix]
+    except KeyError:
+        raise ConfigurationError(
+            f"{path}: cannot tell the output format from {suffix or 'a name without an extension'!r}; "
+            "use a name ending in .csv, .parquet or .jsonl") from None
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values for one cell: NA -> None, numpy scalars -> Python, paths -> str."""
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return jsonable(value.tolist())  # numpy arrays and scalars (parquet round trips)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _plain_cell(value: Any) -> Any:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (bytes, bytearray, memoryview, Image.Image)):
+        return describe(value)  # "<5123 bytes>": a table of results is no place for the image itself
+    return value
+
+
+def _plain_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy safe for every writer: paths as text, bytes and PIL images as a short label."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(_plain_cell)
+    return out
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write ``df`` to ``path`` as CSV, Parquet or JSON Lines, chosen by the extension.
+
+    Lists (``tags``, ``tag_scores``) stay lists in Parquet and JSON Lines and are
+    JSON-encoded text in CSV (read them back with ``df.tags.map(json.loads)``).
+    The index is not written; the file is replaced atomically.
+
+    >>> write_table(out, "results.csv")  # doctest: +SKIP
+    PosixPath('results.csv')
+    """
+    target = Path(path).expanduser()
+    fmt = table_format(target)
+    frame = _plain_frame(df).reset_index(drop=True)
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401  (pandas' parquet engine)
+        except ImportError:
+            raise ConfigurationError(
+                "writing Parquet needs pyarrow: pip install 'imagetags-df[parquet]' "
+                "(or write .csv / .jsonl)") from None
+    with atomic_path(target) as tmp:
+        if fmt == "csv":
+            for col in _LIST_COLUMNS:
+                if col in frame.columns:
+                    frame[col] = frame[col].map(
+                        lambda v: None if v is None else json.dumps(jsonable(v), ensure_ascii=False))
+            frame.to_csv(tmp, index=False, encoding="utf-8")
+        elif fmt == "parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+                for line in json_lines(frame):
+                    fh.write(line)
+    return target
+
+
+def json_lines(df: pd.DataFrame) -> Iterator[str]:
+    """One JSON object per row, newline-terminated (the JSON Lines format).
+
+    Built record by record rather than with ``DataFrame.to_json`` so lists,
+    nullable integers and non-ASCII text come out as plain JSON without escapes.
+    """
+    frame = _plain_frame(df)
+    cols = [str(c) for c in frame.columns]
+    for row in frame.itertuples(index=False, name=None):
+        rec = {c: jsonable(v) for c, v in zip(cols, row)}
+        yield json.dumps(rec, ensure_ascii=False, default=str) + "\n"
+
+
+def _display_width(text: str) -> int:
+    # CJK characters take two terminal columns; aligning on len() would skew zh/ja/ko tables.
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` display columns (with an ellipsis) and pad it."""
+    out, used = [], 0
+    for ch in text:
+        w = _display_width(ch)
+        if used + w > width - (1 if _display_width(text) > width else 0):
+            out.append("…")
+            used += 1
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + " " * max(0, width - used)
+
+
+def text_table(df: pd.DataFrame, col: str = "path", width: int = 120) -> str:
+    """A readable, terminal-width table: file, title, tags (or the error), one row per image.
+
+    >>> print(text_table(pd.DataFrame({"path": ["a/cat.jpg"], "title": ["Cat"], "tags": [["cat", "pet"]],
+    ...                                 "error": [None]}), width=40), end="")
+    file     title  tags
+    cat.jpg  Cat    cat, pet
+    """
+    names = [os.path.basename(str(v)) if isinstance(v, (str, os.PathLike)) else _plain_cell(v)
+             for v in df[col]]
+    titles = ["" if t is None or t != t else str(t) for t in df["title"]]
+    lines = []
+    for tags, err in zip(df["tags"], df["error"]):
+        if isinstance(err, str) and err:
+            lines.append(f"ERROR {err}")
+        else:
+            lines.append(", ".join(tags) if isinstance(tags, (list, tuple)) else "")
+    w_file = min(32, max([4, *map(_display_width, map(str, names))]))
+    w_title = min(36, max([5, *map(_display_width, titles)]))
+    w_tags = max(10, width - w_file - w_title - 4)
+    rows = [f"{_fit('file', w_file)}  {_fit('title', w_title)}  tags"]
+    for name, title, tags in zip(names, titles, lines):
+        rows.append(f"{_fit(str(name), w_file)}  {_fit(title, w_title)}  {_fit(tags, w_tags).rstrip()}")
+    return "\n".join(r.rstrip() for r in rows) + "\n"
+
+

@@ -1,0 +1,279 @@
+"""The tag phase: prepare, pace, send, retry, store; in an event loop on a worker thread.
+
+Unique uncached images are prepared a few at a time (never all in memory),
+paced to the backend's rate limit, sent concurrently, retried when transient,
+and each result is stored in the cache the moment it arrives, so an interrupt
+or a crash loses only the calls in flight.
+
+The loop always runs on its own thread, so the engine behaves the same in a
+script and in Jupyter (where a loop is already running), and Ctrl-C in the
+caller's thread cancels the run cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from . import _constants as C
+from . import images as _images
+from ._exceptions import (
+    AuthenticationError,
+    BudgetExceededError,
+    ImageTagsError,
+    InsufficientCreditsError,
+    RateLimitError,
+)
+from ._types import PreparedImage, TagResult
+from .cache import result_key
+from .ratelimit import Pacer
+from .retry import retry_delay, should_retry
+from .scan import Job
+from .settings import RunSettings
+
+T = TypeVar("T")
+
+
+class Progress:
+    """tqdm.auto bar counting rows: done, cached, failed, credits left."""
+
+    def __init__(self, total: int, enabled: bool, backend: str) -> None:
+        self.ok = self.cached = self.failed = 0
+        self.credits_left: float | None = None
+        self._bar = None
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=f"imagetags ({backend})", unit="img")
+
+    def add(self, *, ok: int = 0, cached: int = 0, failed: int = 0, credits_left: float | None = None) -> None:
+        self.ok += ok
+        self.cached += cached
+        self.failed += failed
+        if credits_left is not None:
+            self.credits_left = credits_left
+        if self._bar is not None:
+            self._bar.update(ok + cached + failed)
+            post: dict[str, object] = {"ok": self.ok, "cached": self.cached, "failed": self.failed}
+            if self.credits_left is not None:
+                post["credits_left"] = f"{self.credits_left:g}"
+            self._bar.set_postfix(post, refresh=False)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+class Run:
+    """State of the tag phase; lives inside the event loop's thread."""
+
+    def __init__(self, settings: RunSettings, jobs: list[Job], progress: Progress) -> None:
+        self.s = settings
+        self.jobs = jobs
+        self.progress = progress
+        self.outcome: dict[str, TagResult | ImageTagsError] = {}
+        self.stop: ImageTagsError | None = None  # stop sending (2002 / budget); not an exception to raise
+        self.fatal: BaseException | None = None  # stop everything and raise
+        self.spent = 0.0
+        self.reserved = 0.0
+        be = settings.backend
+        self.pacer = (Pacer(settings.rate_limit, be.limiter_id() or be.cache_identity(), settings.cache.store)
+                      if settings.rate_limit is not None else None)
+        self.key_prefix = (be.cache_identity(), settings.lang)
+
+    # A job finished for good (result or final error).
+    def _finish(self, job: Job, outcome: TagResult | ImageTagsError) -> None:
+        self.outcome[job.digest] = outcome
+        if isinstance(outcome, TagResult):
+            self.s.cache.set_result(result_key(*self.key_prefix, job.digest), outcome)
+            self.spent += outcome.credits_used
+            self.progress.add(ok=len(job.rows), credits_left=outcome.credits_remaining)
+            return
+        self.progress.add(failed=len(job.rows))
+        if isinstance(outcome, AuthenticationError):
+            self.fatal = outcome
+        elif isinstance(outcome, InsufficientCreditsError) and self.stop is None:
+            self.stop = outcome
+        elif self.s.on_error == "raise" and self.fatal is None:
+            self.fatal = outcome
+
+    async def _prepared(self, queue: asyncio.Queue) -> None:
+        """Producer: prepare images a few ahead of the senders (bounded memory)."""
+        validate = not self.s.backend.decodes_images
+        for job in self.jobs:
+            if self.stop is not None or self.fatal is not None:
+                break
+            try:
+                img: PreparedImage | ImageTagsError = await asyncio.to_thread(
+                    prepare_job, job, validate)
+            except ImageTagsError as exc:
+                img = exc
+            await queue.put((job, img))
+        await queue.put(None)
+
+    def _cost(self, n: int) -> float:
+        """Credits to hold for n calls while they are in flight (0 when no budget is set)."""
+        be = self.s.backend
+        return n * be.credits_per_call if (self.s.max_credits is not None and be.costs_credits) else 0.0
+
+    def _budget_allows(self, n: int) -> bool:
+        if self.s.max_credits is None or not self.s.backend.costs_credits:
+            return True
+        need = self._cost(n)
+        if self.spent + self.reserved + need > self.s.max_credits + 1e-9:
+            self.stop = BudgetExceededError(
+                f"not sent: max_credits={self.s.max_credits:g} would be exceeded "
+                f"({self.spent:g} spent, {self.reserved:g} in flight)")
+            return False
+        self.reserved += need
+        return True
+
+    async def _attempt(self, batch: list[tuple[Job, PreparedImage]], sem: asyncio.Semaphore) -> None:
+        be = self.s.backend
+        reserved = self._cost(len(batch))
+        try:
+            attempt = 0
+            pending = batch
+            while pending:
+                results = await be.tag_batch([img for _, img in pending], self.s.lang)
+                retry: list[tuple[Job, PreparedImage]] = []
+                wait = 0.0
+                for (job, img), res in zip(pending, results):
+                    if isinstance(res, TagResult):
+                        if not res.backend:
+                            res = TagResult(**{**res.to_json(), "backend": be.name})
+                        self._finish(job, res)
+                    elif isinstance(res, ImageTagsError) and should_retry(res) and attempt < self.s.max_retries:
+                        retry.append((job, img))
+                        delay = retry_delay(attempt, getattr(res, "retry_after", None))
+                        wait = max(wait, delay)
+                        if isinstance(res, RateLimitError) and self.pacer is not None:
+                            self.pacer.pause(delay)  # every worker, every process
+                    elif isinstance(res, ImageTagsError):
+                        self._finish(job, res)
+                    else:  # a bug or an unexpected library error: record it, never crash the run
+                        err = ImageTagsError(f"{job.source}: {type(res).__name__}: {res}")
+                        self._finish(job, err)
+                if self.fatal is not None:
+                    return
+                pending = retry
+                if pending:
+                    attempt += 1
+                    await asyncio.sleep(wait)
+                    if self.pacer is not None:
+                        await self.pacer.acquire()
+        finally:
+            self.reserved -= reserved
+            sem.release()
+
+    async def run(self) -> None:
+        be = self.s.backend
+        queue: asyncio.Queue = asyncio.Queue(maxsize=max(2, 2 * self.s.max_concurrency * be.max_batch))
+        producer = asyncio.create_task(self._prepared(queue))
+        sem = asyncio.Semaphore(self.s.max_concurrency)
+        tasks: set[asyncio.Task] = set()
+        try:
+            try:
+                await self._dispatch(queue, sem, tasks)
+            except asyncio.CancelledError:
+                # Ctrl-C: send nothing more, but let calls already sent (and paid for)
+                # land in the cache, so a re-run does not pay for them twice.
+                self.stop = self.stop or ImageTagsError("interrupted")
+                if tasks:
+                    await asyncio.wait(set(tasks), timeout=C.INTERRUPT_GRACE)
+                raise
+            if self.fatal is not None:
+                for t in tasks:
+                    t.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            producer.cancel()
+            for t in list(tasks):
+                t.cancel()
+            await asyncio.gather(producer, *tasks, return_exceptions=True)
+            await be.aclose()
+
+    async def _dispatch(self, queue: asyncio.Queue, sem: asyncio.Semaphore, tasks: set[asyncio.Task]) -> None:
+        """Take prepared images in batches, wait for a slot and a pace, start a call."""
+        be = self.s.backend
+        done = False
+        while not done and self.fatal is None and self.stop is None:
+            batch: list[tuple[Job, PreparedImage]] = []
+            item = await queue.get()
+            while item is not None:
+                job, img = item
+                if isinstance(img, ImageTagsError):
+                    self._finish(job, img)
+                else:
+                    batch.append((job, img))
+                if len(batch) >= be.max_batch or queue.empty() or self.fatal is not None:
+                    break
+                item = await queue.get()
+            done = item is None
+            if not batch or self.fatal is not None:
+                continue
+            if not self._budget_allows(len(batch)):
+                return
+            await sem.acquire()
+            try:
+                if self.pacer is not None:
+                    await self.pacer.acquire()
+            except BaseException:
+                sem.release()
+                self.reserved -= self._cost(len(batch))
+                raise
+            if self.fatal is not None or self.stop is not None:
+                sem.release()
+                self.reserved -= self._cost(len(batch))
+                return
+            task = asyncio.create_task(self._attempt(batch, sem))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+
+def prepare_job(job: Job, validate: bool) -> PreparedImage:
+    data = _images.read_bytes(job.value, source=job.source)
+    return _images.prepare(data, source=job.source, digest=job.digest, validate=validate)
+
+
+def run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on a fresh loop in a worker thread; Ctrl-C cancels it cleanly.
+
+    A thread (not ``asyncio.run`` here) because Jupyter already runs a loop in
+    this thread, and because it gives one interrupt path for scripts and notebooks.
+    """
+    box: dict[str, Any] = {}
+    ready = threading.Event()
+
+    def target() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            task = loop.create_task(factory())
+            box["loop"], box["task"] = loop, task
+            ready.set()
+            box["value"] = loop.run_until_complete(task)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = exc
+        finally:
+            ready.set()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=target, name="imagetags-engine", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        ready.wait(5)
+        loop, task = box.get("loop"), box.get("task")
+        if loop is not None and task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+        thread.join(30)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

@@ -1,0 +1,70 @@
+"""Settling a run's options once: arguments, then environment, then defaults.
+
+Everything below :func:`settle` receives a :class:`RunSettings` and reads no
+environment variable and no loose keyword argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from . import _constants as C
+from ._exceptions import ConfigurationError
+from ._types import RateLimit
+from .backends import Backend, resolve_backend
+from .cache import Cache, default_cache_dir
+
+
+@dataclass
+class RunSettings:
+    """Everything a run needs, settled once from arguments (then env, then defaults)."""
+
+    backend: Backend
+    lang: str
+    cache: Cache
+    rate_limit: RateLimit | None
+    max_concurrency: int
+    max_retries: int
+    max_credits: float | None
+    on_error: Literal["record", "raise"]
+    progress: bool
+
+
+def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_key: str | None = None,
+           base_url: str | None = None, timeout: float | None = None, cache_dir: Any = None,
+           max_concurrency: int | None = None, rate_limit: Any = None, max_retries: int | None = None,
+           max_credits: float | None = None, on_error: str = "record", progress: bool = True,
+           ocr: bool | None = None) -> RunSettings:
+    """Validate options and build the backend and cache. Raises ConfigurationError."""
+    if lang not in C.LANGUAGES:
+        raise ConfigurationError(f"lang {lang!r} is not supported; use one of {', '.join(C.LANGUAGES)}")
+    if on_error not in ("record", "raise"):
+        raise ConfigurationError(f"on_error must be 'record' or 'raise', not {on_error!r}")
+    if max_credits is not None and (not isinstance(max_credits, (int, float)) or max_credits < 0):
+        raise ConfigurationError(f"max_credits must be a non-negative number, not {max_credits!r}")
+    if max_concurrency is not None and (not isinstance(max_concurrency, int) or max_concurrency < 1):
+        raise ConfigurationError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+    if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
+        raise ConfigurationError(f"max_retries must be a non-negative integer, not {max_retries!r}")
+    rate = RateLimit.parse(rate_limit) if rate_limit is not None else None
+    be = resolve_backend(backend, api_key=api_key, base_url=base_url, timeout=timeout,
+                         rate_limit=rate, ocr=ocr)
+    if rate is None:
+        rate = be.rate_limit
+    if cache_dir is False:
+        cache = Cache(None)
+    else:
+        cache = Cache(Path(cache_dir).expanduser() if cache_dir not in (None, True) else default_cache_dir())
+    be.attach_cache(cache)
+    # Each backend sizes its own default (the API's from its rate limit; the
+    # CPU-bound offline tagger to one batch at a time).
+    concurrency = max_concurrency or be.max_concurrency
+    return RunSettings(
+        backend=be, lang=lang, cache=cache, rate_limit=rate, max_concurrency=concurrency,
+        max_retries=C.DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+        max_credits=None if max_credits is None else float(max_credits),
+        on_error=on_error,  # type: ignore[arg-type]
+        progress=progress,
+    )

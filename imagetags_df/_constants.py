@@ -26,6 +26,11 @@ SERVER_MAX_IMAGE_BYTES = 4 * 1024 * 1024
 #: base64 inflates by 4/3; add room for the data-URI prefix and the JSON keys.
 SERVER_MAX_BODY_BYTES = SERVER_MAX_IMAGE_BYTES * 4 // 3 + 64 * 1024
 
+#: Files bigger than this are refused before a byte is read: a huge (or sparse)
+#: file named .jpg would otherwise be read whole into memory. Real photos, even
+#: 100-megapixel TIFFs, stay well under it; ``max_file_bytes=`` raises it.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
 #: Pillow's decompression-bomb guard: refuse images with more pixels than this.
 MAX_IMAGE_PIXELS = 100_000_000
 #: Formats the API takes as they are (Pillow format name -> MIME type).

@@ -13,6 +13,7 @@ import hashlib
 import io
 import math
 import os
+import stat
 from pathlib import Path
 from typing import Any, Union
 
@@ -94,8 +95,78 @@ def describe(value: Any) -> str:
     return f"<{type(value).__name__}>"
 
 
-def read_bytes(value: ImageInput, *, source: str | None = None) -> bytes:
-    """The raw bytes of a path, a bytes object or a PIL image (encoded as PNG)."""
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _check_file(st: os.stat_result, name: str, max_file_bytes: int) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise UnsupportedImageError(f"{name}: is a directory, not an image file", source=name)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnsupportedImageError(
+            f"{name}: is {_file_kind(st.st_mode)}, not an image file; only regular files are read",
+            source=name)
+    if st.st_size > max_file_bytes:
+        raise ImageTooLargeError(
+            f"{name}: the file is {st.st_size:,} bytes, over the {max_file_bytes:,}-byte limit for an "
+            "image file; check that it is an image, or pass max_file_bytes= to raise the limit",
+            source=name)
+
+
+def read_file(path: str | os.PathLike, *, source: str | None = None,
+              max_file_bytes: int = C.MAX_FILE_BYTES) -> bytes:
+    """The bytes of an image file, refusing what is not a regular file or is too big.
+
+    The file is stat'ed before it is opened, so a FIFO (which would block the
+    open), a device such as ``/dev/zero`` (which never ends) or a huge sparse file
+    costs nothing; each is a per-row :class:`ImageError` naming the file.
+
+    >>> read_file("/dev/zero")
+    Traceback (most recent call last):
+    ...
+    imagetags_df._exceptions.UnsupportedImageError: /dev/zero: is a character device, not an image file; only regular files are read
+    """
+    name = source or os.fspath(path)
+    p = Path(path).expanduser()
+    try:
+        _check_file(os.stat(p), name, max_file_bytes)
+        # O_NONBLOCK: should the path become a FIFO between stat and open, the
+        # open returns at once instead of waiting for a writer; fstat then refuses it.
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb", closefd=True) as fh:
+            _check_file(os.fstat(fd), name, max_file_bytes)
+            # A file can grow between fstat and read (or report size 0, as /proc
+            # files do): never read more than the limit plus one byte.
+            data = fh.read(max_file_bytes + 1)
+    except FileNotFoundError as exc:
+        raise ImageNotFoundError(f"{name}: file not found; check the path", source=name) from exc
+    except IsADirectoryError as exc:
+        raise UnsupportedImageError(f"{name}: is a directory, not an image file", source=name) from exc
+    except PermissionError as exc:
+        raise ImageNotFoundError(f"{name}: permission denied when reading the file", source=name) from exc
+    except OSError as exc:
+        raise ImageNotFoundError(f"{name}: could not be read ({exc.strerror or exc})", source=name) from exc
+    if len(data) > max_file_bytes:
+        raise ImageTooLargeError(
+            f"{name}: the file is over the {max_file_bytes:,}-byte limit for an image file; check that "
+            "it is an image, or pass max_file_bytes= to raise the limit", source=name)
+    return data
+
+
+def read_bytes(value: ImageInput, *, source: str | None = None,
+               max_file_bytes: int = C.MAX_FILE_BYTES) -> bytes:
+    """The raw bytes of a path, a bytes object or a PIL image (encoded as PNG).
+
+    Paths go through :func:`read_file`: only regular files up to ``max_file_bytes``.
+    """
     name = source or describe(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
@@ -108,17 +179,7 @@ def read_bytes(value: ImageInput, *, source: str | None = None) -> bytes:
             raise CorruptImageError(f"{name}: the PIL image could not be encoded ({exc})", source=name) from exc
         data = buf.getvalue()
     elif isinstance(value, (str, os.PathLike)):
-        path = Path(value).expanduser()
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ImageNotFoundError(f"{name}: file not found; check the path", source=name) from exc
-        except IsADirectoryError as exc:
-            raise UnsupportedImageError(f"{name}: is a directory, not an image file", source=name) from exc
-        except PermissionError as exc:
-            raise ImageNotFoundError(f"{name}: permission denied when reading the file", source=name) from exc
-        except OSError as exc:
-            raise ImageNotFoundError(f"{name}: could not be read ({exc.strerror or exc})", source=name) from exc
+        data = read_file(value, source=name, max_file_bytes=max_file_bytes)
     else:
         raise UnsupportedImageError(
             f"{name}: expected a file path, bytes or a PIL image, got {type(value).__name__}", source=name)
@@ -226,16 +287,16 @@ def prepare(data: bytes, *, source: str, digest: str | None = None, validate: bo
 
 
 def load(value: ImageInput, *, source: str | None = None, validate: bool = True,
-         max_bytes: int = C.MAX_IMAGE_BYTES) -> PreparedImage:
+         max_bytes: int = C.MAX_IMAGE_BYTES, max_file_bytes: int = C.MAX_FILE_BYTES) -> PreparedImage:
     """Read and prepare one image from a path, bytes or a PIL image.
 
     >>> load("data/samples/chelsea.jpg").mime  # doctest: +SKIP
     'image/jpeg'
     """
     name = source or describe(value)
-    data = read_bytes(value, source=name)
+    data = read_bytes(value, source=name, max_file_bytes=max_file_bytes)
     return prepare(data, source=name, validate=validate, max_bytes=max_bytes)
 
 
-__all__ = ["ImageInput", "ImageError", "sniff_format", "mime_for", "sha256", "read_bytes",
+__all__ = ["ImageInput", "ImageError", "sniff_format", "mime_for", "sha256", "read_bytes", "read_file",
            "prepare", "load", "describe", "is_missing"]

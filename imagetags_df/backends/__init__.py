@@ -14,7 +14,7 @@ from .. import _constants as C
 from .._exceptions import ConfigurationError
 from .base import Backend
 
-__all__ = ["Backend", "resolve_backend", "register_backend", "backend_names"]
+__all__ = ["Backend", "backend_names", "register_backend", "resolve_backend", "settle_api_key"]
 
 _FACTORIES: dict[str, Callable[..., Backend]] = {}
 
@@ -23,6 +23,49 @@ MISSING_KEY_HELP = (
     f"    export {C.ENV_API_KEY}=sk-...\n"
     "or use the offline tagger with backend=\"local\" (no key, no network)."
 )
+
+
+def _key_problem(key: str) -> str | None:
+    """What makes a key unusable in an HTTP header, described without the key itself."""
+    for pos, ch in enumerate(key, 1):
+        if ch in " \t":
+            return f"a space or tab at character {pos}"
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            return f"a control character at character {pos}"
+        if ord(ch) > 0x7E:
+            return f"a non-ASCII character at character {pos}"
+    return None
+
+
+def settle_api_key(api_key: str | None, env_var: str = C.ENV_API_KEY,
+                   missing_help: str = MISSING_KEY_HELP) -> str:
+    """The key to send: the argument, else ``$env_var``, with surrounding whitespace removed.
+
+    A key read from a file (``open(keyfile).read()``) ends in a newline that would
+    make every request fail; it is stripped. A key that is empty, or has a
+    character an HTTP header cannot carry, is refused here with a message that
+    says where it came from and never contains the key.
+
+    >>> settle_api_key("  sk-abc\\n")
+    'sk-abc'
+    """
+    if api_key is not None:
+        raw, where = api_key, "the api_key argument"
+    else:
+        raw, where = os.environ.get(env_var), f"${env_var}"
+        if raw is None:
+            raise ConfigurationError(missing_help)
+    if not isinstance(raw, str):
+        raise ConfigurationError(f"{where} must be a string, not {type(raw).__name__}")
+    key = raw.strip()
+    if not key:
+        raise ConfigurationError(f"{where} is empty (or only whitespace).\n{missing_help}")
+    problem = _key_problem(key)
+    if problem is not None:
+        raise ConfigurationError(
+            f"{where} cannot be sent in an HTTP header: it has {problem}. Check that the "
+            "whole key, and nothing else, was copied.")
+    return key
 
 
 def register_backend(name: str, factory: Callable[..., Backend]) -> None:
@@ -39,9 +82,7 @@ def _imagedescriber(*, api_key: str | None = None, base_url: str | None = None,
                     timeout: float | None = None, rate_limit: Any = None, **_: Any) -> Backend:
     from .imagedescriber import ImageDescriberBackend
 
-    key = api_key or os.environ.get(C.ENV_API_KEY)
-    if not key:
-        raise ConfigurationError(MISSING_KEY_HELP)
+    key = settle_api_key(api_key)
     url = base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL
     return ImageDescriberBackend(api_key=key, base_url=url, timeout=timeout, rate_limit=rate_limit)
 
@@ -63,8 +104,9 @@ register_backend("local", _local)
 def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
     """Turn ``backend`` (a name or an instance) into a Backend.
 
-    ``"auto"`` is the API when a key is given or in the environment, else the
-    offline tagger.
+    ``"auto"`` is the API when a key or a ``base_url`` is given (or a key is in
+    the environment), else the offline tagger. A ``base_url`` means a server was
+    meant, so without a key it is the missing-key error, not a silent offline run.
 
     >>> resolve_backend("local").name
     'local'
@@ -75,7 +117,11 @@ def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
         raise ConfigurationError(f"backend must be a name or a Backend, not {type(backend).__name__}")
     name = backend.strip().lower()
     if name == "auto":
-        has_key = options.get("api_key") or os.environ.get(C.ENV_API_KEY)
+        has_key = options.get("api_key") is not None or os.environ.get(C.ENV_API_KEY) is not None
+        if options.get("base_url") and not has_key:
+            raise ConfigurationError(
+                f"backend=\"auto\" with base_url={options['base_url']!r} means a server, but no API "
+                f"key was given.\n{MISSING_KEY_HELP}")
         name = "imagedescriber" if has_key else "local"
     if name not in _FACTORIES:
         raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(backend_names())}")

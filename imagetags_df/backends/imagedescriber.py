@@ -41,12 +41,9 @@ class _BaseClient:
         import os
 
         # Settled once: argument, then environment, then default.
-        key = api_key or os.environ.get(C.ENV_API_KEY)
-        if not key:
-            from . import MISSING_KEY_HELP
+        from . import settle_api_key
 
-            raise ConfigurationError(MISSING_KEY_HELP)
-        self.__api_key = key
+        self.__api_key = settle_api_key(api_key)
         self.base_url = (base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL).rstrip("/")
         self.timeout = float(timeout) if timeout is not None else C.DEFAULT_TIMEOUT
         self.max_retries = C.DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries)

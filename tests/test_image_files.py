@@ -8,11 +8,10 @@ import threading
 
 import pandas as pd
 import pytest
+from conftest import API_KEY, make_photo
 
 from imagetags_df import images
 from imagetags_df._exceptions import ImageTooLargeError, UnsupportedImageError
-
-from conftest import API_KEY, make_photo
 
 
 def _sparse(path, size: int):

@@ -49,9 +49,9 @@ def settle_api_key(api_key: str | None, env_var: str = C.ENV_API_KEY,
     >>> settle_api_key("  sk-abc\\n")
     'sk-abc'
     """
-    if api_key is not None:
-        raw, where = api_key, "the api_key argument"
-    else:
+    raw: object = api_key
+    where = "the api_key argument"
+    if api_key is None:
         raw, where = os.environ.get(env_var), f"${env_var}"
         if raw is None:
             raise ConfigurationError(missing_help)

@@ -1,7 +1,11 @@
 """AI image tags, titles and descriptions for pandas DataFrames.
 
+>>> import pandas as pd
 >>> import imagetags_df                        # registers DataFrame.imagetags
->>> out = df.imagetags.generate(col="path", lang="en")   # doctest: +SKIP
+>>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"]})
+>>> out = df.imagetags.generate(col="path", lang="en", progress=False)
+>>> "cat" in out.loc[0, "tags"]
+True
 
 Backends: the ImageDescriber API (``backend="imagedescriber"``, needs a key) or
 the embedded offline tagger (``backend="local"``); ``"auto"`` picks the API when

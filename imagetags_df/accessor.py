@@ -1,101 +1,396 @@
 """``DataFrame.imagetags`` and ``Series.imagetags``: thin adapters.
 
-Everything here is a one-line call into a plain function that works without the
-accessor (``imagetags_df.generate(df, ...)``, ``imagetags_df.analysis.tag_counts(df)``).
-The accessor keeps no state and always returns new objects.
+Every method is a one-line call into a plain function that works without the accessor
+(``imagetags_df.generate(df, ...)``, ``imagetags_df.analysis.tag_counts(df)``). The
+methods spell out the function's parameters, so ``df.imagetags.generate?`` and tab
+completion show them, and carry the function's documentation below their own example
+(tests/test_accessor_signatures.py keeps the two in step). The accessor keeps no state
+and always returns new objects.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import doctest
+import inspect
+import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pandas as pd
 
-from . import engine
+# analysis and widgets import only numpy and pandas at load time (matplotlib and
+# ipywidgets, the optional extras, are imported when a chart or widget is made).
+from . import _constants as C
+from . import analysis, engine, widgets
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ._types import Estimate, RateLimit
+    from .backends import Backend
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: For each accessor method, the plain function it calls (the signature test reads this).
+DATAFRAME_METHODS: dict[str, Callable[..., Any]] = {}
+SERIES_METHODS: dict[str, Callable[..., Any]] = {}
+
+
+def _prose(func: Callable[..., Any]) -> str:
+    """``func``'s docstring without its examples (they call ``func``, not the accessor)."""
+    parts = doctest.DocTestParser().parse(inspect.getdoc(func) or "")
+    text = "".join(p for p in parts if isinstance(p, str))
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _public_name(func: Callable[..., Any]) -> str:
+    """Where users import ``func`` from: ``imagetags_df.generate``, ``imagetags_df.widgets.preview``."""
+    module = func.__module__
+    if module == "imagetags_df.engine":
+        module = "imagetags_df"
+    elif module.startswith("imagetags_df.widgets."):
+        module = "imagetags_df.widgets"
+    return f"{module}.{func.__qualname__}"
+
+
+def _adapts(func: Callable[..., Any], registry: dict[str, Callable[..., Any]]) -> Callable[[F], F]:
+    """Record that the method calls ``func`` and append ``func``'s documentation."""
+
+    def mark(method: F) -> F:
+        registry[method.__name__] = func
+        own = inspect.cleandoc(method.__doc__ or "")
+        method.__doc__ = f"{own}\n\nFrom :func:`{_public_name(func)}`:\n\n{_prose(func)}\n"
+        return method
+
+    return mark
 
 
 @pd.api.extensions.register_dataframe_accessor("imagetags")
 class ImageTagsAccessor:
-    """Tag, explore and label images referenced by a DataFrame.
+    """Tag, explore and label the images referenced by a DataFrame.
 
-    >>> import imagetags_df, pandas as pd
-    >>> df = pd.DataFrame({"path": ["data/samples/chelsea.jpg"]})
-    >>> out = df.imagetags.generate(col="path", backend="local", progress=False)  # doctest: +SKIP
+    >>> import pandas as pd
+    >>> import imagetags_df
+    >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg"]})
+    >>> out = df.imagetags.generate(col="path", backend="local", progress=False)
+    >>> "cat" in out.loc[0, "tags"], "coffee" in out.loc[1, "tags"]
+    (True, True)
+    >>> int(out.imagetags.filter(any_of="CAT").index[0])
+    0
     """
 
     def __init__(self, pandas_obj: pd.DataFrame) -> None:
         self._obj = pandas_obj
 
-    # --- tagging ----------------------------------------------------------
-    def generate(self, col: str = "path", lang: str = "en", **options: Any) -> pd.DataFrame:
-        """Tag every image in ``col``; see :func:`imagetags_df.generate` for the options."""
-        return engine.generate(self._obj, col=col, lang=lang, **options)
+    # --- tagging -----------------------------------------------------------------------
 
-    def estimate(self, col: str = "path", lang: str = "en", **options: Any):
-        """What :meth:`generate` would cost; see :func:`imagetags_df.estimate`."""
-        return engine.estimate(self._obj, col=col, lang=lang, **options)
+    @_adapts(engine.generate, DATAFRAME_METHODS)
+    def generate(self, col: str = "path", lang: str = C.DEFAULT_LANG, *,
+                 backend: str | Backend = "auto", api_key: str | None = None,
+                 base_url: str | None = None,
+                 cache_dir: str | os.PathLike | bool | None = None,
+                 max_concurrency: int | None = None,
+                 rate_limit: float | str | RateLimit | None = None,
+                 max_retries: int | None = None, max_credits: float | None = None,
+                 on_error: Literal["record", "raise"] = "record", progress: bool = True,
+                 timeout: float | None = None, ocr: bool | None = None) -> pd.DataFrame:
+        """Tag every image in ``df[col]``: ``df.imagetags.generate(...)`` is
+        ``imagetags_df.generate(df, ...)``.
 
-    # --- analysis and widgets ---------------------------------------------
-    # Imports are local: matplotlib and ipywidgets are optional extras and analysis
-    # must not slow down `import imagetags_df`.
-    def onehot(self, min_count: int = 1, prefix: str = "tag_", sparse: bool | None = None,
-               col: str = "tags") -> pd.DataFrame:
-        """One boolean column per tag joined to the frame; see :func:`imagetags_df.analysis.onehot`."""
-        from . import analysis
-        return analysis.onehot(self._obj, min_count=min_count, prefix=prefix, sparse=sparse, col=col)
+        >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"]})
+        >>> out = df.imagetags.generate(backend="local", progress=False)
+        >>> "cat" in out.loc[0, "tags"], out.loc[0, "backend"]
+        (True, 'local')
+        """
+        return engine.generate(
+            self._obj, col=col, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
+            cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
+            max_retries=max_retries, max_credits=max_credits, on_error=on_error,
+            progress=progress, timeout=timeout, ocr=ocr)
 
+    @_adapts(engine.estimate, DATAFRAME_METHODS)
+    def estimate(self, col: str = "path", lang: str = C.DEFAULT_LANG, *,
+                 backend: str | Backend = "auto", api_key: str | None = None,
+                 base_url: str | None = None,
+                 cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
+                 ocr: bool | None = None, **_ignored: Any) -> Estimate:
+        """What :meth:`generate` would cost, calling nothing: ``df.imagetags.estimate(...)``
+        is ``imagetags_df.estimate(df, ...)``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg", "data/samples/coffee.jpg"]})
+        >>> est = df.imagetags.estimate(backend="local", cache_dir=False)
+        >>> est.rows, est.unique_images, est.calls_needed, est.credits_needed
+        (2, 1, 1, 0.0)
+        """
+        return engine.estimate(
+            self._obj, col=col, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
+            cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, **_ignored)
+
+    # --- analysis ----------------------------------------------------------------------
+
+    @_adapts(analysis.onehot, DATAFRAME_METHODS)
+    def onehot(self, min_count: int = 1, prefix: str = analysis.ONEHOT_PREFIX,
+               sparse: bool | None = None, col: str = "tags") -> pd.DataFrame:
+        """The frame with one boolean column per tag joined on the right.
+
+        >>> tagged = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"]]})
+        >>> tagged.imagetags.onehot().filter(like="tag:").columns.tolist()
+        ['tag:pet', 'tag:cat', 'tag:dog']
+        """
+        return analysis.onehot(self._obj, min_count=min_count, prefix=prefix, sparse=sparse,
+                               col=col)
+
+    @_adapts(analysis.tag_counts, DATAFRAME_METHODS)
     def tag_counts(self, normalize: bool = False, col: str = "tags") -> pd.Series:
-        """Images per tag, most common first; see :func:`imagetags_df.analysis.tag_counts`."""
-        from . import analysis
+        """Images per tag, most common first.
+
+        >>> tagged = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"]]})
+        >>> tagged.imagetags.tag_counts().to_dict()
+        {'pet': 2, 'cat': 1, 'dog': 1}
+        """
         return analysis.tag_counts(self._obj, normalize=normalize, col=col)
 
-    def cooccurrence(self, top: int | None = 30, measure: str = "count",
+    @_adapts(analysis.cooccurrence, DATAFRAME_METHODS)
+    def cooccurrence(self, top: int | None = 30, measure: analysis.Measure = "count",
                      col: str = "tags") -> pd.DataFrame:
-        """Square tag x tag frame (count, jaccard or lift); see :func:`imagetags_df.analysis.cooccurrence`."""
-        from . import analysis
-        return analysis.cooccurrence(self._obj, top=top, measure=measure, col=col)  # type: ignore[arg-type]
+        """Square tag x tag frame of how tags go together.
 
-    def filter(self, all_of: Any = None, any_of: Any = None, none_of: Any = None,
-               col: str = "tags") -> pd.DataFrame:
-        """Rows by tags; see :func:`imagetags_df.analysis.filter_tags`."""
-        from . import analysis
-        return analysis.filter_tags(self._obj, all_of=all_of, any_of=any_of, none_of=none_of, col=col)
+        >>> tagged = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"]]})
+        >>> tagged.imagetags.cooccurrence(measure="jaccard").loc["pet", "cat"]
+        np.float64(0.5)
+        """
+        return analysis.cooccurrence(self._obj, top=top, measure=measure, col=col)
 
-    def plot_tags(self, top: int = 20, ax: Any = None, **kwargs: Any) -> Any:
-        """Bar chart of the most common tags (returns the Axes); see :func:`imagetags_df.analysis.plot_tags`."""
-        from . import analysis
-        return analysis.plot_tags(self._obj, top=top, ax=ax, **kwargs)
+    @_adapts(analysis.filter_tags, DATAFRAME_METHODS)
+    def filter(self, all_of: str | Iterable[str] | None = None,
+               any_of: str | Iterable[str] | None = None,
+               none_of: str | Iterable[str] | None = None, col: str = "tags",
+               case: bool = False) -> pd.DataFrame:
+        """Rows by their tags (case-insensitive unless ``case=True``).
 
-    def plot_cooccurrence(self, top: int = 20, measure: str = "count", ax: Any = None,
-                          **kwargs: Any) -> Any:
-        """Co-occurrence heat map (returns the Axes); see :func:`imagetags_df.analysis.plot_cooccurrence`."""
-        from . import analysis
-        return analysis.plot_cooccurrence(self._obj, top=top, measure=measure, ax=ax, **kwargs)  # type: ignore[arg-type]
+        >>> tagged = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"]]})
+        >>> tagged.imagetags.filter(any_of=["Cat"]).index.tolist()
+        [0]
+        """
+        return analysis.filter_tags(self._obj, all_of=all_of, any_of=any_of, none_of=none_of,
+                                    col=col, case=case)
 
-    def preview(self, n: int = 24, tags: Any = None, page: int = 0, col: str | None = None,
-                **kwargs: Any) -> Any:
-        """Thumbnail gallery with tags (a ``widgets.Gallery``); see :func:`imagetags_df.widgets.preview`."""
-        from . import widgets
-        return widgets.preview(self._obj, n=n, tags=tags, page=page, col=col, **kwargs)
+    @_adapts(analysis.tag_mask, DATAFRAME_METHODS)
+    def contains(self, all_of: str | Iterable[str] | None = None,
+                 any_of: str | Iterable[str] | None = None,
+                 none_of: str | Iterable[str] | None = None, col: str = "tags",
+                 case: bool = False) -> pd.Series:
+        """A boolean Series: which rows :meth:`filter` would keep.
 
-    def review(self, path: Any, col: str | None = None, **kwargs: Any) -> Any:
-        """Labeling widget saving every edit to ``path`` (a ``widgets.Review``); see :func:`imagetags_df.widgets.review`."""
-        from . import widgets
-        return widgets.review(self._obj, path=path, col=col, **kwargs)
-    # --- end analysis & widgets ------------------------------------------
+        >>> tagged = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"]]})
+        >>> tagged.imagetags.contains("pet", none_of="dog").tolist()
+        [True, False]
+        """
+        return analysis.tag_mask(self._obj, all_of=all_of, any_of=any_of, none_of=none_of,
+                                 col=col, case=case)
+
+    @_adapts(analysis.plot_tags, DATAFRAME_METHODS)
+    def plot_tags(self, top: int = 20, ax: Axes | None = None, normalize: bool = False,
+                  color: str | None = None, title: str | None = None,
+                  col: str = "tags") -> Axes:
+        """Bar chart of the most common tags; returns the matplotlib Axes.
+
+        >>> tagged = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"]]})
+        >>> [t.get_text() for t in tagged.imagetags.plot_tags(top=1).get_yticklabels()]
+        ['pet']
+        """
+        return analysis.plot_tags(self._obj, top=top, ax=ax, normalize=normalize, color=color,
+                                  title=title, col=col)
+
+    @_adapts(analysis.plot_cooccurrence, DATAFRAME_METHODS)
+    def plot_cooccurrence(self, top: int = 20, measure: analysis.Measure = "count",
+                          ax: Axes | None = None, cmap: str = "viridis",
+                          annotate: bool | None = None, col: str = "tags") -> Axes:
+        """Co-occurrence heat map; returns the matplotlib Axes.
+
+        >>> tagged = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"]]})
+        >>> tagged.imagetags.plot_cooccurrence().get_title()
+        'Tag co-occurrence (count, top 3)'
+        """
+        return analysis.plot_cooccurrence(self._obj, top=top, measure=measure, ax=ax, cmap=cmap,
+                                          annotate=annotate, col=col)
+
+    # --- widgets -----------------------------------------------------------------------
+
+    @_adapts(widgets.preview, DATAFRAME_METHODS)
+    def preview(self, n: int = 24, tags: str | Iterable[str] | None = None, page: int = 0,
+                col: str | None = None, thumb_size: int = 160,
+                tags_col: str = "tags") -> widgets.Gallery:
+        """Thumbnail gallery with tag chips; displays as a widget in Jupyter.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"], "tags": [["cat"]]})
+        >>> df.imagetags.preview(n=12)
+        <Gallery images 1–1 of 1 · page 1/1>
+        """
+        return widgets.preview(self._obj, n=n, tags=tags, page=page, col=col,
+                               thumb_size=thumb_size, tags_col=tags_col)
+
+    @_adapts(widgets.review, DATAFRAME_METHODS)
+    def review(self, path: str | os.PathLike[str], col: str | None = None, n: int = 12,
+               thumb_size: int = 200, tags_col: str = "tags") -> widgets.Review:
+        """Labeling widget that saves every edit at once to the JSON file ``path``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"], "tags": [["cat"]]})
+        >>> df.imagetags.review(path="labels.json").result()[["tags_reviewed", "reviewed"]]
+          tags_reviewed  reviewed
+        0         [cat]     False
+        """
+        return widgets.review(self._obj, path=path, col=col, n=n, thumb_size=thumb_size,
+                              tags_col=tags_col)
 
 
 @pd.api.extensions.register_series_accessor("imagetags")
 class ImageTagsSeriesAccessor:
-    """``series.imagetags.generate()`` tags a Series of images (paths, bytes or PIL images)."""
+    """``Series.imagetags``: tag a Series of images, or look at a Series of tag lists.
+
+    ``generate`` and ``estimate`` take a Series of images (paths, bytes or PIL images);
+    the analysis methods take a Series of tag lists, such as ``out["tags"]``. A missing
+    list (None/NaN) is a row whose tags are unknown, as in :mod:`imagetags_df.analysis`.
+
+    >>> tags = pd.Series([["cat", "pet"], ["dog", "pet"], None])
+    >>> tags.imagetags.tag_counts().to_dict()
+    {'pet': 2, 'cat': 1, 'dog': 1}
+    >>> tags.imagetags.contains(any_of="Cat").tolist()
+    [True, False, False]
+    """
 
     def __init__(self, pandas_obj: pd.Series) -> None:
         self._obj = pandas_obj
 
-    def generate(self, lang: str = "en", **options: Any) -> pd.DataFrame:
-        name = self._obj.name if self._obj.name is not None else "image"
-        return engine.generate(self._obj.to_frame(name=name), col=name, lang=lang, **options)
+    def _frame(self, default: str) -> tuple[pd.DataFrame, str]:
+        name = self._obj.name if self._obj.name is not None else default
+        return self._obj.to_frame(name=name), name
 
-    def estimate(self, lang: str = "en", **options: Any):
-        name = self._obj.name if self._obj.name is not None else "image"
-        return engine.estimate(self._obj.to_frame(name=name), col=name, lang=lang, **options)
+    # --- tagging -----------------------------------------------------------------------
+
+    @_adapts(engine.generate, SERIES_METHODS)
+    def generate(self, lang: str = C.DEFAULT_LANG, *, backend: str | Backend = "auto",
+                 api_key: str | None = None, base_url: str | None = None,
+                 cache_dir: str | os.PathLike | bool | None = None,
+                 max_concurrency: int | None = None,
+                 rate_limit: float | str | RateLimit | None = None,
+                 max_retries: int | None = None, max_credits: float | None = None,
+                 on_error: Literal["record", "raise"] = "record", progress: bool = True,
+                 timeout: float | None = None, ocr: bool | None = None) -> pd.DataFrame:
+        """Tag every image of the Series; returns a frame with the Series as a column.
+
+        >>> paths = pd.Series(["data/samples/coffee.jpg"], name="path")
+        >>> out = paths.imagetags.generate(backend="local", progress=False)
+        >>> "coffee" in out.loc[0, "tags"]
+        True
+        """
+        frame, name = self._frame("image")
+        return engine.generate(
+            frame, col=name, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
+            cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
+            max_retries=max_retries, max_credits=max_credits, on_error=on_error,
+            progress=progress, timeout=timeout, ocr=ocr)
+
+    @_adapts(engine.estimate, SERIES_METHODS)
+    def estimate(self, lang: str = C.DEFAULT_LANG, *, backend: str | Backend = "auto",
+                 api_key: str | None = None, base_url: str | None = None,
+                 cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
+                 ocr: bool | None = None, **_ignored: Any) -> Estimate:
+        """What :meth:`generate` would cost, calling nothing.
+
+        >>> pd.Series(["data/samples/coffee.jpg"]).imagetags.estimate(
+        ...     backend="local", cache_dir=False).calls_needed
+        1
+        """
+        frame, name = self._frame("image")
+        return engine.estimate(
+            frame, col=name, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
+            cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, **_ignored)
+
+    # --- analysis of a Series of tag lists -----------------------------------------------
+
+    @_adapts(analysis.tag_counts, SERIES_METHODS)
+    def tag_counts(self, normalize: bool = False) -> pd.Series:
+        """Images per tag, most common first.
+
+        >>> pd.Series([["cat"], ["cat", "pet"]]).imagetags.tag_counts().to_dict()
+        {'cat': 2, 'pet': 1}
+        """
+        frame, name = self._frame("tags")
+        return analysis.tag_counts(frame, normalize=normalize, col=name)
+
+    @_adapts(analysis.onehot, SERIES_METHODS)
+    def onehot(self, min_count: int = 1, prefix: str = analysis.ONEHOT_PREFIX,
+               sparse: bool | None = None) -> pd.DataFrame:
+        """One boolean column per tag, on the Series' index (the tag lists left out).
+
+        >>> pd.Series([["cat"], ["cat", "pet"]]).imagetags.onehot().to_dict("list")
+        {'tag:cat': [True, True], 'tag:pet': [False, True]}
+        """
+        frame, name = self._frame("tags")
+        return analysis.onehot(frame, min_count=min_count, prefix=prefix, sparse=sparse,
+                               col=name).drop(columns=[name])
+
+    @_adapts(analysis.cooccurrence, SERIES_METHODS)
+    def cooccurrence(self, top: int | None = 30,
+                     measure: analysis.Measure = "count") -> pd.DataFrame:
+        """Square tag x tag frame of how tags go together.
+
+        >>> pd.Series([["cat"], ["cat", "pet"]]).imagetags.cooccurrence().loc["cat", "pet"]
+        np.int64(1)
+        """
+        frame, name = self._frame("tags")
+        return analysis.cooccurrence(frame, top=top, measure=measure, col=name)
+
+    @_adapts(analysis.filter_tags, SERIES_METHODS)
+    def filter(self, all_of: str | Iterable[str] | None = None,
+               any_of: str | Iterable[str] | None = None,
+               none_of: str | Iterable[str] | None = None, case: bool = False) -> pd.Series:
+        """The tag lists that match (case-insensitive unless ``case=True``), as a Series.
+
+        >>> pd.Series([["cat"], ["dog"]]).imagetags.filter(any_of="Dog").tolist()
+        [['dog']]
+        """
+        frame, name = self._frame("tags")
+        kept = analysis.filter_tags(frame, all_of=all_of, any_of=any_of, none_of=none_of,
+                                    col=name, case=case)
+        return kept[name].rename(self._obj.name)
+
+    @_adapts(analysis.tag_mask, SERIES_METHODS)
+    def contains(self, all_of: str | Iterable[str] | None = None,
+                 any_of: str | Iterable[str] | None = None,
+                 none_of: str | Iterable[str] | None = None, case: bool = False) -> pd.Series:
+        """A boolean Series: which tag lists match, for ``df[df["tags"].imagetags.contains(...)]``.
+
+        >>> pd.Series([["cat"], ["dog"], None]).imagetags.contains("CAT").tolist()
+        [True, False, False]
+        """
+        frame, name = self._frame("tags")
+        return analysis.tag_mask(frame, all_of=all_of, any_of=any_of, none_of=none_of,
+                                 col=name, case=case)
+
+    @_adapts(analysis.plot_tags, SERIES_METHODS)
+    def plot_tags(self, top: int = 20, ax: Axes | None = None, normalize: bool = False,
+                  color: str | None = None, title: str | None = None) -> Axes:
+        """Bar chart of the most common tags; returns the matplotlib Axes.
+
+        >>> ax = pd.Series([["cat"], ["cat", "pet"]]).imagetags.plot_tags()
+        >>> [t.get_text() for t in ax.get_yticklabels()]
+        ['pet', 'cat']
+        """
+        frame, name = self._frame("tags")
+        return analysis.plot_tags(frame, top=top, ax=ax, normalize=normalize, color=color,
+                                  title=title, col=name)
+
+    @_adapts(analysis.plot_cooccurrence, SERIES_METHODS)
+    def plot_cooccurrence(self, top: int = 20, measure: analysis.Measure = "count",
+                          ax: Axes | None = None, cmap: str = "viridis",
+                          annotate: bool | None = None) -> Axes:
+        """Co-occurrence heat map; returns the matplotlib Axes.
+
+        >>> pd.Series([["cat"], ["cat", "pet"]]).imagetags.plot_cooccurrence().get_title()
+        'Tag co-occurrence (count, top 2)'
+        """
+        frame, name = self._frame("tags")
+        return analysis.plot_cooccurrence(frame, top=top, measure=measure, ax=ax, cmap=cmap,
+                                          annotate=annotate, col=name)

@@ -40,6 +40,8 @@ __all__ = [
     "tag_counts",
     "cooccurrence",
     "filter_tags",
+    "tag_mask",
+    "ONEHOT_PREFIX",
     "plot_tags",
     "plot_cooccurrence",
     "tag_lists",
@@ -48,6 +50,11 @@ __all__ = [
 
 Measure = Literal["count", "jaccard", "lift"]
 _MEASURES = ("count", "jaccard", "lift")
+
+#: Default name prefix of the one-hot columns. A colon never appears in a result column
+#: (``tags``, ``tag_scores``, ...), so ``wide.filter(like="tag:")`` finds exactly the
+#: one-hot columns and no tag can produce the name of an existing result column.
+ONEHOT_PREFIX = "tag:"
 
 #: ``onehot(sparse=None)`` switches to sparse columns above this many tags: past a few
 #: hundred columns a dense bool block of a 100k-row frame starts to cost real memory,
@@ -192,7 +199,7 @@ def tag_counts(df: pd.DataFrame, normalize: bool = False, col: str = "tags") -> 
 def onehot(
     df: pd.DataFrame,
     min_count: int = 1,
-    prefix: str = "tag_",
+    prefix: str = ONEHOT_PREFIX,
     sparse: bool | None = None,
     col: str = "tags",
 ) -> pd.DataFrame:
@@ -206,7 +213,7 @@ def onehot(
 
     >>> df = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "tags": [["cat", "pet"], ["dog", "pet"]]})
     >>> onehot(df, min_count=2).columns.tolist()
-    ['path', 'tags', 'tag_pet']
+    ['path', 'tags', 'tag:pet']
     """
     if min_count < 1:
         raise ConfigurationError(f"min_count must be at least 1, got {min_count}")
@@ -244,12 +251,12 @@ def onehot(
     return pd.concat([df, block], axis=1)
 
 
-def from_onehot(df: pd.DataFrame, prefix: str = "tag_", col: str = "tags") -> pd.DataFrame:
+def from_onehot(df: pd.DataFrame, prefix: str = ONEHOT_PREFIX, col: str = "tags") -> pd.DataFrame:
     """Collapse ``prefix*`` boolean columns back into a ``col`` column of tag lists.
 
     The one-hot columns are dropped; each row's list follows column order.
 
-    >>> wide = pd.DataFrame({"path": ["a", "b"], "tag_cat": [True, False], "tag_pet": [True, True]})
+    >>> wide = pd.DataFrame({"path": ["a", "b"], "tag:cat": [True, False], "tag:pet": [True, True]})
     >>> from_onehot(wide)["tags"].tolist()
     [['cat', 'pet'], ['pet']]
     """
@@ -317,35 +324,66 @@ def cooccurrence(
     return pd.DataFrame(values, index=index, columns=index.rename(None))
 
 
+def tag_mask(
+    df: pd.DataFrame,
+    all_of: str | Iterable[str] | None = None,
+    any_of: str | Iterable[str] | None = None,
+    none_of: str | Iterable[str] | None = None,
+    col: str = "tags",
+    case: bool = False,
+) -> pd.Series:
+    """True for rows whose tags include every tag of ``all_of``, at least one of ``any_of``
+    and none of ``none_of`` (each a tag or a list of tags).
+
+    Tags match whole, ignoring case unless ``case=True`` (``"Cat"`` finds ``"cat"``; a
+    backend's capitalisation is not something to guess). Failed rows have unknown tags, so
+    they are False whenever a criterion is given (``none_of=["cat"]`` cannot promise there
+    is no cat in an image nobody looked at). With no criterion every row is True.
+
+    >>> df = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"], [], None]})
+    >>> tag_mask(df, any_of=["Cat", "DOG"]).tolist()
+    [True, True, False, False]
+    >>> tag_mask(df, any_of="Cat", case=True).tolist()
+    [False, False, False, False]
+    """
+    fold = (lambda t: t) if case else str.casefold
+    need_all, need_any, need_none = ({fold(t.strip()) for t in _tags_arg(arg)}
+                                     for arg in (all_of, any_of, none_of))
+    if not (need_all or need_any or need_none):
+        return pd.Series(True, index=df.index, name="match")
+    keep = np.zeros(len(df), dtype=bool)
+    for r, tags in enumerate(tag_lists(df, col=col)):
+        if tags is None:
+            continue
+        have = {fold(t) for t in tags}
+        keep[r] = (need_all <= have and (not need_any or bool(need_any & have))
+                   and not (need_none & have))
+    return pd.Series(keep, index=df.index, name="match")
+
+
 def filter_tags(
     df: pd.DataFrame,
     all_of: str | Iterable[str] | None = None,
     any_of: str | Iterable[str] | None = None,
     none_of: str | Iterable[str] | None = None,
     col: str = "tags",
+    case: bool = False,
 ) -> pd.DataFrame:
     """Rows whose tags include every tag of ``all_of``, at least one of ``any_of`` and
-    none of ``none_of`` (each a tag or a list of tags; matching is exact).
+    none of ``none_of`` (each a tag or a list of tags), as a copy.
 
-    Failed rows have unknown tags, so they are dropped whenever a criterion is given
-    (``none_of=["cat"]`` cannot promise there is no cat in an image nobody looked at).
-    With no criterion the frame comes back whole, as a copy.
+    Matching follows :func:`tag_mask`: whole tags, case-insensitive unless ``case=True``,
+    failed rows dropped whenever a criterion is given. With no criterion the frame comes
+    back whole.
 
     >>> df = pd.DataFrame({"tags": [["cat", "pet"], ["dog", "pet"], [], None]})
     >>> filter_tags(df, all_of="pet", none_of=["dog"]).index.tolist()
     [0]
+    >>> filter_tags(df, any_of=["Cat"]).index.tolist()
+    [0]
     """
-    need_all, need_any, need_none = set(_tags_arg(all_of)), set(_tags_arg(any_of)), set(_tags_arg(none_of))
-    if not (need_all or need_any or need_none):
-        return df.copy()
-    keep = np.zeros(len(df), dtype=bool)
-    for r, tags in enumerate(tag_lists(df, col=col)):
-        if tags is None:
-            continue
-        have = set(tags)
-        keep[r] = (need_all <= have and (not need_any or bool(need_any & have))
-                   and not (need_none & have))
-    return df.loc[keep].copy()
+    mask = tag_mask(df, all_of=all_of, any_of=any_of, none_of=none_of, col=col, case=case)
+    return df.loc[mask.to_numpy()].copy()
 
 
 # --- charts -----------------------------------------------------------------------
@@ -415,7 +453,9 @@ def plot_tags(
 ) -> Axes:
     """Horizontal bar chart of the ``top`` most common tags, most common at the top.
 
-    >>> ax = plot_tags(pd.DataFrame({"tags": [["cat", "pet"], ["cat"]]}))  # doctest: +SKIP
+    >>> ax = plot_tags(pd.DataFrame({"tags": [["cat", "pet"], ["cat"]]}))
+    >>> [label.get_text() for label in ax.get_yticklabels()], ax.get_title()
+    (['pet', 'cat'], 'Top 2 tags of 2 tagged images')
     """
     import matplotlib.pyplot as plt
 
@@ -454,7 +494,9 @@ def plot_cooccurrence(
 
     ``annotate=None`` writes the values in the cells when there are at most 12 tags.
 
-    >>> ax = plot_cooccurrence(pd.DataFrame({"tags": [["cat", "pet"], ["cat"]]}))  # doctest: +SKIP
+    >>> ax = plot_cooccurrence(pd.DataFrame({"tags": [["cat", "pet"], ["cat"]]}))
+    >>> ax.images[0].get_array().tolist()
+    [[2.0, 1.0], [1.0, 1.0]]
     """
     import matplotlib.pyplot as plt
 

@@ -123,6 +123,33 @@ def test_filter_tags_by_hand(df, kwargs, expected):
     assert out.columns.tolist() == df.columns.tolist()
 
 
+def test_filter_ignores_case_unless_asked(df):
+    assert analysis.filter_tags(df, any_of=["Cat"]).index.tolist() == ["a", "c", "f"]
+    assert analysis.filter_tags(df, all_of=" PET ", none_of="Dog").index.tolist() == ["a", "c", "h"]
+    assert analysis.filter_tags(df, any_of=["Cat"], case=True).empty
+    cased = pd.DataFrame({"tags": [["Eiffel Tower"], ["eiffel tower"]]})
+    assert analysis.filter_tags(cased, any_of="eiffel tower").index.tolist() == [0, 1]
+    assert analysis.filter_tags(cased, any_of="Eiffel Tower", case=True).index.tolist() == [0]
+    # the mask says the same, and failed rows are never a match
+    assert analysis.tag_mask(df, any_of="CAT").tolist() == \
+        [True, False, True, False, False, True, False, False]
+    assert analysis.tag_mask(df).all()
+
+
+def test_onehot_default_prefix_cannot_meet_a_result_column(df):
+    from imagetags_df import RESULT_COLUMNS
+
+    assert not [c for c in RESULT_COLUMNS if c.startswith(analysis.ONEHOT_PREFIX)]
+    # a frame as generate() returns it, with a tag named like the part after "tag_"
+    out = df.assign(tag_scores=[[0.9] * len(t) if t else None for t in df["tags"]])
+    out.loc["a", "tags"] = ["scores", "cat"]
+    wide = analysis.onehot(out)
+    one_hot = wide.filter(like=analysis.ONEHOT_PREFIX)
+    assert "tag_scores" not in one_hot.columns and "tag:scores" in one_hot.columns
+    assert (one_hot.dtypes == bool).all()
+    assert wide["tag_scores"].equals(out["tag_scores"])
+
+
 def test_filter_returns_a_copy(df):
     out = analysis.filter_tags(df, all_of="pet")
     out.loc["a", "path"] = "changed"
@@ -131,9 +158,9 @@ def test_filter_returns_a_copy(df):
 
 def test_onehot_columns_and_values(df):
     wide = analysis.onehot(df, min_count=2)
-    assert wide.columns.tolist() == [*df.columns, "tag_pet", "tag_cat", "tag_animal"]
-    assert wide["tag_pet"].tolist() == [True, True, True, False, False, False, False, True]
-    assert wide["tag_cat"].dtype == bool
+    assert wide.columns.tolist() == [*df.columns, "tag:pet", "tag:cat", "tag:animal"]
+    assert wide["tag:pet"].tolist() == [True, True, True, False, False, False, False, True]
+    assert wide["tag:cat"].dtype == bool
     assert wide.index.equals(df.index)
     assert wide[df.columns.tolist()].equals(df)  # the original columns are untouched
 
@@ -148,7 +175,7 @@ def test_onehot_round_trip(df):
 
 def test_onehot_sparse_round_trip(df):
     wide = analysis.onehot(df, sparse=True)
-    assert isinstance(wide["tag_pet"].dtype, pd.SparseDtype)
+    assert isinstance(wide["tag:pet"].dtype, pd.SparseDtype)
     back = analysis.from_onehot(wide.drop(columns=["tags"]))
     assert [sorted(t) for t in back["tags"]] == [sorted(t or []) for t in analysis.tag_lists(df)]
 
@@ -157,14 +184,14 @@ def test_onehot_goes_sparse_by_itself_with_many_tags():
     n_tags = analysis.SPARSE_AUTO_MIN_TAGS + 50
     many = pd.DataFrame({"tags": [[f"t{i}", f"t{(i + 1) % n_tags}"] for i in range(n_tags)]})
     wide = analysis.onehot(many)
-    assert sum(c.startswith("tag_") for c in wide.columns) == n_tags
-    assert isinstance(wide["tag_t0"].dtype, pd.SparseDtype)
-    assert wide["tag_t0"].sum() == 2
-    assert not isinstance(analysis.onehot(many.head(3))["tag_t0"].dtype, pd.SparseDtype)
+    assert sum(c.startswith("tag:") for c in wide.columns) == n_tags
+    assert isinstance(wide["tag:t0"].dtype, pd.SparseDtype)
+    assert wide["tag:t0"].sum() == 2
+    assert not isinstance(analysis.onehot(many.head(3))["tag:t0"].dtype, pd.SparseDtype)
 
 
 def test_onehot_refuses_to_overwrite_columns(df):
-    clash = df.assign(tag_pet=1)
+    clash = df.assign(**{"tag:pet": 1})
     with pytest.raises(ConfigurationError, match="prefix"):
         analysis.onehot(clash)
     assert "pet_flag" not in analysis.onehot(clash, prefix="has_").columns
@@ -188,7 +215,7 @@ def test_accessor_is_a_thin_adapter(df):
     assert df.imagetags.cooccurrence(top=3, measure="jaccard").equals(
         analysis.cooccurrence(df, top=3, measure="jaccard"))
     assert df.imagetags.filter(any_of="dog").index.tolist() == ["b"]
-    assert df.imagetags.onehot(min_count=3).columns.tolist()[-2:] == ["tag_pet", "tag_cat"]
+    assert df.imagetags.onehot(min_count=3).columns.tolist()[-2:] == ["tag:pet", "tag:cat"]
 
 
 # --- charts -----------------------------------------------------------------------

@@ -59,6 +59,9 @@ print("SUMMARY " + _json.dumps({
     "tags": {str(i): list(t) for i, t in out["tags"].items() if t is not None},
     "top_tag": str(top_tag),
     "filtered": int(len(out.imagetags.filter(all_of=[top_tag]))),
+    "filtered_upper": int(len(out.imagetags.filter(all_of=[top_tag.upper()]))),
+    "onehot_columns": list(wide.filter(like="tag:").columns),
+    "onehot_dtypes": sorted({str(d) for d in wide.filter(like="tag:").dtypes}),
     "gallery_rows": [int(p) for p in gallery.page_rows()],
     "gallery_model": gallery.widget.model_id,
 }, ensure_ascii=False))
@@ -128,6 +131,10 @@ def test_notebook_executes_on_the_samples(executed):
     assert summary["backends"] == ["local"]
     assert len(summary["tags"]) == n and all(summary["tags"].values())
     assert summary["filtered"] >= 1
+    assert summary["filtered_upper"] == summary["filtered"]  # tag filters ignore case
+    # the quickstart's wide.filter(like="tag:") is the one-hot block and nothing else
+    assert summary["onehot_columns"] and summary["onehot_dtypes"] == ["bool"]
+    assert "tag_scores" not in summary["onehot_columns"]
     # the charts drew
     plots = [c for c in nb.cells if c.cell_type == "code" and "plot_" in c.source]
     assert len(plots) == 2

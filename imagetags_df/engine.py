@@ -58,9 +58,27 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     unless ``on_error="raise"``. A bad key (1002/1003) raises AuthenticationError;
     everything finished before it stays cached.
 
-    >>> out = generate(pd.DataFrame({"path": ["data/samples/chelsea.jpg"]}), backend="local")  # doctest: +SKIP
-    >>> out.loc[0, "tags"][:2]  # doctest: +SKIP
-    ['cat', 'tabby cat']
+    Parameters (each settled once: the argument, else its environment variable where it
+    has one, else a default):
+
+    * ``col``: the column of images (paths, bytes or PIL images); ``lang``: one of
+      ``LANGUAGES`` (``en zh fr de es ja ko``).
+    * ``backend``: ``"auto"`` (the API when a key is set, else ``"local"``, the offline
+      tagger), ``"imagedescriber"``, ``"local"``, or a :class:`Backend`.
+    * ``api_key`` / ``base_url``: the API's key and address (``IMAGEDESCRIBER_API_KEY``,
+      ``IMAGEDESCRIBER_BASE_URL``). The key never reaches a log, a repr or the cache.
+    * ``cache_dir``: where results are cached by image content (``IMAGETAGS_CACHE_DIR``);
+      ``False`` turns the cache off.
+    * ``max_concurrency``, ``rate_limit`` (``"60/min"``, ``"2/s"``, calls per minute, or a
+      :class:`RateLimit`), ``max_retries``, ``timeout`` (seconds per call): pacing.
+    * ``max_credits``: stop sending once the run would spend more; unsent rows say why.
+    * ``on_error``: ``"record"`` (an ``error`` per row) or ``"raise"``.
+    * ``progress``: a progress bar; ``ocr``: read text in the image (offline tagger).
+
+    >>> out = generate(pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"]}), backend="local",
+    ...                progress=False)
+    >>> "cat" in out.loc[0, "tags"], out.loc[0, "error"], out.loc[0, "backend"]
+    (True, None, 'local')
     """
     series = _column(df, col)
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url, timeout=timeout,
@@ -128,8 +146,10 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     Unread files are read and hashed (that is how the cache is consulted), and the
     hashes are remembered, so the real run does not hash them again.
 
-    >>> print(estimate(pd.DataFrame({"path": ["a.jpg"]}), backend="local", cache_dir=False))  # doctest: +SKIP
-    1 rows, 0 unique images, 0 cached, 1 unreadable; 0 calls, ...
+    >>> paths = ["data/samples/coffee.jpg", "data/samples/coffee.jpg", "data/samples/missing.jpg"]
+    >>> est = estimate(pd.DataFrame({"path": paths}), backend="local", cache_dir=False)
+    >>> est.rows, est.unique_images, est.invalid, est.calls_needed, est.credits_needed
+    (3, 1, 1, 1, 0.0)
     """
     series = _column(df, col)
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,

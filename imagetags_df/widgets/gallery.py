@@ -233,8 +233,12 @@ def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = No
     image column (default: ``path``, ``image``, ... or the first column that holds images).
     Only the current page is ever turned into thumbnails.
 
-    >>> df = pd.DataFrame({"path": ["data/samples/chelsea.jpg"], "tags": [["cat"]]})
-    >>> preview(df, n=12)  # doctest: +SKIP
+    >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg"],
+    ...                    "tags": [["cat", "pet"], ["coffee", "drink"]]})
+    >>> preview(df, n=12)
+    <Gallery images 1–2 of 2 · page 1/1>
+    >>> preview(df, tags="drink").page_rows().tolist()
+    [1]
     """
     return Gallery(df, n=n, tags=tags, page=page, col=col, thumb_size=thumb_size, tags_col=tags_col)
 

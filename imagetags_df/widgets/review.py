@@ -298,7 +298,12 @@ class Review:
         """A copy of the frame with ``tags_reviewed`` (list, or None where tagging failed
         and nobody added tags) and ``reviewed`` (bool) columns.
 
-        >>> rv = review(df, path="review.json"); rv.result()  # doctest: +SKIP
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"], "tags": [["coffee", "cake"]]})
+        >>> rv = review(df, path="review.json")
+        >>> rv.remove_tag(0, "cake")
+        >>> rv.result()[["tags", "tags_reviewed", "reviewed"]]
+                     tags tags_reviewed  reviewed
+        0  [coffee, cake]      [coffee]     False
         """
         out = self._df.copy()
         out["tags_reviewed"] = [self.tags_of(p) for p in range(len(self._df))]
@@ -382,9 +387,13 @@ def review(df: pd.DataFrame, path: str | os.PathLike[str], col: str | None = Non
     calling ``review`` again with the same file resumes. ``.result()`` returns the frame
     with ``tags_reviewed`` and ``reviewed`` columns.
 
-    >>> rv = review(out, path="labels/review.json")   # doctest: +SKIP
-    >>> rv                                             # doctest: +SKIP
-    >>> reviewed = rv.result()                         # doctest: +SKIP
+    >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"], "tags": [["cat", "sofa"]]})
+    >>> rv = review(df, path="labels/review.json")   # display rv in Jupyter to label by hand
+    >>> rv.remove_tag(0, "sofa")
+    >>> rv.set_reviewed(0)
+    >>> review(df, path="labels/review.json").result()[["tags_reviewed", "reviewed"]]
+      tags_reviewed  reviewed
+    0         [cat]      True
     """
     return Review(df, path=path, col=col, n=n, thumb_size=thumb_size, tags_col=tags_col)
 

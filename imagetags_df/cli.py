@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -63,8 +64,37 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _fail(message: str, status: int = EXIT_FATAL) -> NoReturn:
-    click.echo(f"imagetags: error: {message}", err=True)
+    click.echo(f"imagetags: error: {cli_wording(message)}", err=True)
     sys.exit(status)
+
+
+#: The library speaks of keyword arguments; a command line user knows flags and
+#: environment variables. Each library phrase the CLI can meet, and what it says instead.
+_CLI_WORDING: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"Pass api_key=\.\.\.,? or set it in the environment"),
+     "Set it in the environment (or pass --api-key)"),
+    (re.compile(r"\bapi_key=(\.\.\.)?"), "--api-key "),
+    (re.compile(r'\bbackend\s*=\s*["\']([\w-]+)["\']'), r"--backend \1"),
+    (re.compile(r"\bbase_url\b"), f"--base-url (or {C.ENV_BASE_URL})"),
+    (re.compile(r"\bcache_dir\b"), f"--cache-dir (or {C.ENV_CACHE_DIR})"),
+    (re.compile(r"\brate_limit\b"), "--rate-limit"),
+    (re.compile(r"\bmax_credits\b"), "--max-credits"),
+    (re.compile(r"\bmax_concurrency\b"), "--concurrency"),
+    (re.compile(r"\blang\b(?= ')"), "--lang"),
+]
+
+
+def cli_wording(message: str) -> str:
+    """A library message in the command line's words: flags and environment variables.
+
+    >>> cli_wording("rate_limit 'x' is not understood")
+    "--rate-limit 'x' is not understood"
+    >>> cli_wording('or use the offline tagger with backend="local" (no key, no network).')
+    'or use the offline tagger with --backend local (no key, no network).'
+    """
+    for pattern, replacement in _CLI_WORDING:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _expected_errors(func: F) -> F:
@@ -80,7 +110,8 @@ def _expected_errors(func: F) -> F:
             return func(*args, **kwargs)
         except AuthenticationError as exc:
             _fail(f"the API key was refused: {exc}\n"
-                  f"Set a valid key: export {C.ENV_API_KEY}=...  (or use --backend local, no key needed)")
+                  f"Set a valid key: export {C.ENV_API_KEY}=... or pass --api-key "
+                  "(or use --backend local, no key needed)")
         except ConfigurationError as exc:
             _fail(str(exc))
         except ImageTagsError as exc:
@@ -108,7 +139,8 @@ def _rate_limit(ctx: click.Context, param: click.Parameter, value: str | None) -
     try:
         RateLimit.parse(value)
     except ConfigurationError as exc:
-        raise click.BadParameter(str(exc)) from None
+        # click already names the flag: "Invalid value for '--rate-limit': 'fast' is ..."
+        raise click.BadParameter(cli_wording(str(exc)).removeprefix("--rate-limit ")) from None
     return value
 
 
@@ -134,6 +166,9 @@ def _run_options(func: F) -> F:
                      show_default=True,
                      help=f"'imagedescriber' is the API (key in ${C.ENV_API_KEY}); 'local' the offline "
                           "tagger (no key, no network); 'auto' the API when a key is set, else local."),
+        click.option("--api-key", metavar="KEY", default=None,
+                     help=f"ImageDescriber API key (default ${C.ENV_API_KEY}; prefer the variable: "
+                          "a flag shows in the process list)."),
         click.option("--base-url", metavar="URL", default=None,
                      help=f"API base URL, e.g. an 'imagetags serve' (default ${C.ENV_BASE_URL} or the "
                           "hosted service)."),
@@ -152,10 +187,10 @@ def _run_options(func: F) -> F:
     return func
 
 
-def _generate_kwargs(lang: str, backend: str, base_url: str | None, cache_dir: Path | None,
-                     rate_limit: str | None, max_credits: float | None, concurrency: int | None,
-                     no_progress: bool) -> dict[str, Any]:
-    return dict(lang=lang, backend=backend.lower(), base_url=base_url, cache_dir=cache_dir,
+def _generate_kwargs(lang: str, backend: str, api_key: str | None, base_url: str | None,
+                     cache_dir: Path | None, rate_limit: str | None, max_credits: float | None,
+                     concurrency: int | None, no_progress: bool) -> dict[str, Any]:
+    return dict(lang=lang, backend=backend.lower(), api_key=api_key, base_url=base_url, cache_dir=cache_dir,
                 rate_limit=rate_limit, max_credits=max_credits, max_concurrency=concurrency,
                 progress=not no_progress)
 
@@ -244,8 +279,8 @@ Examples:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("-o", "--out", metavar="FILE", callback=_out_path,
-              help="Write one row per image to FILE: .csv, .parquet or .jsonl ('-' for JSON Lines on "
-                   "stdout, the default when no other output is asked for).")
+              help="Write one row per image to FILE: .csv, .parquet or .jsonl ('-': JSON Lines on stdout). "
+                   "Default: a readable table on stdout, unless --sidecars or --write-metadata is given.")
 @click.option("--sidecars", is_flag=True,
               help="Write a JSON file beside each image (cat.jpg -> cat.json) with tags, title, description.")
 @click.option("--force", is_flag=True,
@@ -275,7 +310,8 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
 
     if dry_run:
         est = engine.estimate(frame, col="path", lang=kwargs["lang"], backend=kwargs["backend"],
-                              base_url=kwargs["base_url"], cache_dir=kwargs["cache_dir"],
+                              api_key=kwargs["api_key"], base_url=kwargs["base_url"],
+                              cache_dir=kwargs["cache_dir"],
                               rate_limit=kwargs["rate_limit"])
         click.echo(_estimate_text(est))
         for _pos, message in sorted(est.errors.items()):
@@ -341,7 +377,8 @@ def _write_all_metadata(results: pd.DataFrame, force: bool, kwargs: dict[str, An
         rewritten.append((rec["path"], rec))
     if rewritten:
         export.remember_results(rewritten, lang=kwargs["lang"], backend=kwargs["backend"],
-                                base_url=kwargs["base_url"], cache_dir=kwargs["cache_dir"])
+                                api_key=kwargs["api_key"], base_url=kwargs["base_url"],
+                                cache_dir=kwargs["cache_dir"])
     click.echo(f"imagetags: wrote metadata into {len(rewritten)} image(s)", err=True)
     return ok
 

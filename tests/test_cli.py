@@ -71,6 +71,15 @@ def fake_tags(path: str) -> list[str]:
 # --------------------------------------------------------------------------- help
 
 
+def test_tag_help_states_the_real_default_output(folder, api):
+    text = " ".join(CliRunner().invoke(cli.main, ["tag", "--help"], terminal_width=200).output.split())
+    assert "Default: a readable table on stdout" in text
+    assert "the default when no other output" not in text
+    # ...and that is what a run without --out prints.
+    proc = invoke(["tag", str(folder / "beach.png"), *FAST], api=api)
+    assert proc.stdout.split()[:3] == ["file", "title", "tags"]
+
+
 def test_help_of_every_command_has_examples_and_exit_statuses():
     top = run(["--help"], key=None)
     assert top.returncode == 0 and "Examples:" in top.stdout
@@ -195,10 +204,39 @@ def test_bad_key_is_fatal_with_a_clear_message_and_no_key_echoed(folder, api):
     assert not (folder / "r.csv").exists()
 
 
+PYTHON_SPEAK = ("api_key=", 'backend="', "rate_limit", "max_credits", "max_concurrency", "base_url", "cache_dir")
+
+
 def test_missing_key_for_the_api_backend_says_how_to_set_it(folder):
     proc = run(["tag", str(folder), "--backend", "imagedescriber", *FAST], key=None)
     assert proc.returncode == cli.EXIT_FATAL
     assert "export IMAGEDESCRIBER_API_KEY=" in proc.stderr and "Traceback" not in proc.stderr
+    # In flags and environment variables, not in the library's keyword arguments.
+    assert "--api-key" in proc.stderr and "--backend local" in proc.stderr
+    assert not [w for w in PYTHON_SPEAK if w in proc.stderr], proc.stderr
+
+
+def test_error_messages_speak_flags_while_the_library_keeps_its_words(tmp_path):
+    from imagetags_df import generate
+    from imagetags_df._exceptions import ConfigurationError
+
+    bad_rate = CliRunner().invoke(cli.main, ["tag", str(tmp_path), "--rate-limit", "fast"])
+    assert bad_rate.exit_code == cli.EXIT_USAGE
+    assert "Invalid value for '--rate-limit': 'fast' is not understood" in bad_rate.output
+    assert not [w for w in PYTHON_SPEAK if w in bad_rate.output], bad_rate.output
+    # The Python API is unchanged: it names its own arguments.
+    with pytest.raises(ConfigurationError, match='(?s)Pass api_key=.*backend="local"'):
+        generate(pd.DataFrame({"path": ["x.jpg"]}), backend="imagedescriber", cache_dir=False)
+
+
+def test_api_key_flag_reaches_the_api_and_is_never_echoed(folder, api):
+    proc = run(["tag", str(folder / "beach.png"), "--api-key", API_KEY, "--out", "-", *FAST], api=api, key=None)
+    assert proc.returncode == cli.EXIT_OK, proc.stderr
+    assert json.loads(proc.stdout)["backend"] == "imagedescriber" and api.count("ok") == 1
+    bad = "sk-flag-secret-0a1b2c3d4e5f"
+    refused = run(["tag", str(folder / "猫 on sofa.jpg"), "--api-key", bad, *FAST], api=api, key=None)
+    assert refused.returncode == cli.EXIT_FATAL and "--api-key" in refused.stderr
+    assert bad not in refused.stderr + refused.stdout
 
 
 def test_missing_path_and_bad_options(tmp_path, api):

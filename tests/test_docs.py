@@ -1,0 +1,32 @@
+"""The documentation a user reads links only to files that ship with the repository."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LINK = re.compile(r"\]\(([^)\s]+)\)|`(\.\./[^`]+)`")
+
+
+def _local_targets(doc: Path) -> list[str]:
+    targets = []
+    for m in LINK.finditer(doc.read_text(encoding="utf-8")):
+        target = (m.group(1) or m.group(2)).split("#", 1)[0]
+        if target and not re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            targets.append(target)
+    return targets
+
+
+def test_readme_and_docs_links_stay_inside_the_repository():
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert ROOT / "docs" / "api.md" in docs
+    checked = 0
+    for doc in docs:
+        for target in _local_targets(doc):
+            resolved = (doc.parent / target).resolve()
+            assert resolved.is_relative_to(ROOT), f"{doc.name} links outside the repository: {target}"
+            assert resolved.exists(), f"{doc.name} links to a missing file: {target}"
+            checked += 1
+    assert "docs/api.md" in _local_targets(ROOT / "README.md")
+    assert checked >= 2

@@ -2,8 +2,8 @@
 
 The API takes JPEG, PNG and WebP up to 4 MB. We sniff the format from the bytes
 (names lie: the seed's own sample code labels PNGs as JPEG), send acceptable
-images untouched, convert everything else Pillow reads, and shrink what is too
-big, so the service never sees a 2004 or an oversize body that we could have
+images untouched, convert everything else Pillow reads (GIF, BMP, TIFF, AVIF,
+and phones' HEIC/HEIF through pillow-heif), and shrink what is too big, so the service never sees a 2004 or an oversize body that we could have
 avoided. Every failure is an :class:`ImageError` whose message names the file.
 """
 
@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any, Union
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF (phone photos); Pillow reads AVIF itself since 11.3
+    from pillow_heif import register_heif_opener
+except ImportError:  # pragma: no cover - a dependency, missing only from a broken install
+    HEIF_READABLE = False
+else:
+    register_heif_opener()
+    HEIF_READABLE = True
 
 from . import _constants as C
 from ._exceptions import (
@@ -47,14 +55,30 @@ _MAGIC: list[tuple[bytes, int, str]] = [
 ]
 
 
+#: ISO BMFF ``ftyp`` brands: HEIF stills (HEVC-coded or generic) and AVIF.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+
+#: What a file that cannot be read may be converted from, for messages.
+READABLE_FORMATS = "JPEG, PNG, WebP, GIF, BMP, TIFF, HEIC/HEIF, AVIF"
+
+
 def sniff_format(data: bytes) -> str | None:
     """The image format named by the first bytes (``"JPEG"``, ``"PNG"``, ``"WEBP"``, ...), or None.
 
     >>> sniff_format(b"\\x89PNG\\r\\n\\x1a\\n....")
     'PNG'
+    >>> sniff_format(b"\\x00\\x00\\x00\\x18ftypheic\\x00\\x00\\x00\\x00")
+    'HEIF'
     """
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
+    if len(data) >= 12 and data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in _AVIF_BRANDS:
+            return "AVIF"
+        if brand in _HEIF_BRANDS:
+            return "HEIF"
     for magic, offset, fmt in _MAGIC:
         if data[offset:offset + len(magic)] == magic:
             return fmt
@@ -194,8 +218,13 @@ def _open(data: bytes, name: str) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"{name}: refused as a decompression bomb ({exc})", source=name) from exc
     except UnidentifiedImageError as exc:
+        if sniff_format(data) == "HEIF" and not HEIF_READABLE:
+            raise UnsupportedImageError(
+                f"{name}: a HEIC/HEIF image, which needs pillow-heif: pip install pillow-heif",
+                source=name) from exc
         raise UnsupportedImageError(
-            f"{name}: not an image Pillow can read (use JPEG, PNG or WebP)", source=name) from exc
+            f"{name}: not an image format we can read ({READABLE_FORMATS} and the other formats "
+            "Pillow opens are read and converted)", source=name) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise CorruptImageError(f"{name}: corrupt image header ({exc})", source=name) from exc
     pixels = img.width * img.height

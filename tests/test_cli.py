@@ -164,6 +164,36 @@ def test_local_backend_on_sample_photos_offline(tmp_path):
     assert "calls needed:   0" in dry.stdout and "4 cached" in dry.stdout  # metadata rewrites stay cached
 
 
+def test_phone_formats_heic_heif_and_avif_are_read_and_converted(tmp_path, api):
+    """Real HEIC/HEIF (pillow-heif's HEVC encoder) and AVIF (Pillow's own) files, as phones write them."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()  # in this process, to write the files; the command runs in its own
+
+    phone = tmp_path / "DCIM 相机"
+    phone.mkdir()
+    phone_file = phone / "IMG_0001.HEIC"
+    for seed, (name, fmt) in enumerate([("IMG_0001.HEIC", "HEIF"), ("IMG_0002.heif", "HEIF"),
+                                        ("IMG_0003.avif", "AVIF")]):
+        with Image.open(make_photo(tmp_path / f"src{seed}.png", size=(400, 300), seed=11 + seed, fmt="PNG")) as im:
+            im.save(phone / name, format=fmt, quality=80)
+    clear = Image.new("RGBA", (200, 100), (200, 30, 30, 255))
+    clear.paste((0, 0, 0, 0), (0, 0, 100, 100))  # half transparent: must stay so (PNG, not JPEG)
+    clear.save(phone / "alpha.avif", format="AVIF", quality=80)
+    assert phone_file.read_bytes()[4:12] == b"ftypheic"
+    (phone / "notes.txt").write_text("not an image", encoding="utf-8")
+    names = ["IMG_0001.HEIC", "IMG_0002.heif", "IMG_0003.avif", "alpha.avif", "notes.txt"]
+    proc = run(["tag", *(str(phone / n) for n in names), "--out", "-", *FAST], api=api)
+    assert proc.returncode == cli.EXIT_PARTIAL, proc.stderr  # only notes.txt fails
+    rows = {Path(r["path"]).name: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert all(rows[n]["error"] is None for n in names[:4]), rows
+    # The API saw JPEG (or PNG where there is transparency), never a format it refuses.
+    assert sorted(c.mime for c in api.calls) == ["image/jpeg"] * 3 + ["image/png"]
+    message = rows["notes.txt"]["error"]
+    assert "HEIC/HEIF, AVIF" in message and "use JPEG, PNG or WebP" not in message
+    assert rows["notes.txt"]["error_code"] is None
+
+
 # --------------------------------------------------------------------------- tag: exit statuses
 
 

@@ -294,7 +294,7 @@ Examples:
 @_expected_errors
 def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool, force: bool,
         write_metadata: bool, dry_run: bool, **run: Any) -> None:
-    """Tag image files and folders (JPEG, PNG, WebP; GIF, BMP, TIFF are converted).
+    """Tag image files and folders (JPEG, PNG, WebP; GIF, BMP, TIFF, HEIC/HEIF, AVIF are converted).
 
     Folders are read for files with an image extension; hidden files are
     skipped. Results come from the same cache, pacing and retries as the

@@ -73,8 +73,10 @@ def _fail(message: str, status: int = EXIT_FATAL) -> NoReturn:
 _CLI_WORDING: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"Pass api_key=\.\.\.,? or set it in the environment"),
      "Set it in the environment (or pass --api-key)"),
+    (re.compile(r"\bthe api_key argument\b"), "--api-key"),
     (re.compile(r"\bapi_key=(\.\.\.)?"), "--api-key "),
     (re.compile(r'\bbackend\s*=\s*["\']([\w-]+)["\']'), r"--backend \1"),
+    (re.compile(r"\bbase_url=(?=\S)"), "--base-url "),
     (re.compile(r"\bbase_url\b"), f"--base-url (or {C.ENV_BASE_URL})"),
     (re.compile(r"\bcache_dir\b"), f"--cache-dir (or {C.ENV_CACHE_DIR})"),
     (re.compile(r"\brate_limit\b"), "--rate-limit"),

@@ -254,6 +254,14 @@ def test_error_messages_speak_flags_while_the_library_keeps_its_words(tmp_path):
     assert bad_rate.exit_code == cli.EXIT_USAGE
     assert "Invalid value for '--rate-limit': 'fast' is not understood" in bad_rate.output
     assert not [w for w in PYTHON_SPEAK if w in bad_rate.output], bad_rate.output
+    photo = str(make_photo(tmp_path / "p.jpg"))
+    no_key = run(["tag", photo, "--base-url", "http://127.0.0.1:9", *FAST], key=None)
+    assert no_key.returncode == cli.EXIT_FATAL
+    assert "--backend auto with --base-url 'http://127.0.0.1:9' means a server" in no_key.stderr
+    blank = run(["tag", photo, "--backend", "imagedescriber", "--api-key", " ", *FAST], key=None)
+    assert blank.returncode == cli.EXIT_FATAL and "--api-key is empty" in blank.stderr
+    for proc in (no_key, blank):
+        assert not [w for w in PYTHON_SPEAK if w in proc.stderr], proc.stderr
     # The Python API is unchanged: it names its own arguments.
     with pytest.raises(ConfigurationError, match='(?s)Pass api_key=.*backend="local"'):
         generate(pd.DataFrame({"path": ["x.jpg"]}), backend="imagedescriber", cache_dir=False)

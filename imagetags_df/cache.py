@@ -6,12 +6,18 @@ one directory safely. Values are JSON text, so the cache stays inspectable with
 any SQLite browser. Keys never contain an API key: results are keyed on the
 SHA-256 of the image bytes, the backend's identity (which excludes secrets),
 the language and the cache schema version.
+
+A cache is a convenience, never a reason to lose a run: a damaged cache file, a
+read-only directory or a full disk turns it into a memory-only cache for the
+rest of the run, with one warning, and every row still gets its answer.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +28,13 @@ from diskcache.core import MODE_RAW
 
 from . import _constants as C
 from ._types import TagResult
+
+log = logging.getLogger(__name__)
+
+#: What a broken cache raises: SQLite's errors (damaged file, read-only database,
+#: disk full), the file system's (values diskcache keeps in files, a directory it
+#: cannot create) and diskcache's lock timeout.
+CACHE_FAULTS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, diskcache.Timeout)
 
 
 def default_cache_dir() -> Path:
@@ -60,27 +73,65 @@ class Cache:
 
     def __init__(self, directory: str | os.PathLike | None) -> None:
         self.directory = Path(directory) if directory is not None else None
-        self._mem: dict[str, Any] | None = None
+        # Always present: the whole cache when there is no directory, and what
+        # could not be written to disk when the disk fails mid-run.
+        self._mem: dict[str, Any] = {}
         self._disk: diskcache.Cache | None = None
-        if self.directory is None:
-            self._mem = {}
-        else:
-            # A 4 GB cap with LRU-ish eviction is diskcache's default policy; a
-            # result is a few hundred bytes, so that is millions of images.
-            self._disk = diskcache.Cache(str(self.directory), timeout=60)
+        #: Why the disk is not used (any more), or None while it works.
+        self.fault: str | None = None
+        if self.directory is not None:
+            try:
+                # A 4 GB cap with LRU-ish eviction is diskcache's default policy; a
+                # result is a few hundred bytes, so that is millions of images.
+                self._disk = diskcache.Cache(str(self.directory), timeout=60)
+            except CACHE_FAULTS as exc:
+                self._give_up_disk("could not be opened", exc)
+
+    def _give_up_disk(self, what: str, exc: BaseException) -> None:
+        """Continue in memory, and say so once: results from now on are not kept after the run."""
+        if self.fault is None:
+            self.fault = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "the cache at %s %s (%s); this run goes on with an in-memory cache, so its new "
+                "results are returned but not kept for the next run. Free some space, fix the "
+                "directory's permissions, or move the damaged cache away (or pass another cache_dir).",
+                self.directory, what, self.fault)
+        disk, self._disk = self._disk, None
+        if disk is not None:
+            try:
+                disk.close()
+            except CACHE_FAULTS:
+                pass
+
+    def pacing_fault(self, exc: BaseException) -> None:
+        """The pacer could not write its schedule here: the disk is as good as gone for this run."""
+        self._give_up_disk("cannot store the pacing schedule", exc)
 
     @property
     def store(self) -> diskcache.Cache | None:
-        """The underlying diskcache (shared pacing state lives there too)."""
+        """The underlying diskcache (shared pacing state lives there too), or None in memory."""
         return self._disk
 
     def _set(self, key: str, value: Any) -> None:
         if self._disk is not None:
-            self._disk.set(key, value)
-        else:
-            self._mem[key] = value  # type: ignore[index]
+            try:
+                self._disk.set(key, value)
+                return
+            except CACHE_FAULTS as exc:
+                self._give_up_disk("cannot store results", exc)
+        self._mem[key] = value
 
     def _get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        """Values of many keys, from memory first, then from disk in a few SQL queries."""
+        found = {k: self._mem[k] for k in keys if k in self._mem}
+        if self._disk is not None:
+            try:
+                found.update(self._disk_many([k for k in keys if k not in found]))
+            except CACHE_FAULTS as exc:
+                self._give_up_disk("cannot be read", exc)
+        return found
+
+    def _disk_many(self, keys: Sequence[str]) -> dict[str, Any]:
         """Values of many keys in a few SQL queries instead of one each.
 
         diskcache has no multi-get, and one ``get`` per row is what made a cached
@@ -88,8 +139,7 @@ class Cache:
         raw, short strings stored raw with ``MODE_RAW``) has been stable since
         diskcache 4; anything stored another way falls back to the public ``get``.
         """
-        if self._disk is None:
-            return {k: self._mem[k] for k in keys if k in self._mem}  # type: ignore[operator,index]
+        assert self._disk is not None
         found: dict[str, Any] = {}
         now = time.time()
         unique = list(dict.fromkeys(keys))
@@ -141,11 +191,19 @@ class Cache:
         self._set(key, json.dumps(value, ensure_ascii=False))
 
     def __len__(self) -> int:
-        return len(self._disk) if self._disk is not None else len(self._mem)  # type: ignore[arg-type]
+        if self._disk is not None:
+            try:
+                return len(self._disk) + len(self._mem)
+            except CACHE_FAULTS as exc:
+                self._give_up_disk("cannot be read", exc)
+        return len(self._mem)
 
     def close(self) -> None:
         if self._disk is not None:
-            self._disk.close()
+            try:
+                self._disk.close()
+            except CACHE_FAULTS:
+                pass
 
     def __repr__(self) -> str:
         return f"Cache({str(self.directory) if self.directory else 'memory'!r})"

@@ -79,7 +79,8 @@ class Run:
         self.spent = 0.0
         self.reserved = 0.0
         be = settings.backend
-        self.pacer = (Pacer(settings.rate_limit, be.limiter_id() or be.cache_identity(), settings.cache.store)
+        self.pacer = (Pacer(settings.rate_limit, be.limiter_id() or be.cache_identity(), settings.cache.store,
+                            on_fault=settings.cache.pacing_fault)
                       if settings.rate_limit is not None else None)
         self.key_prefix = (be.cache_identity(), settings.lang)
 

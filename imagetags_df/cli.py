@@ -303,10 +303,13 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     library's generate().
     """
     kwargs = _generate_kwargs(**run)
-    images = export.find_images(paths, recursive=recursive)
+    search = export.search_images(paths, recursive=recursive)
+    images = search.images
+    skipped = search.skipped_summary()
+    if skipped:
+        click.echo(f"imagetags: {skipped}", err=True)
     if not images:
-        click.echo("imagetags: no images found"
-                   + ("" if recursive else " (use --recursive to look in sub-folders)"), err=True)
+        click.echo("imagetags: no images found", err=True)
         sys.exit(EXIT_OK)
     frame = pd.DataFrame({"path": [str(p) for p in images]})
 
@@ -329,7 +332,7 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     elif out is None and not sidecars and not write_metadata:
         # A person at a terminal: a readable table (machine-readable: --out - for JSON Lines).
         width = shutil.get_terminal_size((120, 24)).columns
-        click.echo(export.text_table(results, "path", width=width), nl=False)
+        click.echo(export.text_table(results, "path", width=width, labels=search.labels), nl=False)
     elif out is not None:
         written = export.write_table(results, out)
         click.echo(f"imagetags: wrote {len(results)} rows to {written}", err=True)

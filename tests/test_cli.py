@@ -132,6 +132,51 @@ def test_tag_without_outputs_prints_a_table_and_second_run_is_cached(folder, api
     assert api.count() == 1  # the second run was answered from the cache
 
 
+def test_skipped_files_and_sub_folders_are_summarised_in_one_line(folder, api):
+    (folder / "notes.txt").write_text("not an image", encoding="utf-8")
+    (folder / "list.csv").write_text("a,b", encoding="utf-8")
+    (folder / "beach.png.json").write_text("{}", encoding="utf-8")  # a sidecar: expected, not reported
+    (folder / "raw").mkdir()
+    proc = invoke(["tag", str(folder), "--out", "-", *FAST], api=api)
+    assert proc.exit_code == cli.EXIT_OK, proc.stderr
+    skipped = [line for line in proc.stderr.splitlines() if "skipped" in line]
+    assert skipped == ["imagetags: skipped 2 files that are not images (list.csv, notes.txt) and 2 sub-folders "
+                       "(raw, trip; use --recursive to include them)"]
+    assert len(proc.stdout.splitlines()) == 2
+    recursive = invoke(["tag", str(folder), "-r", "--out", "-", *FAST], api=api)
+    assert "skipped 2 files that are not images (list.csv, notes.txt)\n" in recursive.stderr
+    assert "sub-folder" not in recursive.stderr
+    quiet = invoke(["tag", str(folder / "trip"), "--out", "-", *FAST], api=api)
+    assert "skipped" not in quiet.stderr
+
+
+def test_recursive_table_shows_relative_paths_aligned_for_wide_names(tmp_path, api):
+    import unicodedata
+
+    from wcwidth import wcswidth  # an independent measure of terminal columns
+
+    top = tmp_path / "album"
+    names = ["猫 on sofa.jpg", "plain.jpg", unicodedata.normalize("NFD", "ガイドブック.jpg"),
+             unicodedata.normalize("NFD", "한국 여행.png"), unicodedata.normalize("NFD", "café.jpg"),
+             "trip/山の上/頂上.webp", "trip/b.jpg"]
+    for seed, name in enumerate(names):
+        make_photo(top / name, seed=seed, fmt={"png": "PNG", "webp": "WEBP"}.get(name.rsplit(".", 1)[1], "JPEG"))
+    env = {"IMAGEDESCRIBER_BASE_URL": api.url, "IMAGEDESCRIBER_API_KEY": API_KEY, "COLUMNS": "100"}
+    proc = CliRunner().invoke(cli.main, ["tag", str(top), "-r", "--lang", "zh", *FAST], env=env,
+                              catch_exceptions=False)
+    assert proc.exit_code == cli.EXIT_OK, proc.stderr
+    header, *rows = proc.stdout.splitlines()
+    assert len(rows) == len(names)
+    shown = [unicodedata.normalize("NFC", row.split("  ")[0]).strip() for row in rows]
+    assert "trip/山の上/頂上.webp" in shown and "trip/b.jpg" in shown and "猫 on sofa.jpg" in shown
+    assert unicodedata.normalize("NFC", "ガイドブック.jpg") in shown
+    # Every title and every tag list starts in the same terminal column as its header.
+    title_col, tags_col = wcswidth(header[:header.index("title")]), wcswidth(header[:header.index("tags")])
+    for row in rows:
+        assert wcswidth(row[:row.index("Image ")]) == title_col, row
+        assert wcswidth(row[:row.index("tag-")]) == tags_col, row
+
+
 def test_dry_run_reports_estimate_and_calls_nothing(folder, api):
     proc = run(["tag", str(folder), "-r", "--dry-run", "--no-progress"], api=api)
     assert proc.returncode == 0, proc.stderr

@@ -82,6 +82,26 @@ def test_find_images_walks_folders_skips_hidden_and_sidecars(tmp_path):
     assert export.find_images([top], recursive=True) == [b, a, deep]
 
 
+def test_search_images_says_what_it_passed_over(tmp_path):
+    top = tmp_path / "my photos"
+    a = make_photo(top / "a.jpg")
+    heic = top / "IMG_1.HEIC"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")  # picked by its extension
+    (top / "a.jpg.json").write_text("{}")  # our sidecar: neither an image nor worth reporting
+    (top / "notes.txt").write_text("x")
+    (top / ".DS_Store").write_text("x")
+    deep = make_photo(top / "sub" / "c.webp")
+    (top / ".git").mkdir()
+    flat = export.search_images([top])
+    assert flat.images == [heic, a] and flat.labels == ["IMG_1.HEIC", "a.jpg"]
+    assert flat.not_images == [top / "notes.txt"] and flat.subfolders == [top / "sub"]
+    assert flat.skipped_summary() == ("skipped 1 file that is not an image (notes.txt) and 1 sub-folder "
+                                      "(sub; use --recursive to include it)")
+    deep_search = export.search_images([top, a], recursive=True)
+    assert deep_search.images == [heic, a, deep] and deep_search.labels[-1] == os.path.join("sub", "c.webp")
+    assert deep_search.subfolders == []
+
+
 def test_find_images_keeps_explicit_files_once_and_names_missing_paths(tmp_path):
     odd = tmp_path / "scan.dat"
     odd.write_bytes(b"not an image, but named explicitly")

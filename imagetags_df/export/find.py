@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._exceptions import ImageNotFoundError
@@ -13,8 +14,42 @@ from .._exceptions import ImageNotFoundError
 IMAGE_SUFFIXES: frozenset[str] = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp",
     ".gif", ".bmp", ".dib", ".tif", ".tiff", ".avif", ".apng", ".jp2", ".j2k", ".jpf", ".jpx",
-    ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi",
+    ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".qoi", ".heic", ".heif", ".hif",
 })
+
+
+@dataclass
+class ImageSearch:
+    """What :func:`search_images` found, and what it passed over in the folders it read."""
+
+    images: list[Path] = field(default_factory=list)
+    #: For each image, how to show it: its path relative to the folder it was found
+    #: in (``trip/beach.jpg``), or the path as given for a file named explicitly.
+    labels: list[str] = field(default_factory=list)
+    #: Files in those folders without an image extension (hidden files and our own
+    #: sidecars, ``<image>.json``, aside).
+    not_images: list[Path] = field(default_factory=list)
+    #: Sub-folders that were not entered because ``recursive`` was off (hidden ones aside).
+    subfolders: list[Path] = field(default_factory=list)
+
+    def skipped_summary(self, recursive_hint: str = "--recursive", examples: int = 3) -> str | None:
+        """One line naming what was passed over, or None when nothing was.
+
+        >>> ImageSearch(not_images=[Path("a/notes.txt")], subfolders=[Path("a/trip")]).skipped_summary()
+        'skipped 1 file that is not an image (notes.txt) and 1 sub-folder (trip; use --recursive to include it)'
+        """
+        parts = []
+        if self.not_images:
+            n = len(self.not_images)
+            names = ", ".join(p.name for p in self.not_images[:examples]) + (", ..." if n > examples else "")
+            what = "file that is not an image" if n == 1 else "files that are not images"
+            parts.append(f"{n} {what} ({names})")
+        if self.subfolders:
+            n = len(self.subfolders)
+            names = ", ".join(p.name for p in self.subfolders[:examples]) + (", ..." if n > examples else "")
+            parts.append(f"{n} sub-folder{'s' if n != 1 else ''} ({names}; use {recursive_hint} to include "
+                         f"{'them' if n != 1 else 'it'})")
+        return "skipped " + " and ".join(parts) if parts else None
 
 
 def _is_hidden(name: str) -> bool:
@@ -29,34 +64,46 @@ def find_images(paths: Iterable[str | os.PathLike[str]], recursive: bool = False
     only files with an image extension (:data:`IMAGE_SUFFIXES`) are taken; hidden
     files and folders are skipped, and so are our own sidecars (they are ``.json``).
     ``recursive`` descends into sub-folders. Order is stable (sorted by name within
-    each folder) and each file appears once.
+    each folder) and each file appears once. :func:`search_images` also says what
+    was passed over.
 
     >>> find_images(["data/samples"])[:1]  # doctest: +SKIP
     [PosixPath('data/samples/chelsea.jpg')]
     """
-    found: list[Path] = []
+    return search_images(paths, recursive).images
+
+
+def search_images(paths: Iterable[str | os.PathLike[str]], recursive: bool = False) -> ImageSearch:
+    """Like :func:`find_images`, and also the non-image files and sub-folders it passed over."""
+    result = ImageSearch()
     seen: set[str] = set()
 
-    def add(p: Path) -> None:
+    def add(p: Path, label: str) -> None:
         key = os.path.normcase(os.path.realpath(p))
         if key not in seen:
             seen.add(key)
-            found.append(p)
+            result.images.append(p)
+            result.labels.append(label)
 
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
             for folder, dirs, files in os.walk(path):
+                visible = sorted(d for d in dirs if not _is_hidden(d))
+                if not recursive:
+                    result.subfolders.extend(Path(folder) / d for d in visible)
                 # Prune in place so os.walk neither enters hidden folders nor,
                 # without --recursive, any folder at all.
-                dirs[:] = sorted(d for d in dirs if not _is_hidden(d)) if recursive else []
-                for name in sorted(files):
-                    if not _is_hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
-                        add(Path(folder) / name)
+                dirs[:] = visible if recursive else []
+                names = [n for n in sorted(files) if not _is_hidden(n)]
+                images = {n for n in names if os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES}
+                for name in names:
+                    if name in images:
+                        add(Path(folder) / name, os.path.relpath(os.path.join(folder, name), path))
+                    elif not (name.endswith(".json") and name[:-5] in images):  # our sidecars
+                        result.not_images.append(Path(folder) / name)
         elif path.exists():
-            add(path)
+            add(path, os.fspath(raw))
         else:
             raise ImageNotFoundError(f"{path}: no such file or folder; check the path", source=str(path))
-    return found
-
-
+    return result

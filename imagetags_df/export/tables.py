@@ -6,7 +6,7 @@ import json
 import math
 import os
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,17 +117,29 @@ def json_lines(df: pd.DataFrame) -> Iterator[str]:
         yield json.dumps(rec, ensure_ascii=False, default=str) + "\n"
 
 
+def _char_width(ch: str) -> int:
+    """Terminal columns of one character: 2 for wide CJK, 0 for marks that join the one before."""
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0  # accents, dakuten (U+3099) and zero-width joiners/spaces draw no column of their own
+    if "\u1160" <= ch <= "\u11ff" or "\ud7b0" <= ch <= "\ud7ff":
+        return 0  # Hangul vowel and final jamo: they stack under the leading consonant
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def _display_width(text: str) -> int:
     # CJK characters take two terminal columns; aligning on len() would skew zh/ja/ko tables.
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+    return sum(map(_char_width, text))
 
 
 def _fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` display columns (with an ellipsis) and pad it."""
+    # macOS stores file names decomposed (NFD): compose them, as a terminal draws them.
+    text = unicodedata.normalize("NFC", text)
+    limit = width - 1 if _display_width(text) > width else width
     out, used = [], 0
     for ch in text:
-        w = _display_width(ch)
-        if used + w > width - (1 if _display_width(text) > width else 0):
+        w = _char_width(ch)
+        if used + w > limit:
             out.append("…")
             used += 1
             break
@@ -136,16 +148,24 @@ def _fit(text: str, width: int) -> str:
     return "".join(out) + " " * max(0, width - used)
 
 
-def text_table(df: pd.DataFrame, col: str = "path", width: int = 120) -> str:
+def text_table(df: pd.DataFrame, col: str = "path", width: int = 120,
+               labels: Sequence[str] | None = None) -> str:
     """A readable, terminal-width table: file, title, tags (or the error), one row per image.
+
+    Files are shown by name, or by ``labels`` when given (the command passes paths
+    relative to the folder it read). Columns stay aligned for CJK text, whose
+    characters take two terminal columns.
 
     >>> print(text_table(pd.DataFrame({"path": ["a/cat.jpg"], "title": ["Cat"], "tags": [["cat", "pet"]],
     ...                                 "error": [None]}), width=40), end="")
     file     title  tags
     cat.jpg  Cat    cat, pet
     """
-    names = [os.path.basename(str(v)) if isinstance(v, (str, os.PathLike)) else _plain_cell(v)
-             for v in df[col]]
+    if labels is not None:
+        names: list[Any] = list(labels)
+    else:
+        names = [os.path.basename(str(v)) if isinstance(v, (str, os.PathLike)) else _plain_cell(v)
+                 for v in df[col]]
     titles = ["" if t is None or t != t else str(t) for t in df["title"]]
     lines = []
     for tags, err in zip(df["tags"], df["error"]):

@@ -24,7 +24,7 @@ class ImageSearch:
 
     images: list[Path] = field(default_factory=list)
     #: For each image, how to show it: its path relative to the folder it was found
-    #: in (``trip/beach.jpg``), or the path as given for a file named explicitly.
+    #: in (``trip/beach.jpg``); a file named explicitly, as given (by name if absolute).
     labels: list[str] = field(default_factory=list)
     #: Files in those folders without an image extension (hidden files and our own
     #: sidecars, ``<image>.json``, aside).
@@ -103,7 +103,8 @@ def search_images(paths: Iterable[str | os.PathLike[str]], recursive: bool = Fal
                     elif not (name.endswith(".json") and name[:-5] in images):  # our sidecars
                         result.not_images.append(Path(folder) / name)
         elif path.exists():
-            add(path, os.fspath(raw))
+            # A file named explicitly: as typed, unless that is a long absolute path.
+            add(path, path.name if path.is_absolute() else os.fspath(raw))
         else:
             raise ImageNotFoundError(f"{path}: no such file or folder; check the path", source=str(path))
     return result

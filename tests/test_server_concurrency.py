@@ -21,6 +21,7 @@ from imagetags_df import _constants as C
 from imagetags_df.server import create_app
 from imagetags_df.server.keystore import KeyStore
 from imagetags_df.server.limits import RateLimiter
+from imagetags_df.server.serving import ServingLimits
 from imagetags_df.server.testing import RawResponse, ServerThread, StubBackend, burst
 
 
@@ -66,7 +67,9 @@ def test_50_credits_under_200_simultaneous_requests_end_at_exactly_0(tmp_path):
     store = KeyStore(tmp_path / "keys.sqlite3")
     key, info = store.create("spender", 50)
     backend = StubBackend(delay=0.02)
-    with ServerThread(create_app(store, backend=backend, rate_limit="100000/min")) as server:
+    # All 200 pass the gates at once: the cap on requests in progress must not refuse any.
+    with ServerThread(create_app(store, backend=backend, rate_limit="100000/min",
+                                 limits=ServingLimits(max_concurrency=256))) as server:
         responses = _burst(server, [key] * 200)
     codes = _codes(responses)
     assert codes == {0: 50, 2002: 150}
@@ -102,10 +105,10 @@ def test_reservations_race_across_connections_like_separate_processes(tmp_path):
         store = KeyStore(path)
         start.wait()
         for _ in range(50):
-            left = store.reserve(info.id, 1)
-            if left is not None:
+            reservation = store.reserve(info.id, 1)
+            if reservation is not None:
                 with lock:
-                    wins.append(left)
+                    wins.append(reservation.remaining)
         store.close()
 
     threads = [threading.Thread(target=spender) for _ in range(8)]

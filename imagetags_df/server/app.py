@@ -7,9 +7,12 @@ that nothing expensive is done for a request that will be refused:
 2. the key's rate limit (1004, HTTP 429, ``Retry-After`` in seconds)
 3. validation: content-type, body size (refused before it is read whole), JSON
    shape, ``lang``, base64, format from the bytes, Pillow's bomb guard (1005/2004/2005)
-4. one credit reserved (2002 when there is none left)
+4. one credit reserved, durably: the reservation row commits with the balance
+   change (2002 when there is none left)
 5. tagging, off the event loop (errors of the backend mapped to the API's codes)
-6. the reservation kept on success, refunded on any failure
+6. the reservation refunded on any failure, and when the client has hung up by
+   the time the answer is ready; otherwise settled, then the answer sent, and the
+   charge given back if the connection was lost before the answer left
 
 Every answer carries a fresh ``request_id`` (also in the ``x-request-id`` header).
 An unexpected error answers 5050 with that id and nothing else; the traceback goes
@@ -37,15 +40,15 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .. import _constants as C
 from .._exceptions import (
     APIError,
     ConfigurationError,
-    CorruptImageError,
     ImageError,
     ImageTooLargeError,
     api_error_for,
@@ -54,8 +57,9 @@ from .._types import RateLimit, TagResult
 from ..backends import resolve_backend
 from ..backends.base import Backend
 from .batching import Dispatcher
-from .keystore import KeyInfo, KeyStore
+from .keystore import KeyInfo, KeyStore, Reservation
 from .limits import RateLimiter
+from .serving import ServingLimits, install_loop_error_log
 from .validation import check_content_type, parse_request, too_large
 
 log = logging.getLogger("imagetags_df.server")
@@ -72,17 +76,21 @@ _PASS_THROUGH = frozenset({C.CODE_RATE_LIMITED, C.CODE_INVALID_PARAMS, C.CODE_CO
 class _Refusal(Exception):
     """An answer with a non-zero code, raised from anywhere in a handler."""
 
-    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, code: int, message: str, headers: dict[str, str] | None = None,
+                 status: int | None = None) -> None:
         super().__init__(message)
-        self.code, self.message, self.headers = code, message, headers or {}
+        self.code, self.message, self.headers, self.status = code, message, headers or {}, status
 
 
 class ServerState:
     """What the handlers share: the key store, the limiter, the backend and the pools."""
 
     def __init__(self, store: KeyStore, backend: Backend, limiter: RateLimiter, *, credits_per_call: int,
-                 max_body_bytes: int, max_image_bytes: int, validation_workers: int) -> None:
+                 max_body_bytes: int, max_image_bytes: int, validation_workers: int,
+                 limits: ServingLimits | None = None) -> None:
         self.store = store
+        self.limits = limits or ServingLimits()
+        self.active = 0  # requests being handled (the concurrency cap)
         self.backend = backend
         self.limiter = limiter
         self.credits_per_call = credits_per_call
@@ -98,8 +106,8 @@ class ServerState:
         self.decode_pool = ThreadPoolExecutor(max_workers=validation_workers,
                                               thread_name_prefix="imagetags-decode")
 
-    async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.db_pool, fn, *args)
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.db_pool, lambda: fn(*args, **kwargs))
 
     async def decode(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.decode_pool, lambda: fn(*args, **kwargs))
@@ -157,8 +165,14 @@ def _limit(state: ServerState, key: KeyInfo) -> None:
                        headers={"retry-after": str(decision.retry_after)})
 
 
+class _HungUp(Exception):
+    """The client closed the connection before its request was answered."""
+
+
 async def _read_body(state: ServerState, request: Request) -> bytes:
-    """The body, refused as soon as it is known to be over the cap (before it is read whole)."""
+    """The body, refused as soon as it is known to be over the cap (before it is read whole),
+    or when it has not all arrived within the body timeout (a client dripping a byte a
+    second, or a Content-Length larger than what it sends, would hold the request forever)."""
     check_content_type(request.headers.get("content-type"))
     limit = state.max_body_bytes
     declared = request.headers.get("content-length")
@@ -171,13 +185,23 @@ async def _read_body(state: ServerState, request: Request) -> bytes:
             raise too_large(state.max_image_bytes)
     chunks: list[bytes] = []
     total = 0
-    # Counted while streaming too: a chunked body declares no length, and a
-    # declared length is only a claim.
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise too_large(state.max_image_bytes)
-        chunks.append(chunk)
+    timeout = state.limits.body_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            # Counted while streaming too: a chunked body declares no length, and a
+            # declared length is only a claim.
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit:
+                    raise too_large(state.max_image_bytes)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _Refusal(C.CODE_INVALID_PARAMS,
+                       f"the request body did not arrive within {timeout:g} s ({total:,} bytes"
+                       + (f" of the {int(declared):,} announced" if declared else "") + " came)",
+                       headers={"connection": "close"}, status=408) from None
+    except ClientDisconnect:
+        raise _HungUp() from None
     return b"".join(chunks)
 
 
@@ -191,9 +215,10 @@ def _backend_refusal(exc: BaseException, request_id: str, key: KeyInfo) -> _Refu
     if isinstance(exc, ImageTooLargeError):
         return _Refusal(C.CODE_INVALID_IMAGE, str(exc))
     if isinstance(exc, ImageError):
-        # Validation decoded the image already; a backend that still cannot, got damaged data.
-        kind = C.CODE_UPLOAD_FAILED if isinstance(exc, CorruptImageError) else C.CODE_INVALID_IMAGE
-        return _Refusal(kind, str(exc))
+        # Validation decoded the image already; a backend that still cannot was sent
+        # data that is bad for certain: 2004, which no retry can change (2005 would
+        # ask the client to try the same bytes again).
+        return _Refusal(C.CODE_INVALID_IMAGE, str(exc))
     if isinstance(exc, ConfigurationError):  # e.g. a language this backend does not speak
         return _Refusal(C.CODE_INVALID_PARAMS, str(exc))
     log.error("request %s (key %s): the backend failed", request_id, key.label,
@@ -203,15 +228,16 @@ def _backend_refusal(exc: BaseException, request_id: str, key: KeyInfo) -> _Refu
 
 # --------------------------------------------------------------------------- endpoints
 
-async def _gate(state: ServerState, request: Request) -> KeyInfo:
+async def _gate(state: ServerState, request: Request, known: list[KeyInfo]) -> KeyInfo:
     key = await _authenticate(state, request)
+    known.append(key)  # the log names the key from here on, refused by the limit or not
     _limit(state, key)
     return key
 
 
-async def _reserve(state: ServerState, key: KeyInfo) -> int:
-    remaining = await state.db(state.store.reserve, key.id, state.credits_per_call)
-    if remaining is None:
+async def _reserve(state: ServerState, key: KeyInfo) -> Reservation:
+    reservation = await state.db(state.store.reserve, key.id, state.credits_per_call)
+    if reservation is None:
         # Either no credits left, or the key was revoked since it was authenticated.
         current = await state.db(state.store.authenticate_id, key.id)
         if current is None:
@@ -219,30 +245,77 @@ async def _reserve(state: ServerState, key: KeyInfo) -> int:
         raise _Refusal(C.CODE_NO_CREDITS,
                        f"insufficient credits: this call needs {state.credits_per_call}, "
                        f"{current.credits} left; top up the key")
-    return remaining
+    return reservation
 
 
-async def _spend(state: ServerState, key: KeyInfo, work: Callable[[], Any], request_id: str) -> tuple[Any, int]:
-    """Reserve the credit, run ``work``, keep the credit only if it succeeded."""
-    remaining = await _reserve(state, key)
+async def _spend(state: ServerState, key: KeyInfo, work: Callable[[], Any], request_id: str
+                 ) -> tuple[Any, Reservation]:
+    """Reserve the credit and run ``work``; the reservation is refunded if it fails and
+    left open otherwise, for :class:`_Charged` to settle once the answer can go out."""
+    reservation = await _reserve(state, key)
     try:
         result = await work()
     except asyncio.CancelledError:
-        await asyncio.shield(state.db(state.store.refund, key.id, state.credits_per_call))
+        await asyncio.shield(state.db(state.store.refund, reservation))
         raise
     except Exception as exc:  # noqa: BLE001 - every failure refunds, then answers with its code
-        await state.db(state.store.refund, key.id, state.credits_per_call)
+        await state.db(state.store.refund, reservation)
         raise _backend_refusal(exc, request_id, key) from None
-    return result, remaining
+    return result, reservation
 
 
-def _credits(state: ServerState, remaining: int) -> dict[str, int]:
-    return {"amount": state.credits_per_call, "remaining": remaining}
+class _Charged(JSONResponse):
+    """A success answer that settles its reservation only if the client can still get it.
+
+    The order keeps the books right whatever the client or the process does:
+    a client already gone is refunded and sent nothing; otherwise the charge is
+    settled *before* the answer is written, and given back if the connection was lost
+    before the answer left (uvicorn drops writes to a closed connection silently;
+    :mod:`.serving`'s protocol says so in the scope). A process killed at any point
+    leaves the reservation open or settled, never both: the next server refunds the
+    open ones. Only a kill in the instant between settling and writing charges an
+    answer that never left.
+    """
+
+    def __init__(self, content: Any, *, state: ServerState, reservation: Reservation, request: Request,
+                 request_id: str, key: KeyInfo, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._state, self._reservation, self._request = state, reservation, request
+        self._request_id, self._key = request_id, key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state, reservation = self._state, self._reservation
+        if await self._request.is_disconnected():
+            await asyncio.shield(state.db(state.store.refund, reservation))
+            log.info("request %s key=%s: the client hung up before its answer was ready; credit refunded",
+                     self._request_id, self._key.label)
+            return
+        await asyncio.shield(state.db(state.store.settle, reservation))
+        try:
+            await super().__call__(scope, receive, send)
+        except BaseException:
+            await asyncio.shield(state.db(state.store.refund, reservation, settled=True))
+            log.info("request %s key=%s: the answer could not be sent; credit refunded",
+                     self._request_id, self._key.label)
+            raise
+        lost = scope.get("extensions", {}).get("imagetags.connection_lost")
+        if lost is not None and lost():
+            await asyncio.shield(state.db(state.store.refund, reservation, settled=True))
+            log.info("request %s key=%s: the connection closed before the answer left; credit refunded",
+                     self._request_id, self._key.label)
+
+
+def _charged(state: ServerState, request: Request, key: KeyInfo, request_id: str, reservation: Reservation,
+             data: dict[str, Any]) -> _Charged:
+    data = {**data, "credits": {"amount": state.credits_per_call, "remaining": reservation.remaining}}
+    return _Charged({"code": C.CODE_OK, "message": "success", "request_id": request_id, "data": data},
+                    state=state, reservation=reservation, request=request, request_id=request_id, key=key,
+                    headers={"x-request-id": request_id})
 
 
 def _endpoint(body: Callable[[ServerState, Request, KeyInfo, str], Any]) -> Callable[[Request], Any]:
-    """Wrap an endpoint: a fresh request_id, the gate (auth, then rate limit), and
-    every refusal answered in the API's error shape by :func:`_guarded`."""
+    """Wrap an endpoint: a fresh request_id, the concurrency cap, the gate (auth, then
+    rate limit), and every refusal answered in the API's error shape by :func:`_guarded`."""
 
     async def route(request: Request) -> Response:
         state: ServerState = request.app.state.imagetags
@@ -251,9 +324,18 @@ def _endpoint(body: Callable[[ServerState, Request, KeyInfo, str], Any]) -> Call
         gated: list[KeyInfo] = []  # for the access log, once the key is known
 
         async def handle() -> Response:
-            key = await _gate(state, request)
-            gated.append(key)
-            return await body(state, request, key, request_id)
+            key = await _gate(state, request, gated)
+            # Counted once the key has passed its gates: refusing a request there costs
+            # microseconds, while one past them holds its body and an image decode.
+            if state.active >= state.limits.max_concurrency:
+                cap = state.limits.max_concurrency
+                raise _Refusal(C.CODE_INTERNAL, f"server busy: {cap} requests in progress; retry in 1 s",
+                               headers={"retry-after": "1"}, status=503)
+            state.active += 1
+            try:
+                return await body(state, request, key, request_id)
+            finally:
+                state.active -= 1
 
         return await _guarded(handle, request_id, started, lambda: gated[0] if gated else None)
 
@@ -265,13 +347,11 @@ def _endpoint(body: Callable[[ServerState, Request, KeyInfo, str], Any]) -> Call
 async def generate_tags(state: ServerState, request: Request, key: KeyInfo, request_id: str) -> Response:
     raw = await _read_body(state, request)
     checked = await state.decode(parse_request, raw, max_image_bytes=state.max_image_bytes)
-    result, remaining = await _spend(
+    result, reservation = await _spend(
         state, key, lambda: state.dispatcher.tag(checked.image, checked.lang), request_id)
     assert isinstance(result, TagResult)
-    return _answer(C.CODE_OK, "success", request_id, data={
-        "tags": {"tags": list(result.tags), "title": result.title, "description": result.description},
-        "credits": _credits(state, remaining),
-    })
+    return _charged(state, request, key, request_id, reservation, {
+        "tags": {"tags": list(result.tags), "title": result.title, "description": result.description}})
 
 
 @_endpoint
@@ -292,9 +372,8 @@ async def generate_content(state: ServerState, request: Request, key: KeyInfo, r
             text = await asyncio.to_thread(answer, checked.image, checked.prompt, checked.lang)
         return str(text)
 
-    content, remaining = await _spend(state, key, work, request_id)
-    return _answer(C.CODE_OK, "success", request_id,
-                   data={"content": content, "credits": _credits(state, remaining)})
+    content, reservation = await _spend(state, key, work, request_id)
+    return _charged(state, request, key, request_id, reservation, {"content": content})
 
 
 async def _guarded(handle: Callable[[], Any], request_id: str, started: float,
@@ -304,10 +383,16 @@ async def _guarded(handle: Callable[[], Any], request_id: str, started: float,
         response = await handle()
         code = C.CODE_OK
     except _Refusal as exc:
-        response, code = _answer(exc.code, exc.message, request_id, headers=exc.headers), exc.code
+        response = _answer(exc.code, exc.message, request_id, headers=exc.headers, status=exc.status)
+        code = exc.code
     except APIError as exc:  # validation's refusals
         code = int(exc.code or C.CODE_INTERNAL)
         response = _answer(code, exc.message, request_id)
+    except _HungUp:  # not a fault of the server: no traceback, and no answer can reach anyone
+        info = key()
+        log.info("request %s key=%s: the client hung up while sending its request",
+                 request_id, info.label if info else "-")
+        return Response(status_code=204)
     except Exception:  # never a traceback in a response: it goes to the log, under the request id
         info = key()
         log.exception("request %s (key %s) failed", request_id, info.label if info else "-")
@@ -350,7 +435,8 @@ def create_app(db: str | Path | KeyStore, backend: Backend | str = "local", *,
                max_body_bytes: int = C.SERVER_MAX_BODY_BYTES,
                max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES,
                cors_origins: Sequence[str] = (),
-               validation_workers: int | None = None) -> Starlette:
+               validation_workers: int | None = None,
+               limits: ServingLimits | None = None) -> Starlette:
     """The server as an ASGI app, for uvicorn or any ASGI server (one process: the
     rate limiter's counts live in memory).
 
@@ -358,6 +444,10 @@ def create_app(db: str | Path | KeyStore, backend: Backend | str = "local", *,
     :class:`KeyStore`; ``backend`` a Backend or a registry name (``"local"``).
     ``cors_origins`` lets browser pages on those origins call the API directly
     (the seed's client-side ``fetch`` example); empty means no CORS headers.
+    ``limits`` sets the body timeout and the cap on requests handled at once (the
+    rest of :class:`ServingLimits` is for :func:`.serving.uvicorn_config`).
+    On start-up the app claims ``db`` for itself (a second server on the same file
+    fails to start) and refunds reservations a killed server left open.
 
     >>> app = create_app("keys.sqlite3", backend="local", rate_limit="30/min")  # doctest: +SKIP
     """
@@ -368,15 +458,23 @@ def create_app(db: str | Path | KeyStore, backend: Backend | str = "local", *,
     workers = validation_workers or max(1, min(4, os.cpu_count() or 1))
     state = ServerState(store, the_backend, RateLimiter(rate_limit), credits_per_call=int(credits_per_call),
                         max_body_bytes=int(max_body_bytes), max_image_bytes=int(max_image_bytes),
-                        validation_workers=workers)
+                        validation_workers=workers, limits=limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        install_loop_error_log()
+        # The one server of this database from here on; what a killed one left open is refunded
+        # before the first request is read.
+        refunded = await state.db(store.claim_for_serving)
+        if refunded:
+            log.warning("refunded %d credit reservation(s) left open by a server that stopped mid-request",
+                        refunded)
         log.info("serving backend %s, %s, keys in %s", the_backend.name, state.limiter, store.path)
         try:
             yield
         finally:
             await state.aclose()
+            store.release_serving()
 
     middleware: list[Middleware] = []
     if cors_origins:

@@ -21,8 +21,10 @@ import click
 from .. import _constants as C
 from .._exceptions import ConfigurationError
 from .keystore import KeyInfo, KeyNotFoundError, KeyStore
+from .serving import ServingLimits
 
 ENV_SERVER_DB = "IMAGETAGS_SERVER_DB"
+_LIMITS = ServingLimits()
 INSTALL_HINT = 'imagetags serve needs the server extra: pip install "imagetags-df[server]"'
 
 
@@ -66,15 +68,31 @@ def _store(db_path: Path | None) -> KeyStore:
 @click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
               help="Let browser pages on ORIGIN call the API (repeatable). Off by default: keys do not "
                    "belong in browsers.")
+@click.option("--header-timeout", default=_LIMITS.header_timeout, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds for a request's headers to arrive; slower connections get 408 and are closed.")
+@click.option("--body-timeout", default=_LIMITS.body_timeout, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds for a request's whole body to arrive once its headers have (408 after).")
+@click.option("--keep-alive-timeout", default=_LIMITS.keep_alive_timeout, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds an idle kept-alive connection stays open after an answer.")
+@click.option("--max-connections", default=_LIMITS.max_connections, show_default=True, type=click.IntRange(1),
+              help="Open connections at most; more are answered 503 and closed at once.")
+@click.option("--max-concurrency", default=_LIMITS.max_concurrency, show_default=True, type=click.IntRange(1),
+              help="Requests handled at once; more get 5050 (HTTP 503, Retry-After: 1).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Server log verbosity.")
 def serve(host: str, port: int, db_path: Path | None, backend: str, rate_limit: str, credits_per_call: int,
-          cors_origins: tuple[str, ...], log_level: str) -> None:
+          cors_origins: tuple[str, ...], header_timeout: float, body_timeout: float, keep_alive_timeout: float,
+          max_connections: int, max_concurrency: int, log_level: str) -> None:
     """Serve POST /api/v1/generate_tags, the ImageDescriber API, on your machine.
 
     Any client of the hosted service works against it by changing only the base
     URL. Keys and credits come from the --db file (see 'imagetags keys'); one
-    process serves (the rate limit is counted in memory).
+    process serves a database (the rate limit is counted in memory): a second
+    'serve' on the same --db refuses to start. On start-up, credits reserved by
+    a server that was killed mid-request are refunded.
 
     \b
     Example:
@@ -88,17 +106,27 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, rate_limit: 
         import uvicorn
 
         from .app import create_app
+        from .serving import uvicorn_config
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in ("starlette", "uvicorn"):
             raise click.ClickException(f"{INSTALL_HINT} ({exc.name} is not installed)") from None
         raise
     store = _store(db_path)
-    try:
-        app = create_app(store, backend=backend, rate_limit=rate_limit, credits_per_call=credits_per_call,
-                         cors_origins=cors_origins)
-    except ConfigurationError as exc:
-        raise click.ClickException(str(exc)) from None
+    limits = ServingLimits(header_timeout=header_timeout, body_timeout=body_timeout,
+                           keep_alive_timeout=keep_alive_timeout, max_connections=max_connections,
+                           max_concurrency=max_concurrency)
     _setup_logging(log_level)
+    try:
+        # Claimed before the backend loads its models: a second server fails in a blink.
+        refunded = store.claim_for_serving()
+        app = create_app(store, backend=backend, rate_limit=rate_limit, credits_per_call=credits_per_call,
+                         cors_origins=cors_origins, limits=limits)
+    except ConfigurationError as exc:
+        store.release_serving()
+        raise click.ClickException(str(exc)) from None
+    if refunded:
+        click.echo(f"refunded {refunded} credit reservation(s) left open by a server that stopped mid-request",
+                   err=True)
     active = [k for k in store.list_keys() if k.active]
     click.echo(f"imagetags serve: http://{_url_host(host)}:{port}{C.GENERATE_TAGS_PATH} "
                f"(backend {app.state.imagetags.backend.name}, {app.state.imagetags.limiter}, keys in {store.path})",
@@ -108,9 +136,31 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, rate_limit: 
                    + (f" --db {db_path}'" if db_path else "'"), err=True)
     if not _is_loopback(host):
         click.echo(f"warning: listening on {host} over plain HTTP; put a TLS proxy in front", err=True)
+    _raise_file_limit(max_connections)
     # Our own per-request log line (request id, key name, code, time) replaces
     # uvicorn's access log, which cannot show the code or the key name.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    server = uvicorn.Server(uvicorn_config(app, host=host, port=port, limits=limits, log_level=log_level))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled, once shut down cleanly
+        pass
+
+
+def _raise_file_limit(max_connections: int) -> None:
+    """Let the process open enough files for ``max_connections`` plus its own (the
+    database, the models, the log), up to the hard limit the system allows."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max_connections + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < want:
+            click.echo(f"warning: the open-file limit ({hard}) is below --max-connections {max_connections} "
+                       "+ 256; lower --max-connections or raise the limit", err=True)
 
 
 def _setup_logging(level: str) -> None:

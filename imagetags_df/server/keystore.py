@@ -14,24 +14,42 @@ reserves a request's credit before tagging and refunds it when tagging fails, so
 only a successful tagging costs anything and two racing requests can never both
 spend the last credit.
 
+A reservation is a row of its own, committed in the same transaction as the
+balance change, so it survives the process: a server killed mid-request (SIGKILL,
+the OOM killer, a power cut) leaves its reservations open, and the next server on
+the same file refunds them before it answers anything (:meth:`KeyStore.claim_for_serving`).
+Settling deletes the row and keeps the credit spent.
+
+Only one server may use a database at a time: the per-key rate limit is counted in
+the server's memory, so two servers would each grant the full limit, and a starting
+server could not tell its own open reservations from another's. The claim is an OS
+file lock next to the database, released by the kernel however the holder dies.
+
 >>> store = KeyStore(":memory:")
 >>> key, info = store.create("alice", credits=10)
 >>> store.authenticate(key).name
 'alice'
->>> store.reserve(info.id, 1)
-9
+>>> reservation = store.reserve(info.id, 1)
+>>> reservation.remaining, store.settle(reservation)
+(9, None)
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import os
 import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
+
+from .._exceptions import ConfigurationError
 
 #: Every key starts with this, so a leaked one is recognisable in a paste or a scan.
 KEY_PREFIX = "itk_"
@@ -50,7 +68,27 @@ CREATE TABLE IF NOT EXISTS keys (
     created_at  REAL    NOT NULL,
     revoked_at  REAL
 );
+CREATE TABLE IF NOT EXISTS reservations (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id      INTEGER NOT NULL REFERENCES keys (id),
+    amount      INTEGER NOT NULL CHECK (amount >= 0),
+    created_at  REAL    NOT NULL
+);
 """
+
+#: The file next to the database whose OS lock marks the one server using it.
+LOCK_SUFFIX = ".serve.lock"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Credits taken for a request in flight: settled on success, refunded otherwise."""
+
+    id: int
+    key_id: int
+    amount: int
+    #: The key's credits once this reservation is taken.
+    remaining: int
 
 
 @dataclass(frozen=True)
@@ -72,11 +110,19 @@ class KeyInfo:
     @property
     def label(self) -> str:
         """How logs name the key: its name and id, never the secret."""
-        return f"{self.name}#{self.id}"
+        return f"{printable(self.name)}#{self.id}"
 
 
 class KeyNotFoundError(LookupError):
     """``keys topup`` / ``keys revoke`` named a key that does not exist (or is ambiguous)."""
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): a key name with a
+    line break must not be able to write a line of its own into the log."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def hash_key(key: str) -> str:
@@ -100,6 +146,7 @@ class KeyStore:
         self._local = threading.local()
         self._memory: sqlite3.Connection | None = None
         self._memory_lock = threading.Lock()
+        self._lock_file: IO[str] | bool | None = None
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.path = str(Path(self.path).expanduser())
@@ -149,6 +196,7 @@ class KeyStore:
         return KeyStore._Tx(self)
 
     def close(self) -> None:
+        self.release_serving()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
@@ -238,29 +286,135 @@ class KeyStore:
             return None
         return info if info.active else None
 
-    def reserve(self, key_id: int, amount: int = 1) -> int | None:
-        """Take ``amount`` credits from an active key; the credits left, or None if it has too few.
-
-        One conditional UPDATE: the check and the decrement cannot be split by a
-        racing request, in this process or another one.
-        """
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: every statement in it commits together or not at all."""
         with self._tx() as conn:
-            row = conn.execute(
+            # IMMEDIATE takes the write lock up front, so the transaction never has
+            # to upgrade a read lock half-way (which SQLite may refuse as busy).
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def reserve(self, key_id: int, amount: int = 1) -> Reservation | None:
+        """Take ``amount`` credits from an active key for one request; None if it has too few.
+
+        The conditional UPDATE cannot be split by a racing request, in this process
+        or another one; the reservation row commits with it, so a crash cannot take
+        the credit without leaving the row that gives it back.
+        """
+        with self._write() as conn:
+            rows = conn.execute(
                 "UPDATE keys SET credits = credits - :n, used = used + 1 "
                 "WHERE id = :id AND revoked_at IS NULL AND credits >= :n RETURNING credits",
-                {"n": int(amount), "id": key_id}).fetchone()
-        return None if row is None else int(row[0])
+                {"n": int(amount), "id": key_id}).fetchall()
+            if not rows:
+                return None
+            cur = conn.execute("INSERT INTO reservations (key_id, amount, created_at) VALUES (?, ?, ?)",
+                               (key_id, int(amount), time.time()))
+        return Reservation(id=int(cur.lastrowid or 0), key_id=key_id, amount=int(amount),
+                           remaining=int(rows[0][0]))
 
-    def refund(self, key_id: int, amount: int = 1) -> int:
-        """Give back a reservation whose tagging failed; the credits left after it."""
+    def settle(self, reservation: Reservation) -> None:
+        """Keep the credit of a request that succeeded: the reservation is closed."""
         with self._tx() as conn:
-            row = conn.execute(
+            conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+
+    def refund(self, reservation: Reservation, *, settled: bool = False) -> int | None:
+        """Give the credits of ``reservation`` back; the key's credits after it.
+
+        An open reservation is refunded at most once (None if it was already closed).
+        ``settled=True`` gives back a charge already settled, for an answer that
+        could not be delivered after all.
+        """
+        with self._write() as conn:
+            if not settled and not conn.execute("DELETE FROM reservations WHERE id = ? RETURNING id",
+                                                (reservation.id,)).fetchall():
+                return None
+            rows = conn.execute(
                 "UPDATE keys SET credits = credits + :n, used = MAX(used - 1, 0) WHERE id = :id "
-                "RETURNING credits", {"n": int(amount), "id": key_id}).fetchone()
-        return 0 if row is None else int(row[0])
+                "RETURNING credits", {"n": reservation.amount, "id": reservation.key_id}).fetchall()
+        return int(rows[0][0]) if rows else None
+
+    def open_reservations(self) -> list[Reservation]:
+        with self._tx() as conn:
+            rows = conn.execute("SELECT r.id, r.key_id, r.amount, k.credits FROM reservations r "
+                                "JOIN keys k ON k.id = r.key_id ORDER BY r.id").fetchall()
+        return [Reservation(int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+    def refund_open(self) -> int:
+        """Refund every open reservation (left by a server that died); how many there were.
+
+        Only safe while no server is running on this database: use
+        :meth:`claim_for_serving`, which takes the lock first.
+        """
+        with self._write() as conn:
+            rows = conn.execute("DELETE FROM reservations RETURNING key_id, amount").fetchall()
+            for key_id, amount in rows:
+                conn.execute("UPDATE keys SET credits = credits + ?, used = MAX(used - 1, 0) WHERE id = ?",
+                             (int(amount), int(key_id)))
+        return len(rows)
+
+    def claim_for_serving(self) -> int:
+        """Become the one server of this database, then refund what a stopped server left open.
+
+        Returns the number of reservations refunded. Raises
+        :class:`~imagetags_df.ConfigurationError` naming the other server's process
+        when one is already serving this file. Calling it again is a no-op (0).
+        """
+        if self._lock_file is not None:
+            return 0
+        if self.path != ":memory:":
+            lock_path = self.path + LOCK_SUFFIX
+            handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the server's lifetime
+            if not _try_lock(handle):
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise ConfigurationError(
+                    f"another imagetags serve (process {holder}) is already serving the key database "
+                    f"{self.path}; stop it first, or give this server its own --db (two servers on one "
+                    "database would each grant the full rate limit)")
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            self._lock_file = handle
+        else:
+            self._lock_file = True
+        return self.refund_open()
+
+    def release_serving(self) -> None:
+        """Let another server use the database (the OS does this too when the process ends)."""
+        if self._lock_file not in (None, True):
+            self._lock_file.close()  # type: ignore[union-attr]
+        self._lock_file = None
 
     def __repr__(self) -> str:
         return f"KeyStore({self.path!r})"
+
+
+def _try_lock(handle: IO[str]) -> bool:
+    """An exclusive, non-blocking OS lock on ``handle``'s file; False if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _info(row: sqlite3.Row) -> KeyInfo:
@@ -269,4 +423,5 @@ def _info(row: sqlite3.Row) -> KeyInfo:
                    revoked_at=None if row["revoked_at"] is None else float(row["revoked_at"]))
 
 
-__all__ = ["KEY_PREFIX", "KeyInfo", "KeyNotFoundError", "KeyStore", "hash_key", "new_key"]
+__all__ = ["KEY_PREFIX", "LOCK_SUFFIX", "KeyInfo", "KeyNotFoundError", "KeyStore", "Reservation", "hash_key",
+           "new_key", "printable"]

@@ -21,10 +21,11 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from .._types import PreparedImage, TagResult
 from ..backends.base import Backend, tag_each
+from .serving import ServingLimits, uvicorn_config
 
 
 class StubBackend(Backend):
@@ -88,13 +89,14 @@ class ServerThread:
     """uvicorn serving ``app`` on 127.0.0.1 in a daemon thread; ``url`` is its base URL."""
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", log_level: str = "warning",
-                 startup_timeout: float = 20.0) -> None:
+                 startup_timeout: float = 20.0, limits: ServingLimits | None = None) -> None:
         import uvicorn
 
         self._sock = free_socket(host)
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=5)
+        # The same protocol, time limits and caps as ``imagetags serve``.
+        config = uvicorn_config(app, host=host, port=self.port, log_level=log_level, timeout_graceful_shutdown=5,
+                                limits=limits or getattr(getattr(app.state, "imagetags", None), "limits", None))
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
                                         name=f"uvicorn-{self.port}", daemon=True)
@@ -104,7 +106,7 @@ class ServerThread:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> ServerThread:
+    def start(self) -> Self:
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not self.server.started:
@@ -118,7 +120,7 @@ class ServerThread:
         self._thread.join(timeout=15)
         self._sock.close()
 
-    def __enter__(self) -> ServerThread:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -169,4 +171,44 @@ async def burst(port: int, path: str, bodies_and_keys: Sequence[tuple[bytes, str
     return await asyncio.wait_for(run(), timeout)
 
 
-__all__ = ["PromptStubBackend", "RawResponse", "ServerThread", "StubBackend", "burst", "free_socket"]
+def serve_stub(argv: Sequence[str] | None = None) -> None:
+    """A real server process with the stub backend, for crash tests and benchmarks.
+
+    ``python -m imagetags_df.server.testing --db keys.sqlite3 --port 8000 --delay 1``
+    serves exactly as ``imagetags serve`` does (same app, protocol, limits, start-up
+    recovery), with :class:`StubBackend` tagging one batch at a time, ``--delay`` s each.
+    """
+    import argparse
+    import logging
+    import sys
+
+    import uvicorn
+
+    from .app import create_app
+    from .keystore import KeyStore
+
+    parser = argparse.ArgumentParser(prog="python -m imagetags_df.server.testing")
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--rate-limit", default="1000000/min")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    backend = StubBackend(delay=args.delay)
+    backend.max_concurrency = 1  # one batch at a time: answers leave together, between quiet delays
+    app = create_app(KeyStore(args.db), backend=backend, rate_limit=args.rate_limit)
+    server = uvicorn.Server(uvicorn_config(app, port=args.port, log_level="info"))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        sys.exit(3)
+
+
+__all__ = ["PromptStubBackend", "RawResponse", "ServerThread", "StubBackend", "burst", "free_socket", "serve_stub"]
+
+
+if __name__ == "__main__":
+    serve_stub()

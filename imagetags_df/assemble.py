@@ -5,15 +5,31 @@ from __future__ import annotations
 import pandas as pd
 
 from . import _constants as C
-from ._exceptions import ImageTagsError, InsufficientCreditsError
+from ._exceptions import ImageError, ImageTagsError, InsufficientCreditsError
 from ._types import TagResult
 from .run import Run
 from .scan import Scan
 from .settings import RunSettings
 
 #: Columns ``generate`` adds, in order.
-RESULT_COLUMNS = ("tags", "tag_scores", "title", "description", "error_code", "error",
+#: ``ok`` is True exactly when the row has an answer; filter on it, not on
+#: ``error_code`` (local errors such as an unreadable file have no API code).
+RESULT_COLUMNS = ("tags", "tag_scores", "title", "description", "ok", "error_code", "error",
                   "request_id", "credits_used", "cached", "backend")
+
+
+def _named_for(err: ImageTagsError, name: str | None) -> ImageTagsError:
+    """The error as this row should show it: naming the row's own file.
+
+    Rows whose files hold identical bytes share one job, so an image error
+    (truncated data, say) is raised once, naming the first of those files.
+    """
+    source = getattr(err, "source", None)
+    if not isinstance(err, ImageError) or name is None or source is None or source == name:
+        return err
+    text = str(err)
+    rest = text[len(source):] if text.startswith(source) else f": {text}"
+    return type(err)(f"{name}{rest}", source=name)
 
 
 def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> pd.DataFrame:
@@ -48,7 +64,7 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
                 if isinstance(out, TagResult):
                     res = out
                 elif isinstance(out, ImageTagsError):
-                    err = out
+                    err = _named_for(out, scan.sources[pos])
                 else:  # never sent: credits ran out or the budget stopped the run
                     err = unsent
         if res is not None:
@@ -68,6 +84,7 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
     out["tag_scores"] = pd.Series(scores, index=idx, dtype=object)
     out["title"] = pd.Series(title, index=idx, dtype=object)
     out["description"] = pd.Series(desc, index=idx, dtype=object)
+    out["ok"] = pd.Series([e is None for e in error], index=idx, dtype=bool)
     out["error_code"] = pd.array(code, dtype="Int64")
     out["error"] = pd.Series(error, index=idx, dtype=object)
     out["request_id"] = pd.Series(rid, index=idx, dtype=object)

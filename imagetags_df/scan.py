@@ -38,10 +38,18 @@ class Scan:
     errors: dict[int, ImageTagsError]
     results: dict[str, TagResult]  # cached results by digest
     jobs: list[Job]
+    sources: list[str | None]  # each row's own name for messages (its path, or row and kind)
 
 
 def row_label(index_value: Any, pos: int) -> str:
     return f"row {index_value!r}" if index_value is not None else f"row {pos}"
+
+
+def source_name(value: Any, index_value: Any, pos: int) -> str:
+    """How messages name a row's image: its path, or its row and what it holds."""
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    return f"{row_label(index_value, pos)} {_images.describe(value)}"
 
 
 def scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunSettings) -> Scan:
@@ -78,7 +86,7 @@ def scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunSe
     def digest_of(item: tuple[int, str, os.stat_result | None]) -> tuple[int, str | ImageTagsError]:
         pos, path, st = item
         value = values[pos]
-        name = os.fspath(value) if path else f"{row_label(labels[pos], pos)} {_images.describe(value)}"
+        name = source_name(value, labels[pos], pos)
         try:
             data = _images.read_bytes(value, source=name)
         except ImageTagsError as exc:
@@ -126,8 +134,9 @@ def scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunSe
         if job is not None:
             job.rows.append(pos)
             continue
-        value = values[pos]
-        source = os.fspath(value) if isinstance(value, (str, os.PathLike)) else \
-            f"{row_label(labels[pos], pos)} {_images.describe(value)}"
-        jobs[digest] = Job(digest=digest, value=value, source=source, rows=[pos])
-    return Scan(n=n, digests=digests, errors=errors, results=results, jobs=list(jobs.values()))
+        jobs[digest] = Job(digest=digest, value=values[pos], source=source_name(values[pos], labels[pos], pos),
+                           rows=[pos])
+    sources = [None if _images.is_missing(v) else source_name(v, labels[pos], pos)
+               for pos, v in enumerate(values)]
+    return Scan(n=n, digests=digests, errors=errors, results=results, jobs=list(jobs.values()),
+                sources=sources)

@@ -7,20 +7,25 @@
     │   ├── UnsupportedImageError   not an image, or a format Pillow cannot read
     │   ├── CorruptImageError       empty, truncated or undecodable
     │   └── ImageTooLargeError      decompression bomb, or cannot be shrunk to 4 MB
-    ├── BudgetExceededError         max_credits would be exceeded
+    ├── BudgetExceededError         max_credits / max_tokens_budget would be exceeded
     └── APIError                    the service answered with an error (or not at all)
-        ├── AuthenticationError     1002 / 1003: stops the run
+        ├── AuthenticationError     1002 / 1003 / HTTP 401, 403: stops the run
         ├── RateLimitError          1004 / HTTP 429: retried after Retry-After
         ├── InvalidParameterError   1005
-        ├── InsufficientCreditsError 2002: stops sending
+        ├── InsufficientCreditsError 2002 / HTTP 402: stops sending
         ├── ContentBlockedError     2003
         ├── InvalidImageFormatError 2004
         ├── UploadFailedError       2005: retried
         ├── InternalServerError     5050 / HTTP 5xx / unreadable body: retried
+        ├── ModelNotFoundError      no such model (or endpoint) on the server: stops the run
+        ├── ModelCapabilityError    the model takes no images: stops the run
+        ├── InvalidOutputError      a model's answer was unusable, even after one re-ask
         └── APIConnectionError      timeout, refused or dropped connection: retried
-            └── APITimeoutError
+            ├── APITimeoutError
+            └── ServerUnreachableError  refused before the server ever answered: stops the run
 
 API errors carry ``code``, ``message``, ``request_id`` and ``status_code``.
+Errors whose ``stops_run`` is true end the whole run: every other row would fail the same way.
 Messages never contain the API key: nothing here is ever given it.
 """
 
@@ -34,6 +39,9 @@ class ImageTagsError(Exception):
 
     #: The API error code for this error, or None for local errors.
     code: int | None = None
+    #: True when no other row can succeed either (bad key, unknown model, no server):
+    #: the engine stops the run and raises it instead of recording it per row.
+    stops_run: bool = False
 
 
 class ConfigurationError(ImageTagsError, ValueError):
@@ -111,6 +119,8 @@ def _rebuild_api_error(cls, message, code, request_id, status_code, retry_after)
 class AuthenticationError(APIError):
     """1002/1003: the key is missing, malformed or wrong. Retrying cannot help."""
 
+    stops_run = True
+
 
 class RateLimitError(APIError):
     """1004 or HTTP 429."""
@@ -146,6 +156,28 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """No answer in time."""
+
+
+class ServerUnreachableError(APIConnectionError):
+    """The connection was refused before the server ever answered: it is not running there."""
+
+    stops_run = True
+
+
+class ModelNotFoundError(APIError):
+    """The server does not have the model asked for (or the URL is not the API's)."""
+
+    stops_run = True
+
+
+class ModelCapabilityError(APIError):
+    """The model cannot do what was asked: it takes no images."""
+
+    stops_run = True
+
+
+class InvalidOutputError(APIError):
+    """A model answered, but not with usable tags, even when asked again."""
 
 
 _CLASS_FOR_CODE: dict[int, type[APIError]] = {

@@ -16,7 +16,8 @@ class TagResult:
     """What a backend returns for one image in one language.
 
     ``tag_scores`` (same length as ``tags``) is filled by backends that know their
-    confidence (the offline tagger); the API does not report one.
+    confidence (the offline tagger); the API does not report one. ``input_tokens`` and
+    ``output_tokens`` come from a language model's ``usage`` (None for other backends).
     """
 
     tags: list[str]
@@ -27,6 +28,8 @@ class TagResult:
     credits_remaining: float | None = None
     tag_scores: list[float] | None = None
     backend: str = ""
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

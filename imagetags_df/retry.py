@@ -22,6 +22,8 @@ from ._exceptions import (
 
 def should_retry(exc: BaseException) -> bool:
     """Transient failures: 1004, 2005, 5050, HTTP 5xx or garbage bodies, timeouts, dropped connections."""
+    if getattr(exc, "stops_run", False):  # e.g. nothing listening at all: retrying only delays the news
+        return False
     if isinstance(exc, (RateLimitError, UploadFailedError, InternalServerError, APIConnectionError)):
         return True
     if isinstance(exc, APIError):

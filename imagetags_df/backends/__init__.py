@@ -96,9 +96,50 @@ def _local(*, rate_limit: Any = None, **options: Any) -> Backend:
     return LocalBackend(**known)
 
 
+def _vlm(preset: str) -> Callable[..., Backend]:
+    """Factory for an OpenAI-compatible preset: settles URL, key and concurrency from the environment."""
+
+    def factory(*, model: str | None = None, api_key: str | None = None, base_url: str | None = None,
+                timeout: float | None = None, rate_limit: Any = None, labels: Any = None,
+                instructions: str | None = None, max_side: int | None = None, **_: Any) -> Backend:
+        from .openai import PRESETS, OpenAICompatibleBackend, missing_model_help, ollama_base_url
+        from .vlm_image import DEFAULT_MAX_SIDE
+
+        p = PRESETS[preset]
+        if not model:
+            raise ConfigurationError(missing_model_help(preset))
+        concurrency = None
+        if preset == "ollama":
+            url = base_url or ollama_base_url(os.environ.get("OLLAMA_HOST"))
+            key = api_key  # a local Ollama takes no key; a proxy in front of it may
+            # The server's parallelism, when this machine's environment says it.
+            raw = os.environ.get("OLLAMA_NUM_PARALLEL", "")
+            concurrency = int(raw) if raw.isdigit() and int(raw) > 0 else None
+        else:
+            url = base_url or (os.environ.get(p.base_url_env) if p.base_url_env else None) or p.base_url
+            key = api_key or (os.environ.get(p.key_env) if p.key_env else None)
+            if not key and url.rstrip("/") == p.base_url:
+                raise ConfigurationError(
+                    f"No OpenAI API key was found. Pass api_key=..., or set it in the environment:\n"
+                    f"    export {p.key_env}=sk-...\n"
+                    "For a local server (vLLM, llama.cpp, LM Studio) pass its base_url=, which needs no key.")
+        side = DEFAULT_MAX_SIDE if max_side is None else (None if max_side == 0 else max_side)
+        return OpenAICompatibleBackend(model=model, preset=p, base_url=url, api_key=key, labels=labels,
+                                       instructions=instructions, max_side=side, timeout=timeout,
+                                       rate_limit=rate_limit, max_concurrency=concurrency)
+
+    return factory
+
+
 register_backend("imagedescriber", _imagedescriber)
 register_backend("api", _imagedescriber)
 register_backend("local", _local)
+register_backend("openai", _vlm("openai"))
+register_backend("ollama", _vlm("ollama"))
+
+#: Options only a vision-language model understands.
+_VLM_ONLY = ("model", "instructions", "max_side")
+_VLM = ("openai", "ollama")
 
 
 def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
@@ -125,4 +166,13 @@ def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
         name = "imagedescriber" if has_key else "local"
     if name not in _FACTORIES:
         raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(backend_names())}")
+    if name not in _VLM:
+        given = [k for k in _VLM_ONLY if options.get(k) is not None]
+        if options.get("labels") is not None and name != "local":
+            given.append("labels")
+        if given:
+            raise ConfigurationError(
+                f"{', '.join(given)} only apply to backend=\"openai\" or \"ollama\""
+                + (" (labels also to \"local\")" if "labels" in given else "")
+                + f", not to backend={name!r}")
     return _FACTORIES[name](**options)

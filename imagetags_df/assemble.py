@@ -15,7 +15,7 @@ from .settings import RunSettings
 #: ``ok`` is True exactly when the row has an answer; filter on it, not on
 #: ``error_code`` (local errors such as an unreadable file have no API code).
 RESULT_COLUMNS = ("tags", "tag_scores", "title", "description", "ok", "error_code", "error",
-                  "request_id", "credits_used", "cached", "backend")
+                  "request_id", "credits_used", "cached", "backend", "input_tokens", "output_tokens")
 
 
 def _named_for(err: ImageTagsError, name: str | None) -> ImageTagsError:
@@ -42,6 +42,9 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
     error: list[str | None] = [None] * n
     rid: list[str | None] = [None] * n
     credits = [0.0] * n
+    # Tokens this run spent, charged like credits; NA where the backend reports none.
+    tokens_in: list[int | None] = [None] * n
+    tokens_out: list[int | None] = [None] * n
     cached = [False] * n
     be_name: list[str] = [settings.backend.name] * n
     first_row: dict[str, int] = {}
@@ -72,9 +75,14 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
             scores[pos] = list(res.tag_scores) if res.tag_scores is not None else None
             title[pos], desc[pos], rid[pos] = res.title, res.description, res.request_id
             be_name[pos] = res.backend or settings.backend.name
-            if not cached[pos] and digest is not None and digest not in first_row:
+            charged = not cached[pos] and digest is not None and digest not in first_row
+            if charged and digest is not None:
                 first_row[digest] = pos  # credits are charged to the first row showing the image
                 credits[pos] = res.credits_used
+            if res.input_tokens is not None:
+                tokens_in[pos] = res.input_tokens if charged else 0
+            if res.output_tokens is not None:
+                tokens_out[pos] = res.output_tokens if charged else 0
         elif err is not None:
             code[pos] = err.code
             error[pos] = str(err)
@@ -91,4 +99,6 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
     out["credits_used"] = pd.Series(credits, index=idx, dtype=float)
     out["cached"] = pd.Series(cached, index=idx, dtype=bool)
     out["backend"] = pd.Series(be_name, index=idx, dtype=object)
+    out["input_tokens"] = pd.Series(pd.array(tokens_in, dtype="Int64"), index=idx)
+    out["output_tokens"] = pd.Series(pd.array(tokens_out, dtype="Int64"), index=idx)
     return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import pandas as pd
@@ -50,13 +50,21 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
              cache_dir: str | os.PathLike | bool | None = None, max_concurrency: int | None = None,
              rate_limit: float | str | RateLimit | None = None, max_retries: int | None = None,
              max_credits: float | None = None, on_error: Literal["record", "raise"] = "record",
-             progress: bool = True, timeout: float | None = None, ocr: bool | None = None) -> pd.DataFrame:
+             progress: bool = True, timeout: float | None = None, ocr: bool | None = None,
+             model: str | None = None, labels: Sequence[str] | None = None, instructions: str | None = None,
+             max_side: int | None = None, max_tokens_budget: int | None = None) -> pd.DataFrame:
     """Tags, title and description for every image in ``df[col]``; returns a new DataFrame.
 
     The input's columns and index are kept; added columns are ``RESULT_COLUMNS``.
     Rows that fail carry ``error`` (and the API's ``error_code``) instead of raising,
-    unless ``on_error="raise"``. A bad key (1002/1003) raises AuthenticationError;
-    everything finished before it stays cached.
+    unless ``on_error="raise"``. A bad key (1002/1003, HTTP 401/403) raises
+    AuthenticationError; everything finished before it stays cached.
+
+    With ``backend="openai"`` or ``"ollama"`` a vision-language model tags: ``model`` is
+    required; ``labels`` restricts tags to a closed set (also for ``"local"``);
+    ``instructions`` adds context to the prompt; images are downscaled to ``max_side``
+    pixels (default 1024; 0 sends them as they are); ``max_tokens_budget`` stops before
+    the run's input + output tokens would exceed it.
 
     Parameters (each settled once: the argument, else its environment variable where it
     has one, else a default):
@@ -84,7 +92,8 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url, timeout=timeout,
                       cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
                       max_retries=max_retries, max_credits=max_credits, on_error=on_error,
-                      progress=progress, ocr=ocr)
+                      progress=progress, ocr=ocr, model=model, labels=labels, instructions=instructions,
+                      max_side=max_side, max_tokens_budget=max_tokens_budget)
     try:
         return _generate(df, series, col, settings)
     finally:
@@ -112,7 +121,9 @@ def _generate(df: pd.DataFrame, series: pd.Series, col: str, settings: RunSettin
 
 def remember(items: Iterable[tuple[str | os.PathLike, TagResult]], lang: str = C.DEFAULT_LANG, *,
              backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
-             cache_dir: str | os.PathLike | bool | None = None) -> int:
+             cache_dir: str | os.PathLike | bool | None = None, model: str | None = None,
+             labels: Sequence[str] | None = None, instructions: str | None = None,
+             max_side: int | None = None) -> int:
     """Store known results for image files so the next run reuses them.
 
     For files whose bytes changed but whose picture did not (tags written into
@@ -121,7 +132,8 @@ def remember(items: Iterable[tuple[str | os.PathLike, TagResult]], lang: str = C
     results were made with; they choose the cache entry. Returns how many were stored.
     """
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url,
-                      cache_dir=cache_dir, progress=False)
+                      cache_dir=cache_dir, progress=False, model=model, labels=labels,
+                      instructions=instructions, max_side=max_side)
     stored = 0
     try:
         identity = settings.backend.cache_identity()
@@ -140,7 +152,8 @@ def remember(items: Iterable[tuple[str | os.PathLike, TagResult]], lang: str = C
 def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
              backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
              cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
-             ocr: bool | None = None, **_ignored: Any) -> Estimate:
+             ocr: bool | None = None, model: str | None = None, labels: Sequence[str] | None = None,
+             instructions: str | None = None, max_side: int | None = None, **_ignored: Any) -> Estimate:
     """What ``generate`` would do: rows, unique images, cached, calls, credits, time. Calls nothing.
 
     Unread files are read and hashed (that is how the cache is consulted), and the
@@ -153,7 +166,8 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     """
     series = _column(df, col)
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,
-                      rate_limit=rate_limit, progress=False, ocr=ocr)
+                      rate_limit=rate_limit, progress=False, ocr=ocr, model=model, labels=labels,
+                      instructions=instructions, max_side=max_side)
     try:
         found = scan(series.tolist(), list(df.index), col, settings)
     finally:

@@ -13,6 +13,7 @@ caller's thread cancels the run cleanly.
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -26,7 +27,7 @@ from ._exceptions import (
     InsufficientCreditsError,
     RateLimitError,
 )
-from ._types import PreparedImage, TagResult
+from ._types import PreparedImage, RateLimit, TagResult
 from .cache import result_key
 from .ratelimit import Pacer
 from .retry import retry_delay, should_retry
@@ -78,10 +79,19 @@ class Run:
         self.fatal: BaseException | None = None  # stop everything and raise
         self.spent = 0.0
         self.reserved = 0.0
+        self.tokens_used = 0  # input + output tokens reported by calls of this run
+        self.token_calls = 0
+        self.in_flight = 0  # calls started and not finished (their tokens are not known yet)
         be = settings.backend
-        self.pacer = (Pacer(settings.rate_limit, be.limiter_id() or be.cache_identity(), settings.cache.store,
+        rate = settings.rate_limit
+        if rate is None and be.reads_limit_headers:
+            # No pace of our own, but a pacer to carry the pauses the server announces to every worker.
+            rate = RateLimit(math.inf)
+        self.pacer = (Pacer(rate, be.limiter_id() or be.cache_identity(), settings.cache.store,
                             on_fault=settings.cache.pacing_fault)
-                      if settings.rate_limit is not None else None)
+                      if rate is not None else None)
+        if self.pacer is not None:
+            be.attach_pacer(self.pacer)
         self.key_prefix = (be.cache_identity(), settings.lang)
 
     # A job finished for good (result or final error).
@@ -90,10 +100,13 @@ class Run:
         if isinstance(outcome, TagResult):
             self.s.cache.set_result(result_key(*self.key_prefix, job.digest), outcome)
             self.spent += outcome.credits_used
+            if outcome.input_tokens is not None or outcome.output_tokens is not None:
+                self.tokens_used += (outcome.input_tokens or 0) + (outcome.output_tokens or 0)
+                self.token_calls += 1
             self.progress.add(ok=len(job.rows), credits_left=outcome.credits_remaining)
             return
         self.progress.add(failed=len(job.rows))
-        if isinstance(outcome, AuthenticationError):
+        if isinstance(outcome, AuthenticationError) or outcome.stops_run:
             self.fatal = outcome
         elif isinstance(outcome, InsufficientCreditsError) and self.stop is None:
             self.stop = outcome
@@ -119,21 +132,44 @@ class Run:
         be = self.s.backend
         return n * be.credits_per_call if (self.s.max_credits is not None and be.costs_credits) else 0.0
 
-    def _budget_allows(self, n: int) -> bool:
-        if self.s.max_credits is None or not self.s.backend.costs_credits:
-            return True
-        need = self._cost(n)
-        if self.spent + self.reserved + need > self.s.max_credits + 1e-9:
-            self.stop = BudgetExceededError(
-                f"not sent: max_credits={self.s.max_credits:g} would be exceeded "
-                f"({self.spent:g} spent, {self.reserved:g} in flight)")
+    def _budget_allows(self, batch: list[tuple[Job, PreparedImage]]) -> bool:
+        """Reserve a batch's calls against the budgets, or set ``stop`` and say no."""
+        n = len(batch)
+        if not self._tokens_allow(batch):
             return False
-        self.reserved += need
+        if self.s.max_credits is not None and self.s.backend.costs_credits:
+            need = self._cost(n)
+            if self.spent + self.reserved + need > self.s.max_credits + 1e-9:
+                self.stop = BudgetExceededError(
+                    f"not sent: max_credits={self.s.max_credits:g} would be exceeded "
+                    f"({self.spent:g} spent, {self.reserved:g} in flight)")
+                return False
+            self.reserved += need
+        self.in_flight += n
         return True
+
+    def _tokens_allow(self, batch: list[tuple[Job, PreparedImage]]) -> bool:
+        """Would this batch, and the calls in flight, stay within max_tokens_budget? Each call is
+        estimated at this run's average so far (the backend's own guess before the first)."""
+        budget = self.s.max_tokens_budget
+        if budget is None:
+            return True
+        n = len(batch)
+        guess = self.s.backend.expected_tokens([img for _, img in batch]) or 0
+        per_call = self.tokens_used / self.token_calls if self.token_calls else guess / max(1, n)
+        if self.tokens_used + (self.in_flight + n) * per_call > budget:
+            self.stop = BudgetExceededError(
+                f"not sent: max_tokens_budget={budget} would be exceeded ({self.tokens_used} tokens used, "
+                f"~{per_call:.0f} per image, {self.in_flight} in flight)")
+            return False
+        return True
+
+    def _release(self, n: int) -> None:
+        self.reserved -= self._cost(n)
+        self.in_flight -= n
 
     async def _attempt(self, batch: list[tuple[Job, PreparedImage]], sem: asyncio.Semaphore) -> None:
         be = self.s.backend
-        reserved = self._cost(len(batch))
         try:
             attempt = 0
             pending = batch
@@ -166,7 +202,7 @@ class Run:
                     if self.pacer is not None:
                         await self.pacer.acquire()
         finally:
-            self.reserved -= reserved
+            self._release(len(batch))
             sem.release()
 
     async def run(self) -> None:
@@ -216,19 +252,21 @@ class Run:
             done = item is None
             if not batch or self.fatal is not None:
                 continue
-            if not self._budget_allows(len(batch)):
-                return
+            # A free slot first: the calls that held it have reported what they spent.
             await sem.acquire()
+            if not self._budget_allows(batch):
+                sem.release()
+                return
             try:
                 if self.pacer is not None:
                     await self.pacer.acquire()
             except BaseException:
                 sem.release()
-                self.reserved -= self._cost(len(batch))
+                self._release(len(batch))
                 raise
             if self.fatal is not None or self.stop is not None:
                 sem.release()
-                self.reserved -= self._cost(len(batch))
+                self._release(len(batch))
                 return
             task = asyncio.create_task(self._attempt(batch, sem))
             tasks.add(task)

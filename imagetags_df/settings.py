@@ -30,13 +30,16 @@ class RunSettings:
     max_credits: float | None
     on_error: Literal["record", "raise"]
     progress: bool
+    max_tokens_budget: int | None = None
 
 
 def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_key: str | None = None,
            base_url: str | None = None, timeout: float | None = None, cache_dir: Any = None,
            max_concurrency: int | None = None, rate_limit: Any = None, max_retries: int | None = None,
            max_credits: float | None = None, on_error: str = "record", progress: bool = True,
-           ocr: bool | None = None) -> RunSettings:
+           ocr: bool | None = None, model: str | None = None, labels: Any = None,
+           instructions: str | None = None, max_side: int | None = None,
+           max_tokens_budget: int | None = None) -> RunSettings:
     """Validate options and build the backend and cache. Raises ConfigurationError."""
     if lang not in C.LANGUAGES:
         raise ConfigurationError(f"lang {lang!r} is not supported; use one of {', '.join(C.LANGUAGES)}")
@@ -48,9 +51,20 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
         raise ConfigurationError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
     if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
         raise ConfigurationError(f"max_retries must be a non-negative integer, not {max_retries!r}")
+    if max_tokens_budget is not None and (isinstance(max_tokens_budget, bool) or not isinstance(
+            max_tokens_budget, int) or max_tokens_budget < 0):
+        raise ConfigurationError(f"max_tokens_budget must be a non-negative whole number, not {max_tokens_budget!r}")
+    if labels is not None:
+        if isinstance(labels, str) or not all(isinstance(x, str) for x in labels):
+            raise ConfigurationError('labels must be a list of strings, e.g. labels=["scratch", "dent"]')
+        labels = list(labels)
     rate = RateLimit.parse(rate_limit) if rate_limit is not None else None
     be = resolve_backend(backend, api_key=api_key, base_url=base_url, timeout=timeout,
-                         rate_limit=rate, ocr=ocr)
+                         rate_limit=rate, ocr=ocr, model=model, labels=labels, instructions=instructions,
+                         max_side=max_side, lang=lang)
+    if max_tokens_budget is not None and not be.reports_tokens:
+        raise ConfigurationError(f"max_tokens_budget needs a backend that reports tokens (openai, ollama), "
+                                 f"not {be.name!r}; use max_credits for the API")
     if rate is None:
         rate = be.rate_limit
     if cache_dir is False:
@@ -67,4 +81,5 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
         max_credits=None if max_credits is None else float(max_credits),
         on_error=on_error,  # type: ignore[arg-type]
         progress=progress,
+        max_tokens_budget=max_tokens_budget,
     )

@@ -219,7 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
             for p in m["content"] if isinstance(m.get("content"), list) else []:
                 if p.get("type") == "image_url":
                     iu = p["image_url"]
-                    data = base64.b64decode(DATA_URI.match(iu["url"] if isinstance(iu, dict) else iu).group(2))
+                    found = DATA_URI.match(iu["url"] if isinstance(iu, dict) else iu)
+                    assert found is not None  # request_problems checked it
+                    data = base64.b64decode(found.group(2))
                     call.digest = hashlib.sha256(data).hexdigest()
                     from PIL import Image
 
@@ -274,8 +276,8 @@ class _Handler(BaseHTTPRequestHandler):
                   "404": (404, f"The model `{call.model}` does not exist"),
                   "400-noimage": (400, "Invalid content type. image_url is only supported by certain models.")}
         if step in errors:
-            status, message = errors[step]
-            self._error(status, message, headers)
+            status, error_text = errors[step]
+            self._error(status, error_text, headers)
             return
         if step == "503":
             # Ollama's queue is full (server/sched.go).
@@ -364,7 +366,7 @@ class FakeVisionModel:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1"
 
     def script(self, digest: str, steps: Iterable[str]) -> None:
         """Answers for the next calls carrying this image (SHA-256 of the bytes sent)."""

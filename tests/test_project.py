@@ -32,7 +32,8 @@ def test_public_api_is_pinned():
     for name in imagetags_df.__all__:
         assert hasattr(imagetags_df, name), name
     assert imagetags_df.RESULT_COLUMNS == ("tags", "tag_scores", "title", "description", "ok", "error_code", "error",
-                                           "request_id", "credits_used", "cached", "backend")
+                                           "request_id", "credits_used", "cached", "backend",
+                                           "input_tokens", "output_tokens")
 
 
 def test_exception_tree_has_one_root():

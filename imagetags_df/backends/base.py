@@ -16,6 +16,10 @@ A backend must provide:
 * ``max_batch`` – how many images one :meth:`tag_batch` call may take.
 * ``async tag_batch(images, lang)`` – one result or exception per image, same order.
 * optionally ``attach_cache(cache)`` – to keep language-free work between runs.
+* optionally ``attach_pacer(pacer)`` – with ``reads_limit_headers``, to hold every
+  worker when an answer says the server's request budget is spent.
+* optionally ``expected_tokens()`` – with ``reports_tokens``, a call's expected cost in
+  tokens before any call has reported one (for ``max_tokens_budget``).
 
 Backends that have a natural synchronous single-image call implement
 ``tag(image, lang)`` and inherit ``tag_batch``.
@@ -32,6 +36,7 @@ from .._types import PreparedImage, RateLimit, TagResult
 
 if TYPE_CHECKING:
     from ..cache import Cache
+    from ..ratelimit import Pacer
 
 
 def tag_each(tag: Callable[[PreparedImage, str], TagResult], images: Sequence[PreparedImage],
@@ -59,12 +64,24 @@ class Backend(abc.ABC):
     #: True when the backend decodes every image itself and raises CorruptImageError
     #: for bad data, so the engine can skip its own trial decode (saves a decode per image).
     decodes_images: bool = False
+    #: True when answers carry rate-limit headers the backend passes to :meth:`attach_pacer`'s
+    #: pacer (the engine then builds one even without a rate limit of its own).
+    reads_limit_headers: bool = False
+    #: True when results carry ``input_tokens``/``output_tokens`` (a language model's usage).
+    reports_tokens: bool = False
 
     @abc.abstractmethod
     def cache_identity(self) -> str:
         """Identity for cache keys; must not contain secrets."""
 
     def limiter_id(self) -> str | None:
+        return None
+
+    def attach_pacer(self, pacer: Pacer) -> None:
+        """The run's pacer, offered before any call. Default: unused."""
+
+    def expected_tokens(self, images: Sequence[PreparedImage]) -> int | None:
+        """Tokens a call with these images is expected to cost, before any has reported its usage."""
         return None
 
     def attach_cache(self, cache: Cache) -> None:

@@ -214,6 +214,8 @@ class OpenAICompatibleBackend(Backend):
 
     costs_credits = False
     max_batch = 1
+    reads_limit_headers = True
+    reports_tokens = True
 
     def __init__(self, *, model: str, preset: str | Preset = "openai", base_url: str | None = None,
                  api_key: str | None = None, labels: Sequence[str] | None = None,
@@ -265,10 +267,17 @@ class OpenAICompatibleBackend(Backend):
         """The run's pacer: a spent rate-limit budget seen in any answer holds every worker on it."""
         self._pacer = pacer
 
-    def expected_tokens(self) -> int:
-        """Tokens one call is expected to cost before any call has reported its usage."""
-        side = self.max_side or 2048
-        return vlm_image.estimate_image_tokens(side, side * 3 // 4) + PROMPT_TOKENS_GUESS + ANSWER_TOKENS_GUESS
+    def expected_tokens(self, images: Sequence[PreparedImage]) -> int | None:
+        """Tokens these images are expected to cost before any call has reported its usage:
+        OpenAI's tile formula at the size we send, plus our prompt and a typical answer."""
+        total = 0
+        for img in images:
+            w, h = img.width, img.height
+            if self.max_side and max(w, h) > self.max_side:
+                scale = self.max_side / max(w, h)
+                w, h = round(w * scale), round(h * scale)
+            total += vlm_image.estimate_image_tokens(w, h) + PROMPT_TOKENS_GUESS + ANSWER_TOKENS_GUESS
+        return total
 
     @property
     def format_mode(self) -> str:
@@ -422,7 +431,7 @@ class OpenAICompatibleBackend(Backend):
         if not content and message.get("refusal"):
             raise ContentBlockedError(f"the model refused: {str(message['refusal'])[:200]}",
                                       code=C.CODE_CONTENT_BLOCKED, status_code=200, request_id=request_id)
-        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        usage: dict[str, Any] = payload["usage"] if isinstance(payload.get("usage"), dict) else {}
         return _Reply(content=content if isinstance(content, str) else None,
                       finish_reason=choices[0].get("finish_reason"),
                       input_tokens=_int_or_none(usage.get("prompt_tokens")),

@@ -273,7 +273,7 @@ def main() -> None:
 Examples:
   imagetags tag photos/ --recursive --out results.parquet
   imagetags tag a.jpg b.png --lang zh --out - > results.jsonl
-  imagetags tag photos/ --sidecars              # photos/cat.jpg -> photos/cat.json
+  imagetags tag photos/ --sidecars              # photos/cat.jpg -> photos/cat.jpg.json
   imagetags tag photos/ --write-metadata        # XMP dc:subject/title/description, IPTC
   imagetags tag photos/ -r --dry-run            # what it would cost; calls nothing
 
@@ -284,7 +284,8 @@ Examples:
               help="Write one row per image to FILE: .csv, .parquet or .jsonl ('-': JSON Lines on stdout). "
                    "Default: a readable table on stdout, unless --sidecars or --write-metadata is given.")
 @click.option("--sidecars", is_flag=True,
-              help="Write a JSON file beside each image (cat.jpg -> cat.json) with tags, title, description.")
+              help="Write a JSON file beside each image, named after the whole file name (cat.jpg -> "
+                   "cat.jpg.json), with tags, title, description.")
 @click.option("--force", is_flag=True,
               help="With --sidecars, replace sidecars we did not write; with --write-metadata, replace "
                    "an existing title and description.")
@@ -340,6 +341,10 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     if sidecars:
         report = export.write_sidecars(results, "path", force=force)
         click.echo(f"imagetags: wrote {len(report.written)} sidecar(s)", err=True)
+        if report.migrated:
+            click.echo(f"imagetags: removed {len(report.migrated)} sidecar(s) an earlier version named "
+                       f"without the image's extension (e.g. {report.migrated[0].name}); each image now has "
+                       "<name>.<ext>.json", err=True)
         for refused in report.refused:
             all_ok = False
             click.echo(f"  not replaced: {refused} exists and was not written by imagetags "

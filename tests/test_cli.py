@@ -203,7 +203,7 @@ def test_local_backend_on_sample_photos_offline(tmp_path):
     assert df["error"].isna().all() and (df["backend"] == "local").all()
     tags = dict(zip(df["path"].map(lambda p: Path(p).name), df["tags"].map(json.loads)))
     assert "cat" in tags["chelsea_cat.jpg"] and all(tags.values())
-    assert json.loads((album / "rocket.json").read_text(encoding="utf-8"))["tags"] == tags["rocket.gif"]
+    assert json.loads((album / "rocket.gif.json").read_text(encoding="utf-8"))["tags"] == tags["rocket.gif"]
 
     dry = run(["tag", str(album), "--backend", "local", "--dry-run", "--no-progress"], key=None)
     assert "calls needed:   0" in dry.stdout and "4 cached" in dry.stdout  # metadata rewrites stay cached
@@ -340,13 +340,13 @@ def test_missing_path_and_bad_options(tmp_path, api):
 
 
 def test_sidecars_refuse_foreign_files_until_forced(folder, api):
-    foreign = folder / "beach.json"
+    foreign = folder / "beach.png.json"
     foreign.write_text('{"from": "another tool"}', encoding="utf-8")
     proc = invoke(["tag", str(folder), "--sidecars", *FAST], api=api)
     assert proc.exit_code == cli.EXIT_PARTIAL, proc.stderr
-    assert "beach.json exists and was not written by imagetags" in proc.stderr and "--force" in proc.stderr
+    assert "beach.png.json exists and was not written by imagetags" in proc.stderr and "--force" in proc.stderr
     assert foreign.read_text(encoding="utf-8") == '{"from": "another tool"}'
-    ours = json.loads((folder / "猫 on sofa.json").read_text(encoding="utf-8"))
+    ours = json.loads((folder / "猫 on sofa.jpg.json").read_text(encoding="utf-8"))
     assert ours["tags"] == fake_tags(str(folder / "猫 on sofa.jpg")) and ours["generator"] == "imagetags_df"
     assert proc.stdout == ""  # an output was asked for, so nothing goes to stdout
 

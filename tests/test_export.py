@@ -156,39 +156,54 @@ def test_write_table_rejects_unknown_extension(tmp_path):
 # --------------------------------------------------------------------------- sidecars
 
 
-def test_sidecar_path_follows_the_seed_and_avoids_collisions(tmp_path):
+def test_sidecar_path_is_one_rule_for_every_image(tmp_path):
+    # Whatever else is in the folder: the whole file name plus .json.
     solo = make_photo(tmp_path / "solo.jpg")
-    assert export.sidecar_path(solo) == tmp_path / "solo.json"  # the seed's with_suffix('.json')
-    a_jpg = make_photo(tmp_path / "a.jpg")
-    a_png = make_photo(tmp_path / "a.png", fmt="PNG")
-    assert export.sidecar_path(a_jpg) == tmp_path / "a.jpg.json"
-    assert export.sidecar_path(a_png) == tmp_path / "a.png.json"
+    assert export.sidecar_path(solo) == tmp_path / "solo.jpg.json"
+    coffee_jpg, coffee_tiff = make_photo(tmp_path / "coffee.jpg"), make_photo(tmp_path / "coffee.tiff", fmt="TIFF")
+    assert export.sidecar_path(coffee_jpg) == tmp_path / "coffee.jpg.json"
+    assert export.sidecar_path(coffee_tiff) == tmp_path / "coffee.tiff.json"
+    assert export.sidecar_path(tmp_path / "IMG_1.HEIC") == tmp_path / "IMG_1.HEIC.json"
 
 
 def test_write_sidecars_writes_ours_and_refuses_foreign_ones(tmp_path):
     imgs = [make_photo(tmp_path / f"p{i} é.jpg", seed=i) for i in range(3)]
-    foreign = tmp_path / "p1 é.json"
+    foreign = tmp_path / "p1 é.jpg.json"
     foreign.write_text('{"tags": ["hand-made"]}\n', encoding="utf-8")
     df = result_frame([str(p) for p in imgs], errors={2: "p2: blocked (code=2003)"})
 
     report = export.write_sidecars(df, "path")
-    assert report.written == [tmp_path / "p0 é.json"]
+    assert report.written == [tmp_path / "p0 é.jpg.json"]
     assert report.refused == [foreign]
-    assert report.skipped == 1 and not (tmp_path / "p2 é.json").exists()
+    assert report.skipped == 1 and not (tmp_path / "p2 é.jpg.json").exists()
     assert foreign.read_text(encoding="utf-8") == '{"tags": ["hand-made"]}\n'
-    doc = json.loads((tmp_path / "p0 é.json").read_text(encoding="utf-8"))
+    doc = json.loads((tmp_path / "p0 é.jpg.json").read_text(encoding="utf-8"))
     assert list(doc)[:3] == ["tags", "title", "description"]  # the seed's keys, in its order
     assert doc["tags"] == ["tag0", "café ☕", "a, b"] and doc["title"] == "Title 0 – 猫"
-    assert doc["generator"] == GENERATOR
+    assert doc["generator"] == GENERATOR and doc["image"] == "p0 é.jpg"
 
     # Ours are replaced on the next run; the foreign one only with force.
     df.loc[0, "title"] = "New title"
     again = export.write_sidecars(df, "path")
-    assert again.written == [tmp_path / "p0 é.json"] and again.refused == [foreign]
-    assert json.loads((tmp_path / "p0 é.json").read_text(encoding="utf-8"))["title"] == "New title"
+    assert again.written == [tmp_path / "p0 é.jpg.json"] and again.refused == [foreign]
+    assert json.loads((tmp_path / "p0 é.jpg.json").read_text(encoding="utf-8"))["title"] == "New title"
     forced = export.write_sidecars(df, "path", force=True)
-    assert set(forced.written) == {tmp_path / "p0 é.json", foreign}
+    assert set(forced.written) == {tmp_path / "p0 é.jpg.json", foreign}
     assert json.loads(foreign.read_text(encoding="utf-8"))["generator"] == GENERATOR
+
+
+def test_write_sidecars_retires_our_old_stem_named_sidecars_only(tmp_path):
+    imgs = [make_photo(tmp_path / "cat.jpg", seed=1), make_photo(tmp_path / "dog.jpg", seed=2),
+            make_photo(tmp_path / "duo.jpg", seed=3)]
+    make_photo(tmp_path / "duo.png", fmt="PNG")
+    ours_old = {"tags": ["old"], "title": "", "description": "", "generator": GENERATOR, "backend": "local"}
+    (tmp_path / "cat.json").write_text(json.dumps(ours_old), encoding="utf-8")  # ours, only cat's: retired
+    (tmp_path / "dog.json").write_text('{"from": "another tool"}', encoding="utf-8")  # not ours: kept
+    (tmp_path / "duo.json").write_text(json.dumps(ours_old), encoding="utf-8")  # duo.jpg's or duo.png's? kept
+    report = export.write_sidecars(result_frame([str(p) for p in imgs]), "path")
+    assert report.written == [tmp_path / "cat.jpg.json", tmp_path / "dog.jpg.json", tmp_path / "duo.jpg.json"]
+    assert report.migrated == [tmp_path / "cat.json"] and not (tmp_path / "cat.json").exists()
+    assert (tmp_path / "dog.json").exists() and (tmp_path / "duo.json").exists()
 
 
 # --------------------------------------------------------------------------- metadata

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -30,25 +31,38 @@ class SidecarReport:
     refused: list[Path] = field(default_factory=list)
     #: Rows without a result (their ``error`` is set): no sidecar written.
     skipped: int = 0
+    #: Sidecars an earlier version named ``photo.json``, removed once ``photo.jpg.json`` was written.
+    migrated: list[Path] = field(default_factory=list)
 
 
 def sidecar_path(image: str | os.PathLike[str]) -> Path:
-    """Where the sidecar of ``image`` goes: ``photo.jpg`` -> ``photo.json``, as in the seed.
+    """Where the sidecar of ``image`` goes: its full file name plus ``.json``.
 
-    The seed's ``image_path.with_suffix('.json')`` gives ``a.jpg`` and ``a.png``
-    the same sidecar; when another image with the same stem sits in the folder,
-    the full name is kept instead (``a.jpg.json``), so neither overwrites the other.
+    One rule for every image: ``photo.jpg`` -> ``photo.jpg.json``. Keeping the
+    extension means ``IMG_0001.HEIC`` and ``IMG_0001.JPG`` side by side (as phones
+    export them) never share a sidecar, and the name alone says which image a
+    sidecar belongs to, as darktable's ``photo.jpg.xmp`` and Google Takeout's
+    ``photo.jpg.json`` do. (The seed's bulk example used ``with_suffix('.json')``,
+    which makes ``a.jpg`` and ``a.png`` overwrite each other.)
+
+    >>> sidecar_path("photos/coffee.tiff").name
+    'coffee.tiff.json'
     """
     p = Path(image)
-    plain = p.with_suffix(".json")
+    return p.with_name(p.name + ".json")
+
+
+def _old_sidecar(image: Path) -> Path | None:
+    """The ``photo.json`` an earlier version wrote for ``photo.jpg``, if it is ours and only its."""
+    old = image.with_suffix(".json")
+    if old == image or not old.is_file() or not _is_ours(old):
+        return None
     try:
-        siblings = [q for q in p.parent.glob(_glob_escape(p.stem) + ".*")
-                    if q.name != p.name and q.stem == p.stem and q.suffix.lower() in IMAGE_SUFFIXES]
+        others = [q for q in image.parent.glob(_glob_escape(image.stem) + ".*")
+                  if q.name != image.name and q.stem == image.stem and q.suffix.lower() in IMAGE_SUFFIXES]
     except OSError:
-        siblings = []
-    if siblings or plain == p:
-        return p.with_name(p.name + ".json")
-    return plain
+        return None
+    return None if others else old
 
 
 def _glob_escape(text: str) -> str:
@@ -70,16 +84,18 @@ def has_result(row: Any) -> bool:
 
 
 def write_sidecars(df: pd.DataFrame, col: str = "path", force: bool = False) -> SidecarReport:
-    """Write ``<image>.json`` beside each image of a :func:`imagetags_df.generate` result.
+    """Write ``<image>.json`` (``cat.jpg`` -> ``cat.jpg.json``) beside each image of a result.
 
     The JSON holds ``tags``, ``title`` and ``description`` (the seed's keys, in its
-    order) plus ``generator: "imagetags_df"`` and ``backend``. A sidecar that
-    already exists and was not written by us is left alone unless ``force``; ours
-    are replaced. Rows that failed get no sidecar.
+    order) plus ``generator: "imagetags_df"``, ``backend`` and ``image`` (the file
+    it describes). A sidecar that already exists and was not written by us is left
+    alone unless ``force``; ours are replaced. Rows that failed get no sidecar. A
+    ``cat.json`` that an earlier version of ours wrote for ``cat.jpg`` is removed
+    once ``cat.jpg.json`` is written, so no image keeps two.
 
     >>> report = write_sidecars(out, "path")  # doctest: +SKIP
     >>> report.written[0].name  # doctest: +SKIP
-    'chelsea.json'
+    'chelsea.jpg.json'
     """
     if col not in df.columns:
         raise ConfigurationError(f"column {col!r} not found; columns are {list(df.columns)}")
@@ -98,9 +114,15 @@ def write_sidecars(df: pd.DataFrame, col: str = "path", force: bool = False) -> 
             "description": rec.get("description") or "",
             "generator": GENERATOR,
             "backend": rec.get("backend"),
+            "image": Path(image).name,
         }
         write_bytes_atomic(target, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         report.written.append(target)
+        old = _old_sidecar(Path(image))
+        if old is not None:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
+            report.migrated.append(old)
     return report
 
 

@@ -186,16 +186,20 @@ async def _read_body(state: ServerState, request: Request) -> bytes:
     chunks: list[bytes] = []
     total = 0
     timeout = state.limits.body_timeout
+
+    async def read() -> None:
+        nonlocal total
+        # Counted while streaming too: a chunked body declares no length, and a
+        # declared length is only a claim.
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise too_large(state.max_image_bytes)
+            chunks.append(chunk)
+
     try:
-        async with asyncio.timeout(timeout):
-            # Counted while streaming too: a chunked body declares no length, and a
-            # declared length is only a claim.
-            async for chunk in request.stream():
-                total += len(chunk)
-                if total > limit:
-                    raise too_large(state.max_image_bytes)
-                chunks.append(chunk)
-    except TimeoutError:
+        await asyncio.wait_for(read(), timeout)
+    except asyncio.TimeoutError:
         raise _Refusal(C.CODE_INVALID_PARAMS,
                        f"the request body did not arrive within {timeout:g} s ({total:,} bytes"
                        + (f" of the {int(declared):,} announced" if declared else "") + " came)",

@@ -29,6 +29,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from .. import _constants as C
@@ -72,9 +73,7 @@ def error_bytes(status: int, code: int, message: str, *, retry_after: int | None
     for answers given before (or without) a request the app could see."""
     request_id = uuid.uuid4().hex
     body = json.dumps({"code": code, "message": message, "request_id": request_id}).encode()
-    from uvicorn.protocols.utils import STATUS_PHRASES  # type: ignore[attr-defined]
-
-    head = [f"HTTP/1.1 {status} {STATUS_PHRASES[status].decode()}", "content-type: application/json",
+    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "content-type: application/json",
             f"content-length: {len(body)}", f"x-request-id: {request_id}", "connection: close"]
     if retry_after is not None:
         head.append(f"retry-after: {retry_after}")
@@ -122,7 +121,7 @@ def protocol_class(limits: ServingLimits) -> type[asyncio.Protocol]:
                 # A request's headers are complete: the app takes over (and times the body).
                 self._cancel_header_timer()
                 current = self.cycle
-                extensions: dict[str, Any] = self.cycle.scope.setdefault("extensions", {})  # type: ignore[assignment]
+                extensions: dict[str, Any] = self.cycle.scope.setdefault("extensions", {})
                 extensions["imagetags.connection_lost"] = lambda: current.disconnected
 
         def on_response_complete(self) -> None:
@@ -170,7 +169,7 @@ class LoopErrorLog:
             return
         self._last[kind] = now
         skipped = self._skipped.pop(kind, 0)
-        more = f" ({skipped} more like it in the last {now - last:.0f} s)" if skipped and last else ""
+        more = f" ({skipped} more like it in the last {now - last:.0f} s)" if skipped and last is not None else ""
         detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
         log.error("%s%s%s", message, detail, more)
 

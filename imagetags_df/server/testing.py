@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 from .._types import PreparedImage, TagResult
 from ..backends.base import Backend, tag_each
@@ -106,7 +106,7 @@ class ServerThread:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> Self:
+    def start(self) -> ServerThread:
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout
         while not self.server.started:
@@ -120,7 +120,7 @@ class ServerThread:
         self._thread.join(timeout=15)
         self._sock.close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> ServerThread:  # noqa: PYI034 - Python 3.10 has no typing.Self
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -192,13 +192,16 @@ def serve_stub(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--rate-limit", default="1000000/min")
+    parser.add_argument("--header-timeout", type=float, default=ServingLimits.header_timeout)
+    parser.add_argument("--max-connections", type=int, default=ServingLimits.max_connections)
     args = parser.parse_args(argv)
+    limits = ServingLimits(header_timeout=args.header_timeout, max_connections=args.max_connections)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     backend = StubBackend(delay=args.delay)
     backend.max_concurrency = 1  # one batch at a time: answers leave together, between quiet delays
-    app = create_app(KeyStore(args.db), backend=backend, rate_limit=args.rate_limit)
-    server = uvicorn.Server(uvicorn_config(app, port=args.port, log_level="info"))
+    app = create_app(KeyStore(args.db), backend=backend, rate_limit=args.rate_limit, limits=limits)
+    server = uvicorn.Server(uvicorn_config(app, port=args.port, log_level="info", limits=limits))
     try:
         server.run()
     except KeyboardInterrupt:

@@ -149,9 +149,15 @@ def test_notebook_executes_on_the_samples(executed):
     # nbclient stored the widget state, including the gallery's model
     state = nb.metadata["widgets"][WIDGET_STATE]["state"]
     assert summary["gallery_model"] in state
-    grid_html = [m["state"]["value"] for m in state.values()
-                 if m["model_name"] == "HTMLModel" and "itdf-grid" in m["state"].get("value", "")]
-    assert len(grid_html) == 1 and grid_html[0].count('class="itdf-thumb"') == shown
+    # the gallery's cards hold one Image model per thumbnail on the page
+    cards = next(m for m in state.values() if "itdf-cards" in m["state"].get("_dom_classes", []))
+    def model(ref: str) -> dict:
+        return state[ref.removeprefix("IPY_MODEL_")]
+
+    image_boxes = [model(card)["state"]["children"][0] for card in cards["state"]["children"]]
+    thumbs = [model(box)["state"]["children"][0] for box in image_boxes]
+    assert len(thumbs) == shown
+    assert all(model(t)["model_name"] == "ImageModel" for t in thumbs)
 
 
 # --- the browser -----------------------------------------------------------------
@@ -270,7 +276,7 @@ def test_widget_gallery_renders_from_saved_state_in_chromium(executed):
     out.write_text(html, encoding="utf-8")
     with _Browser() as b:
         page = b.open(out, javascript=True)
-        seen = _check_gallery(page, ".jupyter-widgets", summary)
+        seen = _check_gallery(page, ".itdf-gallery-widget", summary)
         # the controls came back from the state too
         assert page.get_by_role("button", name="next ▶").first.is_visible()
         assert page.get_by_text(f"images 1–{len(summary['gallery_rows'])} of {summary['rows']}").first.is_visible()
@@ -278,7 +284,7 @@ def test_widget_gallery_renders_from_saved_state_in_chromium(executed):
         assert page.get_by_role("button", name=re.compile("✕")).count() > 0
         assert page.get_by_placeholder("add tag, Enter").first.is_visible()
         assert page.get_by_role("checkbox", name="reviewed").first.is_visible()
-        gallery = page.locator(".widget-vbox:has(.itdf-grid)").first
+        gallery = page.locator(".itdf-gallery-widget").first
         gallery.screenshot(path=str(ARTIFACTS / "quickstart_widgets_gallery.png"))
         page.screenshot(path=str(ARTIFACTS / "quickstart_widgets.png"), full_page=True)
         blocked = list(b.blocked)

@@ -68,8 +68,10 @@ def test_static_grid_is_self_contained(frame):
     for uri in srcs:
         im = _decoded(uri)
         assert max(im.size) <= 96 and im.mode == "RGB"
-    assert "image unavailable" in page and "missing.jpg" in page
+    assert "no preview" in page and "missing.jpg" in page
     assert "error 2004: file not found: missing.jpg" in page
+    # the row's message says what is wrong; the raw exception is folded into <details>
+    assert "FileNotFoundError" not in _visible(page) and "FileNotFoundError" in page
     assert page.count('class="itdf-chip"') == 2 + 2 + 1 + 0 + 0 + 2
     assert ">猫<" in page and "A red cat" in page
     # tags are text, never markup
@@ -127,24 +129,147 @@ def test_paging_and_filter(tmp_path):
     assert "no images match" in widgets.preview(df, tags="unicorn").html()
 
 
+def _visible(page: str) -> str:
+    """What a reader sees without opening a <details> element or hovering for a tooltip."""
+    page = re.sub(r"<details.*?</details>", "", page, flags=re.S)
+    return re.sub(r'\stitle="[^"]*"', "", page)
+
+
 def test_widget_controls_drive_the_page(tmp_path):
     photo = _img(tmp_path / "p.png", (50, 50), "orange", fmt="PNG")
     df = pd.DataFrame({"path": [str(photo)] * 30,
                        "tags": [["cat"] if i < 10 else ["dog"] for i in range(30)]})
     g = widgets.preview(df, n=12)
     box = g.widget
-    assert g._w_prev.disabled and not g._w_next.disabled
-    assert g._w_grid.value.count("<img") == 12
-    g._w_next.click()
-    assert g.current_page == 1 and "images 13–24 of 30" in g._w_info.value
-    assert set(g._w_filter.allowed_tags) == {"cat", "dog"}
-    g._w_filter.value = ["cat"]  # what typing a tag into the filter box does
-    assert g.current_page == 0 and g.rows == 10
-    assert g._w_grid.value.count("<img") == 10 and g._w_next.disabled
+    view = g.view
+    assert view.prev.disabled and not view.next.disabled
+    assert len(view.grid.children) == 12
+    thumbs = [c.image for c in view.cards]
+    assert all("itdf-thumb" in t._dom_classes and bytes(t.value).startswith(b"\xff\xd8") for t in thumbs)
+    view.next.click()
+    assert g.current_page == 1 and "images 13–24 of 30" in view.info.value
+    assert set(view.tag_box.options) == {"cat", "dog"}
+    # What pressing Enter in the tag box sends: the committed value (any case).
+    view.tag_box.set_state({"value": "CAT"})
+    assert g.current_page == 0 and g.rows == 10 and g.tag_filter == ["CAT"]
+    assert len(view.grid.children) == 10 and view.next.disabled
+    assert view.clear.layout.display is None
+    view.clear.click()
+    assert g.rows == 30 and view.tag_box.value == "" and view.clear.layout.display == "none"
+    view.tag_box.set_state({"value": "unicorn"})
+    assert g.rows == 0 and len(view.grid.children) == 0 and "no images match" in view.info.value
+    view.tag_box.set_state({"value": ""})
+    assert g.rows == 30
     bundle = g._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
-    assert bundle["text/html"].count("<img") == 10  # the static fallback travels with it
+    assert bundle["text/html"].count("<img") == 12  # the static fallback travels with it
+    # No score column: nothing to threshold or sort by, so those controls are hidden.
+    assert view.min_score.layout.display == "none" and view.order.layout.display == "none"
+
+
+def _scored(tmp_path) -> pd.DataFrame:
+    red = _img(tmp_path / "red.jpg", (300, 200), "red")
+    blue = _img(tmp_path / "blue.jpg", (1600, 1200), "blue")
+    return pd.DataFrame({
+        "path": [str(red), str(blue), str(red), str(tmp_path / "gone.jpg")],
+        "tags": [["cat", "pet", "red"], ["Cat", "blue"], ["dog", "pet"], None],
+        "tag_scores": [[0.55, 0.5, 0.3], [0.95, 0.8], [0.9, 0.7], None],
+        "title": ["Red cat", "Blue cat", "Red dog", None],
+        "description": ["A red square.", "A large blue square.", "Another red square.", None],
+        "error": [None, None, None, "gone.jpg: file not found; check the path"],
+    }, index=["a", "b", "c", "d"])
+
+
+def test_clicking_a_chip_filters_by_its_tag(tmp_path):
+    g = widgets.preview(_scored(tmp_path))
+    view = g.view
+    first = view.cards[0]
+    assert list(first.chips) == ["cat", "pet", "red"]
+    assert all("itdf-chip" in c._dom_classes for c in first.chips.values())
+    assert "score 0.55" in first.chips["cat"].tooltip
+    first.chips["pet"].click()                       # a front-end's click
+    assert g.tag_filter == ["pet"] and g.page_rows().tolist() == [0, 2]
+    assert view.tag_box.value == "pet"               # the box shows the filter
+    assert view.cards[0].chips["pet"].style.button_color != view.cards[0].chips["cat"].style.button_color
+    view.cards[0].chips["cat"].click()               # a second chip narrows it
+    assert g.tag_filter == ["pet", "cat"] and g.page_rows().tolist() == [0]
+    view.cards[0].chips["pet"].click()               # clicking an active chip undoes it
+    assert g.tag_filter == ["cat"] and g.page_rows().tolist() == [0, 1]  # "Cat" too: case ignored
+
+
+def test_score_threshold_and_order(tmp_path):
+    df = _scored(tmp_path)
+    g = widgets.preview(df)
+    view = g.view
+    assert view.min_score.layout.display is None and view.order.layout.display is None
+    view.min_score.set_state({"value": 0.6})         # the slider, released at 0.6
+    assert g.min_score == 0.6 and g.rows == 4        # no tag filter: every row stays ...
+    assert [list(c.chips) for c in view.cards] == [[], ["Cat", "blue"], ["dog", "pet"], []]  # ... low chips go
+    assert "score ≥ 0.60" in view.info.value
+    view.tag_box.set_state({"value": "cat"})
+    assert g.page_rows().tolist() == [1]             # row a's cat is scored 0.55
+    view.min_score.set_state({"value": 0.0})
+    assert g.page_rows().tolist() == [0, 1]
+    view.order.set_state({"index": 1})               # "most confident first": a cat first
+    assert g.page_rows().tolist() == [1, 0] and "most confident first" in view.info.value
+    view.tag_box.set_state({"value": ""})            # no filter: by each row's best score
+    assert g.page_rows().tolist() == [1, 2, 0, 3]    # 0.95, 0.9, 0.55, then the failed row
+    # the same from code, and in the static HTML
+    page = widgets.preview(df, min_score=0.6, sort="score").html()
+    assert page.index("Blue cat") < page.index("Red dog") < page.index("Red cat")
+    assert ">red</span>" not in page and ">dog</span>" in page
+    with pytest.raises(ConfigurationError, match="min_score"):
+        widgets.preview(df, min_score=2)
+    with pytest.raises(ConfigurationError, match="sort"):
+        widgets.preview(df, sort="size")
+
+
+def test_enlarged_view_shows_a_large_image_and_every_score(tmp_path):
+    g = widgets.preview(_scored(tmp_path), thumb_size=96)
+    view = g.view
+    assert view.large.layout.display == "none"
+    view.cards[1].enlarge.click()
+    assert g.enlarged == 1 and view.large.layout.display is None
+    large = Image.open(io.BytesIO(view.large_image.value))
+    small = Image.open(io.BytesIO(view.cards[1].image.value))
+    assert max(large.size) == 720 > max(small.size) == 96   # 1600x1200 shrunk to 720 on its long side
+    info = view.large_info.value
+    assert "A large blue square." in info and "Blue cat" in info
+    assert re.search(r"Cat</td>\s*<td[^>]*>0\.95<", info) and re.search(r"blue</td>\s*<td[^>]*>0\.80<", info)
+    view.min_score.set_state({"value": 0.9})         # the enlarged view keeps every tag
+    assert "blue" in view.large_info.value
+    view.close.click()
+    assert g.enlarged is None and view.large.layout.display == "none"
+    view.cards[3].enlarge.click()                    # a row without an image: says so
+    assert "no preview" in view.large_image_box.children[0].value
+
+
+def test_error_cards_show_the_friendly_message_only(tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a picture")
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes((REPO / "data" / "samples" / "coffee.jpg").read_bytes()[:2000])
+    df = pd.DataFrame({"path": [str(bad), str(truncated), str(tmp_path / "missing.jpg")]})
+    out = df.imagetags.generate(backend="local", cache_dir=False, progress=False)
+    assert out["error"].notna().all()
+    g = out.imagetags.preview()
+    static = g.html()
+    view = g.view
+    live = "".join(c.error.value + c.image_box.children[0].value for c in view.cards)
+    for page in (static, live):
+        seen = _visible(page)
+        for raw in ("UnidentifiedImageError", "OSError", "FileNotFoundError", "Errno", "truncated"):
+            assert raw not in seen, (raw, seen)
+        assert "notes.jpg: not an image" in seen and "missing.jpg: file not found" in seen
+        assert "cut.jpg: the image could not be decoded" in seen
+        # ... and the exception is one click away
+        assert "<summary>details</summary>" in page and "truncated" in page
+    # a thumbnail that fails on a row that did not fail says why in words too
+    ok = pd.DataFrame({"path": [str(bad)], "tags": [["x"]]})
+    card = widgets.preview(ok).html()
+    assert "no preview: not an image that can be read" in _visible(card)
+    assert "UnidentifiedImageError" in card and "UnidentifiedImageError" not in _visible(card)
 
 
 def test_without_ipywidgets_the_error_names_the_extra(frame, monkeypatch):
@@ -220,8 +345,10 @@ def test_review_edits_are_saved_at_once_and_restored_in_a_new_process(frame, tmp
 
     cards[3].new_tag.value = "yellow"                    # a row that had no tags
     rv.page(1)
-    failed = next(c for c in rv.cards if c.pos == 4)     # a failed row can be labeled by hand
-    failed.new_tag.value = "unknown"
+    failed = next(c for c in rv.cards if c.pos == 4)     # no image: nothing to confirm by eye
+    assert failed.new_tag is None and failed.reviewed is None and not failed.has_image
+    assert all(chip.disabled for chip in failed.chips.values())
+    rv.add_tag("r4", "unknown")                          # code can still label it
     rv.set_reviewed("r5", True)                          # the code path, same file
     rv.remove_tag("r1", "<b>bold</b>")
     assert len(_saved(review_file)) == 5
@@ -240,6 +367,20 @@ def test_review_edits_are_saved_at_once_and_restored_in_a_new_process(frame, tmp
     assert out["tags_reviewed"].tolist() == list(child["tags_reviewed"].values())
     assert out["reviewed"].dtype == bool
     assert out["tags"].tolist() == frame["tags"].tolist()  # the generated tags are kept
+
+
+def test_review_header_says_saved_only_once_the_file_exists(frame, tmp_path):
+    review_file = tmp_path / "labels.json"
+    rv = widgets.review(frame, path=review_file, n=6)
+    _ = rv.widget
+    assert not review_file.exists()
+    assert "saved to" not in rv._w_info.value and "the first one creates" in rv._w_info.value
+    assert "saved to" not in rv._repr_mimebundle_()["text/plain"]
+    rv.cards[0].chips["pet"].click()
+    assert review_file.exists() and f"saved to {review_file}" in rv._w_info.value
+    # rows with an image get the labeling controls, the row without one does not
+    assert [c.new_tag is not None for c in rv.cards] == [True, True, True, True, False, True]
+    assert [c.reviewed is not None for c in rv.cards] == [True, True, True, True, False, True]
 
 
 def test_failed_rows_unedited_stay_unknown(frame, tmp_path):

@@ -1,4 +1,9 @@
-"""A paged, filterable thumbnail gallery with tag chips and the errors of failed rows."""
+"""A paged thumbnail gallery: tag chips, the errors of failed rows, filters by tag and by
+confidence, and an enlarged view of one image.
+
+:class:`Gallery` holds what is shown (filter, score threshold, order, page) and renders it
+as static HTML; :mod:`.gallery_view` is its live ipywidgets control.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,14 @@ import math
 import os
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from .. import analysis
 from .._exceptions import ConfigurationError
-from .cards import GRID_STYLE, INFO_STYLE, card_html
+from .cards import GRID_STYLE, card_html, image_problem
 from .thumbnails import (
     THUMB_CACHE_SIZE,
     cell_text,
@@ -22,27 +27,42 @@ from .thumbnails import (
     image_column,
     is_missing,
     label_text,
-    load_ipywidgets,
     tag_score_map,
     thumbnail,
 )
 
-#: Tags offered by the gallery's filter control (the most common ones).
-FILTER_CHOICES = 500
+Sort = Literal["row", "score"]
+_SORTS = ("row", "score")
+#: Longest side of the enlarged view, in pixels.
+LARGE_SIZE = 720
+
+
+def parse_tags(text: str | Iterable[str] | None) -> list[str]:
+    """Tags typed in a box: comma-separated (ASCII or full-width comma), blanks dropped.
+
+    >>> parse_tags(" cat, Black and white ，狗,")
+    ['cat', 'Black and white', '狗']
+    """
+    if text is None:
+        return []
+    items = text.replace("，", ",").split(",") if isinstance(text, str) else [str(t) for t in text]
+    return [t.strip() for t in items if t and t.strip()]
 
 
 class Gallery:
     """A page of thumbnails with their titles, tags and errors; see :func:`preview`.
 
-    Displaying it in Jupyter shows an ipywidgets control (paging buttons and a tag filter)
+    Displaying it in Jupyter shows an ipywidgets control (paging, a tag box that applies
+    on Enter, clickable tag chips, a score threshold, an order, and an enlarged view)
     when ipywidgets is installed, with the static grid of :meth:`html` alongside as the
-    ``text/html`` fallback. ``gallery.page(2)`` and ``gallery.filter(["cat"])`` change what
-    is shown in code.
+    ``text/html`` fallback. The same is reachable in code: ``gallery.filter(["cat"])``,
+    ``gallery.threshold(0.5)``, ``gallery.sort("score")``, ``gallery.page(2)``,
+    ``gallery.enlarge(pos)``.
     """
 
     def __init__(self, df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = None,
                  page: int = 0, col: str | None = None, thumb_size: int = 160,
-                 tags_col: str = "tags") -> None:
+                 tags_col: str = "tags", min_score: float = 0.0, sort: Sort = "row") -> None:
         if n < 1:
             raise ConfigurationError(f"n must be at least 1, got {n}")
         self._df = df  # read-only: a gallery never copies or changes the frame
@@ -51,18 +71,55 @@ class Gallery:
         self.thumb_size = int(thumb_size)
         self.tags_col = tags_col
         self._has_tags = tags_col in df.columns
-        self._thumbs: OrderedDict[Any, tuple[str | None, str | None]] = OrderedDict()
-        self._widget: Any = None
+        self._thumbs: OrderedDict[Any, tuple[bytes | None, tuple[str, str] | None]] = OrderedDict()
+        self._lists: list[list[str] | None] | None = None
+        self._scores: list[dict[str, float]] | None = None
+        self._view: Any = None
         self._filter: list[str] = []
+        self._min_score = 0.0
+        self._sort: Sort = "row"
         self._rows = np.arange(len(df))
-        self.filter(tags)
         self._page = 0
+        self.enlarged: int | None = None
+        self._select(tags, min_score, sort)
         self.page(page)
+
+    # -- the rows' tags and scores, read once --
+    def _tag_lists(self) -> list[list[str] | None]:
+        if self._lists is None:
+            self._lists = (analysis.tag_lists(self._df, col=self.tags_col) if self._has_tags
+                           else [None] * len(self._df))
+        return self._lists
+
+    def _tag_scores(self) -> list[dict[str, float]]:
+        if self._scores is None:
+            if self._has_tags and "tag_scores" in self._df.columns:
+                self._scores = [tag_score_map(t, s) for t, s in
+                                zip(self._df[self.tags_col].tolist(), self._df["tag_scores"].tolist())]
+            else:
+                self._scores = [{} for _ in range(len(self._df))]
+        return self._scores
+
+    @property
+    def has_scores(self) -> bool:
+        """True when the backend reported a confidence per tag (``tag_scores``)."""
+        return any(self._tag_scores())
+
+    def shown_tags(self, pos: int) -> list[str] | None:
+        """Row ``pos``'s tags at or above the score threshold (None: the row failed).
+
+        A tag without a score passes only when there is no threshold.
+        """
+        tags = self._tag_lists()[pos]
+        if tags is None or self._min_score <= 0:
+            return tags
+        scores = self._tag_scores()[pos]
+        return [t for t in tags if scores.get(t, -math.inf) >= self._min_score]
 
     # -- what is shown --
     @property
     def rows(self) -> int:
-        """Rows that match the tag filter."""
+        """Rows that match the tag filter and threshold."""
         return len(self._rows)
 
     @property
@@ -73,24 +130,79 @@ class Gallery:
     def current_page(self) -> int:
         return self._page
 
+    @property
+    def tag_filter(self) -> list[str]:
+        return list(self._filter)
+
+    @property
+    def min_score(self) -> float:
+        return self._min_score
+
+    @property
+    def order(self) -> Sort:
+        return self._sort
+
     def filter(self, tags: str | Iterable[str] | None) -> Gallery:
-        """Show only rows carrying every tag in ``tags`` (None: all rows); back to page 0."""
-        self._filter = [tags] if isinstance(tags, str) else list(tags or [])
-        if self._filter:
-            if not self._has_tags:
-                raise ConfigurationError(f"cannot filter by tags: no {self.tags_col!r} column")
+        """Show only rows carrying every tag in ``tags`` (a list, or one string of
+        comma-separated tags; None or "" shows all rows). Case is ignored, as in
+        :func:`imagetags_df.analysis.filter_tags`. Back to page 0."""
+        return self._select(tags, self._min_score, self._sort)
+
+    def toggle(self, tag: str) -> Gallery:
+        """Add ``tag`` to the filter, or take it out if it is in (what a chip click does)."""
+        folded = tag.casefold()
+        if any(t.casefold() == folded for t in self._filter):
+            return self.filter([t for t in self._filter if t.casefold() != folded])
+        return self.filter([*self._filter, tag])
+
+    def threshold(self, min_score: float) -> Gallery:
+        """Count a tag only when its score is at least ``min_score`` (0 to 1): chips below
+        it are hidden and the tag filter ignores them (every row stays when there is no
+        tag filter). Back to page 0."""
+        return self._select(self._filter, min_score, self._sort)
+
+    def sort(self, by: Sort) -> Gallery:
+        """``"row"``: frame order. ``"score"``: most confident first, by the lowest score
+        among the filter's tags, or, with no filter, the row's highest score; rows
+        without scores last. Back to page 0."""
+        return self._select(self._filter, self._min_score, by)
+
+    def _select(self, tags: str | Iterable[str] | None, min_score: float, sort: Sort) -> Gallery:
+        wanted = parse_tags(tags)
+        if wanted and not self._has_tags:
+            raise ConfigurationError(f"cannot filter by tags: no {self.tags_col!r} column")
+        if not 0 <= float(min_score) <= 1:
+            raise ConfigurationError(f"min_score must be between 0 and 1, got {min_score!r}")
+        if sort not in _SORTS:
+            raise ConfigurationError(f"sort must be one of {_SORTS}, got {sort!r}")
+        self._filter, self._min_score, self._sort = wanted, float(min_score), sort
+        want = {t.casefold() for t in wanted}
+        if want:
             # Row positions, not index labels (the index may repeat), and no copy of the
-            # frame: the same rule as analysis.filter_tags(all_of=...), failed rows excluded.
-            want = set(self._filter)
-            lists = analysis.tag_lists(self._df, col=self.tags_col)
-            mask = np.fromiter((t is not None and want <= set(t) for t in lists),
-                               dtype=bool, count=len(lists))
-            self._rows = np.flatnonzero(mask)
+            # frame; failed rows never match a filter, as in analysis.filter_tags. Without
+            # a tag filter the threshold only hides chips: every row stays.
+            keep = []
+            for pos in range(len(self._df)):
+                shown = self.shown_tags(pos)
+                if shown is not None and want <= {t.casefold() for t in shown}:
+                    keep.append(pos)
+            rows = np.asarray(keep, dtype=np.int64)
         else:
-            self._rows = np.arange(len(self._df))
+            rows = np.arange(len(self._df))
+        if sort == "score":
+            keys = np.array([self._row_score(int(p), want) for p in rows], dtype=float)
+            rows = rows[np.argsort(-keys, kind="stable")]
+        self._rows = rows
         self._page = 0
         self._refresh()
         return self
+
+    def _row_score(self, pos: int, want: set[str]) -> float:
+        scores = {t.casefold(): s for t, s in self._tag_scores()[pos].items()}
+        if want:
+            found = [scores[t] for t in want if t in scores]
+            return min(found) if len(found) == len(want) else -math.inf
+        return max(scores.values(), default=-math.inf)
 
     def page(self, page: int) -> Gallery:
         """Show page ``page`` (0-based; negative counts from the end, like a list)."""
@@ -105,36 +217,63 @@ class Gallery:
         start = self._page * self.n
         return self._rows[start:start + self.n]
 
-    # -- rendering --
-    def _thumb(self, pos: int) -> tuple[str | None, str | None]:
-        value = self._df.iat[pos, self._df.columns.get_loc(self.col)]
+    def enlarge(self, pos: int | None) -> Gallery:
+        """Show row position ``pos`` large, with its description and every tag's score
+        (None closes the enlarged view)."""
+        if pos is not None and not 0 <= int(pos) < len(self._df):
+            raise ConfigurationError(f"row position {pos} is outside the frame (0..{len(self._df) - 1})")
+        self.enlarged = None if pos is None else int(pos)
+        self._refresh()
+        return self
+
+    # -- one row --
+    def image_value(self, pos: int) -> Any:
+        return self._df.iat[pos, self._df.columns.get_loc(self.col)]
+
+    def thumb(self, pos: int) -> tuple[bytes | None, tuple[str, str] | None]:
+        """The JPEG thumbnail of row ``pos``, or ``(None, (friendly, raw))`` when it cannot be made."""
+        value = self.image_value(pos)
         # The same file repeated over many rows is shrunk once; other cells by position.
         key: Any = os.fspath(value) if isinstance(value, (str, os.PathLike)) else ("pos", pos)
         if key in self._thumbs:
             self._thumbs.move_to_end(key)
             return self._thumbs[key]
         try:
-            result: tuple[str | None, str | None] = (data_uri(thumbnail(value, self.thumb_size)), None)
+            result: tuple[bytes | None, tuple[str, str] | None] = (thumbnail(value, self.thumb_size), None)
         except Exception as exc:  # any unreadable image becomes a note on its card
-            result = (None, f"{type(exc).__name__}: {exc}"[:200])
+            result = (None, image_problem(exc))
         self._thumbs[key] = result
         if len(self._thumbs) > THUMB_CACHE_SIZE:
             self._thumbs.popitem(last=False)
         return result
 
-    def _card(self, pos: int) -> str:
+    def row_error(self, pos: int) -> str:
         row = self._df.iloc[pos]
-        value = row[self.col]
-        uri, img_error = self._thumb(pos)
-        tags = analysis._as_list(row[self.tags_col]) if self._has_tags else None
         error = cell_text(row.get("error"))
         code = row.get("error_code")
         if not is_missing(code):
             error = f"error {int(code)}: {error}" if error else f"error {int(code)}"
-        label = f"[{self._df.index[pos]}] {label_text(value)}"
-        return card_html(label, uri, img_error, cell_text(row.get("title")), tags, error,
-                          self.thumb_size, tag_score_map(row.get(self.tags_col), row.get("tag_scores")))
+        return error
 
+    def row_label(self, pos: int) -> str:
+        return f"[{self._df.index[pos]}] {label_text(self.image_value(pos))}"
+
+    def row_text(self, pos: int, column: str) -> str:
+        return cell_text(self._df.iloc[pos].get(column)) if column in self._df.columns else ""
+
+    def row_scores(self, pos: int) -> dict[str, float]:
+        return self._tag_scores()[pos]
+
+    def _card(self, pos: int) -> str:
+        jpeg, problem = self.thumb(pos)
+        error = self.row_error(pos)
+        if problem and error:  # the row's own message already says what is wrong
+            problem = ("", problem[1])
+        return card_html(self.row_label(pos), data_uri(jpeg) if jpeg else None, problem,
+                         self.row_text(pos, "title"), self.shown_tags(pos), error,
+                         self.thumb_size, self.row_scores(pos))
+
+    # -- rendering --
     def summary(self) -> str:
         """One line: which rows are shown, out of how many, with which filter."""
         total = len(self._df)
@@ -146,7 +285,13 @@ class Gallery:
             shown = f"images {first:,}–{last:,} of {len(self._rows):,}"
         text = f"{shown} · page {self._page + 1}/{self.pages}"
         if self._filter:
-            text += f" · tags: {', '.join(self._filter)} ({total:,} rows in all)"
+            text += f" · tags: {', '.join(self._filter)}"
+        if self._min_score > 0:
+            text += f" · score ≥ {self._min_score:.2f}"
+        if self._sort == "score":
+            text += " · most confident first"
+        if self._filter:
+            text += f" ({total:,} rows in all)"
         return text
 
     def grid_html(self) -> str:
@@ -186,60 +331,47 @@ class Gallery:
 
     # -- the widget --
     @property
+    def view(self) -> Any:
+        """The live control (a :class:`~.gallery_view.GalleryView`), built on first use."""
+        if self._view is None:
+            from .gallery_view import GalleryView
+
+            self._view = GalleryView(self)
+        return self._view
+
+    @property
     def widget(self) -> Any:
         """The ipywidgets control (built on first use)."""
-        if self._widget is None:
-            self._widget = self._build_widget()
-        return self._widget
-
-    def _build_widget(self) -> Any:
-        w = load_ipywidgets()
-        self._w_prev = w.Button(description="◀ prev", layout=w.Layout(width="80px"))
-        self._w_next = w.Button(description="next ▶", layout=w.Layout(width="80px"))
-        self._w_info = w.HTML()
-        choices = analysis.tag_counts(self._df, col=self.tags_col).index[:FILTER_CHOICES].tolist() \
-            if self._has_tags else []
-        self._w_filter = w.TagsInput(value=list(self._filter), allowed_tags=choices,
-                                     allow_duplicates=False, placeholder="filter by tag",
-                                     layout=w.Layout(min_width="240px"))
-        self._w_grid = w.HTML()
-        self._w_prev.on_click(lambda _: self.page(self._page - 1))
-        self._w_next.on_click(lambda _: self.page(self._page + 1))
-        self._w_filter.observe(lambda change: self.filter(change["new"]), names="value")
-        controls = w.HBox([self._w_prev, self._w_next, self._w_filter, self._w_info],
-                          layout=w.Layout(align_items="center", flex_flow="row wrap"))
-        box = w.VBox([controls, self._w_grid])
-        self._widget = box
-        self._refresh()
-        return box
+        return self.view.box
 
     def _refresh(self) -> None:
-        if self._widget is None:
-            return
-        self._w_info.value = f'<span style="{INFO_STYLE}">{html.escape(self.summary())}</span>'
-        self._w_grid.value = self.grid_html()
-        self._w_prev.disabled = self._page == 0
-        self._w_next.disabled = self._page >= self.pages - 1
-        if list(self._w_filter.value) != self._filter:
-            self._w_filter.value = list(self._filter)
+        if self._view is not None:
+            self._view.refresh()
 
 
 def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = None,
             page: int = 0, col: str | None = None, thumb_size: int = 160,
-            tags_col: str = "tags") -> Gallery:
+            tags_col: str = "tags", min_score: float = 0.0, sort: Sort = "row") -> Gallery:
     """A gallery of ``n`` thumbnails per page with titles, tag chips and row errors.
 
-    ``tags`` shows only rows carrying all of them; ``page`` is 0-based. ``col`` names the
-    image column (default: ``path``, ``image``, ... or the first column that holds images).
-    Only the current page is ever turned into thumbnails.
+    ``tags`` shows only rows carrying all of them (case ignored); ``min_score`` hides tags
+    scored below it (``tag_scores``) and ``sort="score"`` puts the most confident rows
+    first; ``page`` is 0-based. ``col`` names the image column (default: ``path``,
+    ``image``, ... or the first column that holds images). Only the current page is ever
+    turned into thumbnails. In Jupyter, click a chip to filter by its tag and "enlarge"
+    to see an image large.
 
     >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg"],
-    ...                    "tags": [["cat", "pet"], ["coffee", "drink"]]})
+    ...                    "tags": [["cat", "pet"], ["coffee", "drink"]],
+    ...                    "tag_scores": [[0.93, 0.4], [0.95, 0.9]]})
     >>> preview(df, n=12)
     <Gallery images 1–2 of 2 · page 1/1>
-    >>> preview(df, tags="drink").page_rows().tolist()
+    >>> preview(df, tags="Drink").page_rows().tolist()
     [1]
+    >>> preview(df, min_score=0.5).shown_tags(0)
+    ['cat']
+    >>> preview(df, sort="score").page_rows().tolist()
+    [1, 0]
     """
-    return Gallery(df, n=n, tags=tags, page=page, col=col, thumb_size=thumb_size, tags_col=tags_col)
-
-
+    return Gallery(df, n=n, tags=tags, page=page, col=col, thumb_size=thumb_size, tags_col=tags_col,
+                   min_score=min_score, sort=sort)

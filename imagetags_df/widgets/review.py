@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import analysis
 from .._exceptions import ConfigurationError
-from .cards import ERROR_STYLE, INFO_STYLE, META_STYLE, NOIMG_STYLE, TITLE_STYLE
+from .cards import FONT_STYLE, INFO_STYLE, META_STYLE, TITLE_STYLE, error_html, image_problem, no_image_html
 from .thumbnails import cell_text, image_column, image_id, label_text, load_ipywidgets, thumbnail
 
 REVIEW_FILE_FORMAT = "imagetags-df review"
@@ -80,44 +80,60 @@ def _edit_key(label: Any, img: str) -> str:
 
 class _Card:
     """The controls of one image in the review widget (exposed so tests and power users
-    can drive them: ``chips[tag].click()``, ``new_tag.value = "x"``, ``reviewed.value``)."""
+    can drive them: ``chips[tag].click()``, ``new_tag.value = "x"``, ``reviewed.value``).
+
+    A row whose image cannot be shown gets no "add tag" box and no "reviewed" box
+    (``new_tag`` and ``reviewed`` are None): nobody can confirm tags of a picture they
+    cannot see. Its card says why; ``Review.add_tag`` still works from code.
+    """
 
     def __init__(self, review: Review, pos: int) -> None:
         w = load_ipywidgets()
         self.pos = pos
         self._review = review
         value = review._df.iat[pos, review._df.columns.get_loc(review.col)]
+        row = review._df.iloc[pos]
+        error = cell_text(row.get("error"))
+        self.has_image = True
         try:
             image: Any = w.Image(value=thumbnail(value, review.thumb_size), format="jpeg",
                                  layout=w.Layout(max_width=f"{review.thumb_size}px",
                                                  max_height=f"{review.thumb_size}px"))
+            image.add_class("itdf-review-thumb")
         except Exception as exc:
-            image = w.HTML(f'<div style="{NOIMG_STYLE}">image unavailable<br>'
-                           f'{html.escape(f"{type(exc).__name__}: {exc}"[:200])}</div>')
-        row = review._df.iloc[pos]
-        error = cell_text(row.get("error"))
+            self.has_image = False
+            friendly, raw = image_problem(exc)
+            image = w.HTML(no_image_html("" if error else friendly, raw))
         info = f'<div style="{TITLE_STYLE}">{html.escape(cell_text(row.get("title")))}</div>'
         if error:
-            info += f'<div style="{ERROR_STYLE}">{html.escape(error)}</div>'
+            info += error_html(error)
         info += (f'<div style="{META_STYLE}">[{html.escape(str(review._df.index[pos]))}] '
                  f"{html.escape(label_text(value))}</div>")
         self.chip_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.chips: dict[str, Any] = {}
-        self.new_tag = w.Text(placeholder="add tag, Enter", continuous_update=False,
-                              layout=w.Layout(width="95%"))
-        self.new_tag.observe(self._on_new_tag, names="value")
-        self.reviewed = w.Checkbox(description="reviewed", indent=False,
-                                   value=review.is_reviewed(pos), layout=w.Layout(width="auto"))
-        self.reviewed.observe(lambda ch: review._set_reviewed(pos, bool(ch["new"])), names="value")
+        self.new_tag: Any = None
+        self.reviewed: Any = None
         self.reset = w.Button(description="reset", tooltip="back to the generated tags",
                               layout=w.Layout(width="64px", min_width="64px"))
         self.reset.on_click(lambda _: review._reset(pos))
-        info = f'<div style="font-family:system-ui,-apple-system,\'Segoe UI\',sans-serif">{info}</div>'
-        self.box = w.VBox([image, w.HTML(info), self.chip_box, self.new_tag,
-                           w.HBox([self.reviewed, self.reset],
-                                  layout=w.Layout(justify_content="space-between"))],
-                          layout=w.Layout(width=f"{review.thumb_size + 40}px", padding="6px",
-                                          margin="4px", border="1px solid #d0d7de"))
+        info = f'<div style="{FONT_STYLE}">{info}</div>'
+        children: list[Any] = [image, w.HTML(info), self.chip_box]
+        if self.has_image:
+            self.new_tag = w.Text(placeholder="add tag, Enter", continuous_update=False,
+                                  layout=w.Layout(width="95%"))
+            self.new_tag.observe(self._on_new_tag, names="value")
+            self.reviewed = w.Checkbox(description="reviewed", indent=False,
+                                       value=review.is_reviewed(pos), layout=w.Layout(width="auto"))
+            self.reviewed.observe(lambda ch: review._set_reviewed(pos, bool(ch["new"])), names="value")
+            children += [self.new_tag, w.HBox([self.reviewed, self.reset],
+                                              layout=w.Layout(justify_content="space-between"))]
+        else:
+            children.append(w.HTML(f'<div style="{FONT_STYLE}{META_STYLE}">no image to review</div>'))
+            # reset stays for edits made earlier (or from code), so they can be undone
+            children.append(self.reset)
+        self.box = w.VBox(children, layout=w.Layout(width=f"{review.thumb_size + 40}px", padding="6px",
+                                                    margin="4px", border="1px solid #d0d7de"))
+        self.box.add_class("itdf-review-card")
         self.update()
 
     def _on_new_tag(self, change: dict[str, Any]) -> None:
@@ -139,11 +155,12 @@ class _Card:
             b = w.Button(description=f"{tag} ✕", tooltip=f"remove {tag!r}",
                          layout=w.Layout(width="auto", height="24px", margin="1px"))
             b.on_click(lambda _, t=tag: self._review._remove(self.pos, t))
+            b.disabled = not self.has_image
             self.chips[tag] = b
             buttons.append(b)
         self.chip_box.children = buttons
         done = self._review.is_reviewed(self.pos)
-        if self.reviewed.value != done:
+        if self.reviewed is not None and self.reviewed.value != done:
             self.reviewed.value = done
         self.box.layout.border = "2px solid #1a7f37" if done else "1px solid #d0d7de"
 
@@ -356,9 +373,16 @@ class Review:
 
     def _update_info(self) -> None:
         if self._widget is not None:
-            self._w_info.value = (f'<span style="{INFO_STYLE}">page {self._page + 1}/{self.pages} · '
-                                  f"{self.n_reviewed:,} of {len(self._df):,} reviewed · saved to "
-                                  f"{html.escape(str(self.path))}</span>")
+            self._w_info.value = (f'<span class="itdf-review-info" style="{INFO_STYLE}">page '
+                                  f"{self._page + 1}/{self.pages} · {self.n_reviewed:,} of "
+                                  f"{len(self._df):,} reviewed · {html.escape(self.saved_where())}</span>")
+
+    def saved_where(self) -> str:
+        """Where the edits are, worded for what is on disk now: the file is written at the
+        first edit, so before that it does not exist and nothing is "saved" yet."""
+        if self.path.exists():
+            return f"saved to {self.path}"
+        return f"no edits yet; the first one creates {self.path}"
 
     def _update_card(self, pos: int) -> None:
         for card in self._cards:
@@ -368,7 +392,7 @@ class Review:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         text = (f"Review of {len(self._df):,} images: {self.n_reviewed:,} reviewed, "
-                f"edits saved to {self.path}. Labeling needs a live Jupyter kernel with "
+                f"{self.saved_where()}. Labeling needs a live Jupyter kernel with "
                 f"ipywidgets; .result() gives the reviewed frame.")
         bundle: dict[str, Any] = {"text/plain": text, "text/html": f"<p>{html.escape(text)}</p>"}
         with contextlib.suppress(ConfigurationError):

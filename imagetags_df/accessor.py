@@ -13,7 +13,7 @@ from __future__ import annotations
 import doctest
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pandas as pd
@@ -93,7 +93,9 @@ class ImageTagsAccessor:
                  rate_limit: float | str | RateLimit | None = None,
                  max_retries: int | None = None, max_credits: float | None = None,
                  on_error: Literal["record", "raise"] = "record", progress: bool = True,
-                 timeout: float | None = None, ocr: bool | None = None) -> pd.DataFrame:
+                 timeout: float | None = None, ocr: bool | None = None, model: str | None = None,
+                 labels: Sequence[str] | None = None, instructions: str | None = None,
+                 max_side: int | None = None, max_tokens_budget: int | None = None) -> pd.DataFrame:
         """Tag every image in ``df[col]``: ``df.imagetags.generate(...)`` is
         ``imagetags_df.generate(df, ...)``.
 
@@ -106,14 +108,17 @@ class ImageTagsAccessor:
             self._obj, col=col, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
             cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
             max_retries=max_retries, max_credits=max_credits, on_error=on_error,
-            progress=progress, timeout=timeout, ocr=ocr)
+            progress=progress, timeout=timeout, ocr=ocr, model=model, labels=labels,
+            instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget)
 
     @_adapts(engine.estimate, DATAFRAME_METHODS)
     def estimate(self, col: str = "path", lang: str = C.DEFAULT_LANG, *,
                  backend: str | Backend = "auto", api_key: str | None = None,
                  base_url: str | None = None,
                  cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
-                 ocr: bool | None = None, **_ignored: Any) -> Estimate:
+                 ocr: bool | None = None, model: str | None = None,
+                 labels: Sequence[str] | None = None, instructions: str | None = None,
+                 max_side: int | None = None, **_ignored: Any) -> Estimate:
         """What :meth:`generate` would cost, calling nothing: ``df.imagetags.estimate(...)``
         is ``imagetags_df.estimate(df, ...)``.
 
@@ -124,7 +129,8 @@ class ImageTagsAccessor:
         """
         return engine.estimate(
             self._obj, col=col, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
-            cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, **_ignored)
+            cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, model=model, labels=labels,
+            instructions=instructions, max_side=max_side, **_ignored)
 
     # --- analysis ----------------------------------------------------------------------
 
@@ -277,7 +283,9 @@ class ImageTagsSeriesAccessor:
                  rate_limit: float | str | RateLimit | None = None,
                  max_retries: int | None = None, max_credits: float | None = None,
                  on_error: Literal["record", "raise"] = "record", progress: bool = True,
-                 timeout: float | None = None, ocr: bool | None = None) -> pd.DataFrame:
+                 timeout: float | None = None, ocr: bool | None = None, model: str | None = None,
+                 labels: Sequence[str] | None = None, instructions: str | None = None,
+                 max_side: int | None = None, max_tokens_budget: int | None = None) -> pd.DataFrame:
         """Tag every image of the Series; returns a frame with the Series as a column.
 
         >>> paths = pd.Series(["data/samples/coffee.jpg"], name="path")
@@ -290,13 +298,16 @@ class ImageTagsSeriesAccessor:
             frame, col=name, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
             cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
             max_retries=max_retries, max_credits=max_credits, on_error=on_error,
-            progress=progress, timeout=timeout, ocr=ocr)
+            progress=progress, timeout=timeout, ocr=ocr, model=model, labels=labels,
+            instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget)
 
     @_adapts(engine.estimate, SERIES_METHODS)
     def estimate(self, lang: str = C.DEFAULT_LANG, *, backend: str | Backend = "auto",
                  api_key: str | None = None, base_url: str | None = None,
                  cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
-                 ocr: bool | None = None, **_ignored: Any) -> Estimate:
+                 ocr: bool | None = None, model: str | None = None,
+                 labels: Sequence[str] | None = None, instructions: str | None = None,
+                 max_side: int | None = None, **_ignored: Any) -> Estimate:
         """What :meth:`generate` would cost, calling nothing.
 
         >>> pd.Series(["data/samples/coffee.jpg"]).imagetags.estimate(
@@ -306,7 +317,8 @@ class ImageTagsSeriesAccessor:
         frame, name = self._frame("image")
         return engine.estimate(
             frame, col=name, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
-            cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, **_ignored)
+            cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, model=model, labels=labels,
+            instructions=instructions, max_side=max_side, **_ignored)
 
     # --- analysis of a Series of tag lists -----------------------------------------------
 

@@ -72,7 +72,8 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     * ``col``: the column of images (paths, bytes or PIL images); ``lang``: one of
       ``LANGUAGES`` (``en zh fr de es ja ko``).
     * ``backend``: ``"auto"`` (the API when a key is set, else ``"local"``, the offline
-      tagger), ``"imagedescriber"``, ``"local"``, or a :class:`Backend`.
+      tagger), ``"imagedescriber"``, ``"local"``, ``"openai"``, ``"ollama"``, or a
+      :class:`Backend`.
     * ``api_key`` / ``base_url``: the API's key and address (``IMAGEDESCRIBER_API_KEY``,
       ``IMAGEDESCRIBER_BASE_URL``). The key never reaches a log, a repr or the cache.
     * ``cache_dir``: where results are cached by image content (``IMAGETAGS_CACHE_DIR``);

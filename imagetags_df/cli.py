@@ -111,6 +111,8 @@ def _expected_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except AuthenticationError as exc:
+            if exc.status_code in (401, 403) and exc.code is None:
+                _fail(str(exc))  # a language-model server's refusal already says which key to set
             _fail(f"the API key was refused: {exc}\n"
                   f"Set a valid key: export {C.ENV_API_KEY}=... or pass --api-key "
                   "(or use --backend local, no key needed)")
@@ -167,7 +169,21 @@ def _run_options(func: F) -> F:
         click.option("--backend", type=click.Choice(backend_names(), case_sensitive=False), default="auto",
                      show_default=True,
                      help=f"'imagedescriber' is the API (key in ${C.ENV_API_KEY}); 'local' the offline "
-                          "tagger (no key, no network); 'auto' the API when a key is set, else local."),
+                          "tagger (no key, no network); 'auto' the API when a key is set, else local; "
+                          "'openai' any OpenAI-compatible vision model (OpenAI, vLLM, llama.cpp, LM Studio, "
+                          "OpenRouter...; key in $OPENAI_API_KEY, URL in $OPENAI_BASE_URL); 'ollama' a local "
+                          "Ollama (no key; $OLLAMA_HOST)."),
+        click.option("--model", metavar="MODEL", default=None,
+                     help="Vision model for --backend openai/ollama, e.g. gpt-4o-mini or qwen2.5vl:7b."),
+        click.option("--labels", "labels_file", metavar="FILE", default=None, callback=_labels_file,
+                     help="Closed label set, one a line: every tag comes from it (openai, ollama, local)."),
+        click.option("--instructions", metavar="TEXT", default=None,
+                     help="Extra context for the model's prompt (openai, ollama)."),
+        click.option("--max-side", type=click.IntRange(min=0), default=None, metavar="PX",
+                     help="Downscale images to this long side before sending (openai, ollama; default "
+                          "1024, 0 = as they are)."),
+        click.option("--max-tokens-budget", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="Stop before the run's input + output tokens would exceed N (openai, ollama)."),
         click.option("--api-key", metavar="KEY", default=None,
                      help=f"ImageDescriber API key (default ${C.ENV_API_KEY}; prefer the variable: "
                           "a flag shows in the process list)."),
@@ -189,12 +205,35 @@ def _run_options(func: F) -> F:
     return func
 
 
+def _labels_file(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    # Read before the run: a missing or empty file is a usage error, not a failed run.
+    if value is None:
+        return None
+    try:
+        text = Path(value).expanduser().read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise click.BadParameter(f"{value}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise click.BadParameter(f"{value}: not UTF-8 text; save it as UTF-8, one label a line") from None
+    labels = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not labels:
+        raise click.BadParameter(f"{value} holds no labels; write one a line")
+    return labels
+
+
 def _generate_kwargs(lang: str, backend: str, api_key: str | None, base_url: str | None,
                      cache_dir: Path | None, rate_limit: str | None, max_credits: float | None,
-                     concurrency: int | None, no_progress: bool) -> dict[str, Any]:
-    return dict(lang=lang, backend=backend.lower(), api_key=api_key, base_url=base_url, cache_dir=cache_dir,
-                rate_limit=rate_limit, max_credits=max_credits, max_concurrency=concurrency,
-                progress=not no_progress)
+                     concurrency: int | None, no_progress: bool, model: str | None = None,
+                     labels_file: list[str] | None = None, instructions: str | None = None,
+                     max_side: int | None = None, max_tokens_budget: int | None = None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = dict(lang=lang, backend=backend.lower(), api_key=api_key, base_url=base_url,
+                                  cache_dir=cache_dir, rate_limit=rate_limit, max_credits=max_credits,
+                                  max_concurrency=concurrency, progress=not no_progress)
+    # Only what was given, so the other backends' functions see no options they do not take.
+    vlm = dict(model=model, labels=labels_file, instructions=instructions, max_side=max_side,
+               max_tokens_budget=max_tokens_budget)
+    kwargs.update({k: v for k, v in vlm.items() if v is not None})
+    return kwargs
 
 
 # --------------------------------------------------------------------------- summaries
@@ -235,8 +274,12 @@ def _report_run(results: pd.DataFrame, col: str = "path") -> bool:
     failed = int(results["error"].notna().sum())
     cached = int(results["cached"].sum())
     credits = float(results["credits_used"].sum())
+    spent = f"{credits:g} credits used"
+    if "input_tokens" in results and results["input_tokens"].notna().any():
+        spent = (f"{int(results['input_tokens'].sum())} input + {int(results['output_tokens'].sum())} "
+                 "output tokens used")
     click.echo(f"imagetags: {n} image{'s' if n != 1 else ''}: {n - failed} tagged ({cached} from cache), "
-               f"{failed} failed; {credits:g} credits used", err=True)
+               f"{failed} failed; {spent}", err=True)
     if failed:
         click.echo("failures by error code:", err=True)
         for line in failure_summary(results, col):
@@ -318,7 +361,9 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
         est = engine.estimate(frame, col="path", lang=kwargs["lang"], backend=kwargs["backend"],
                               api_key=kwargs["api_key"], base_url=kwargs["base_url"],
                               cache_dir=kwargs["cache_dir"],
-                              rate_limit=kwargs["rate_limit"])
+                              rate_limit=kwargs["rate_limit"],
+                              **{k: kwargs[k] for k in ("model", "labels", "instructions", "max_side")
+                                 if k in kwargs})
         click.echo(_estimate_text(est))
         for _pos, message in sorted(est.errors.items()):
             click.echo(f"  unreadable: {message}", err=True)
@@ -388,7 +433,9 @@ def _write_all_metadata(results: pd.DataFrame, force: bool, kwargs: dict[str, An
     if rewritten:
         export.remember_results(rewritten, lang=kwargs["lang"], backend=kwargs["backend"],
                                 api_key=kwargs["api_key"], base_url=kwargs["base_url"],
-                                cache_dir=kwargs["cache_dir"])
+                                cache_dir=kwargs["cache_dir"],
+                                **{k: kwargs[k] for k in ("model", "labels", "instructions", "max_side")
+                                   if k in kwargs})
     click.echo(f"imagetags: wrote metadata into {len(rewritten)} image(s)", err=True)
     return ok
 

@@ -92,7 +92,7 @@ def _local(*, rate_limit: Any = None, **options: Any) -> Backend:
         from .local import LocalBackend
     except ImportError as exc:  # pragma: no cover - only when the package is broken
         raise ConfigurationError(f"the offline tagger could not be loaded: {exc}") from exc
-    known = {k: v for k, v in options.items() if k in ("ocr",) and v is not None}
+    known = {k: v for k, v in options.items() if k in ("ocr", "labels", "lang") and v is not None}
     return LocalBackend(**known)
 
 
@@ -109,20 +109,22 @@ def _vlm(preset: str) -> Callable[..., Backend]:
         if not model:
             raise ConfigurationError(missing_model_help(preset))
         concurrency = None
+        missing = (f"No OpenAI API key was found. Pass api_key=..., or set it in the environment:\n"
+                   f"    export {p.key_env}=sk-...\n"
+                   "For a local server (vLLM, llama.cpp, LM Studio) pass its base_url=, which needs no key.")
         if preset == "ollama":
             url = base_url or ollama_base_url(os.environ.get("OLLAMA_HOST"))
-            key = api_key  # a local Ollama takes no key; a proxy in front of it may
+            # A local Ollama takes no key; a proxy in front of it may.
+            key = settle_api_key(api_key, missing_help=missing) if api_key is not None else None
             # The server's parallelism, when this machine's environment says it.
             raw = os.environ.get("OLLAMA_NUM_PARALLEL", "")
             concurrency = int(raw) if raw.isdigit() and int(raw) > 0 else None
         else:
             url = base_url or (os.environ.get(p.base_url_env) if p.base_url_env else None) or p.base_url
-            key = api_key or (os.environ.get(p.key_env) if p.key_env else None)
-            if not key and url.rstrip("/") == p.base_url:
-                raise ConfigurationError(
-                    f"No OpenAI API key was found. Pass api_key=..., or set it in the environment:\n"
-                    f"    export {p.key_env}=sk-...\n"
-                    "For a local server (vLLM, llama.cpp, LM Studio) pass its base_url=, which needs no key.")
+            has_key = api_key is not None or (p.key_env is not None and p.key_env in os.environ)
+            key = settle_api_key(api_key, p.key_env or "", missing_help=missing) if has_key else None
+            if key is None and url.rstrip("/") == p.base_url:
+                raise ConfigurationError(missing)
         side = DEFAULT_MAX_SIDE if max_side is None else (None if max_side == 0 else max_side)
         return OpenAICompatibleBackend(model=model, preset=p, base_url=url, api_key=key, labels=labels,
                                        instructions=instructions, max_side=side, timeout=timeout,

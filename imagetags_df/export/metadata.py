@@ -135,11 +135,12 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
 
 def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str, Any]]], *,
                      lang: str, backend: str = "auto", api_key: str | None = None,
-                     base_url: str | None = None, cache_dir: Any = None) -> int:
+                     base_url: str | None = None, cache_dir: Any = None, **backend_options: Any) -> int:
     """Tell the cache that rewritten files still have the tags they had.
 
     ``rewritten`` holds ``(path, result_row)`` as ``generate`` returned them; see
-    :func:`imagetags_df.engine.remember`. Returns how many entries were stored.
+    :func:`imagetags_df.engine.remember` (``backend_options``: model, labels, instructions,
+    max_side, which choose a vision model's cache entry). Returns how many entries were stored.
     """
     from .. import engine
     from .._types import TagResult
@@ -154,7 +155,7 @@ def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str,
                 backend=rec.get("backend") or "")
 
     return engine.remember(results(), lang, backend=backend, api_key=api_key, base_url=base_url,
-                           cache_dir=cache_dir)
+                           cache_dir=cache_dir, **backend_options)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

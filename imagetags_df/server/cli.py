@@ -60,7 +60,11 @@ def _store(db_path: Path | None) -> KeyStore:
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @_db_option
 @click.option("--backend", default="local", show_default=True,
-              help="What tags the images: 'local' is the embedded offline tagger (no network).")
+              help="What tags the images: 'local' is the embedded offline tagger (no network); 'ollama' a "
+                   "vision model in a local Ollama ($OLLAMA_HOST); 'openai' any OpenAI-compatible server "
+                   "($OPENAI_BASE_URL, $OPENAI_API_KEY). The last two need --model.")
+@click.option("--model", metavar="MODEL", default=None,
+              help="Vision model for --backend ollama/openai, e.g. qwen2.5vl:7b.")
 @click.option("--rate-limit", default="30/min", show_default=True,
               help="Requests allowed per key, e.g. 30/min, 2/s, 1800/hour (1004 + HTTP 429 above it).")
 @click.option("--credits-per-call", default=1, show_default=True, type=click.IntRange(0),
@@ -83,7 +87,8 @@ def _store(db_path: Path | None) -> KeyStore:
               help="Requests handled at once; more get 5050 (HTTP 503, Retry-After: 1).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Server log verbosity.")
-def serve(host: str, port: int, db_path: Path | None, backend: str, rate_limit: str, credits_per_call: int,
+def serve(host: str, port: int, db_path: Path | None, backend: str, model: str | None, rate_limit: str,
+          credits_per_call: int,
           cors_origins: tuple[str, ...], header_timeout: float, body_timeout: float, keep_alive_timeout: float,
           max_connections: int, max_concurrency: int, log_level: str) -> None:
     """Serve POST /api/v1/generate_tags, the ImageDescriber API, on your machine.
@@ -119,7 +124,10 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, rate_limit: 
     try:
         # Claimed before the backend loads its models: a second server fails in a blink.
         refunded = store.claim_for_serving()
-        app = create_app(store, backend=backend, rate_limit=rate_limit, credits_per_call=credits_per_call,
+        from ..backends import resolve_backend
+
+        chosen = resolve_backend(backend, model=model) if model is not None else backend
+        app = create_app(store, backend=chosen, rate_limit=rate_limit, credits_per_call=credits_per_call,
                          cors_origins=cors_origins, limits=limits)
     except ConfigurationError as exc:
         store.release_serving()

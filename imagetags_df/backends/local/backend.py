@@ -102,8 +102,10 @@ class LocalBackend(Backend):
     max_concurrency = 1
     decodes_images = True
 
-    def __init__(self, ocr: bool = False) -> None:
+    def __init__(self, ocr: bool = False, labels: Sequence[str] | None = None, lang: str = "en") -> None:
         self.ocr = bool(ocr)
+        #: term key -> the label as the user wrote it (None: every tag the tagger finds).
+        self.labels: dict[str, str] | None = None if labels is None else _known_labels(labels, _check_lang(lang))
         self.times = StageTimes()
         self._reader: Any = None
         if self.ocr:
@@ -121,6 +123,14 @@ class LocalBackend(Backend):
         self._store = cache
 
     def cache_identity(self) -> str:
+        if self.labels is None:
+            return self._analysis_identity()
+        chosen = hashlib.sha256("\n".join(sorted(self.labels)).encode()).hexdigest()[:12]
+        return f"{self._analysis_identity()}:labels={chosen}"
+
+    def _analysis_identity(self) -> str:
+        # The language-free analysis does not depend on the label set: runs with and
+        # without labels share it.
         vocab = get_vocabulary()
         return (f"local:v{IDENTITY_VERSION}:{models_digest()}:{vocab.digest}:{rules_digest()}"
                 f":ocr={int(self.ocr)}")
@@ -144,6 +154,8 @@ class LocalBackend(Backend):
                 out.append(a)
                 continue
             tags, scores, title, description = compose(a, vocab, lang)
+            if self.labels is not None:
+                tags, scores = _only_labels(tags, scores, self.labels, vocab, lang)
             out.append(TagResult(tags=tags, title=title, description=description, tag_scores=scores,
                                  backend=self.name, credits_used=0.0, request_id=None))
         self.times.compose += time.perf_counter() - t0
@@ -164,7 +176,7 @@ class LocalBackend(Backend):
         # Stored analyses are keyed like results: backend identity + SHA-256 of the original bytes.
         stored_keys: dict[int, str] = {}
         if todo and self._store is not None:
-            identity = self.cache_identity()
+            identity = self._analysis_identity()
             stored_keys = {i: analysis_key(identity, images[i].sha256) for i in todo if images[i].sha256}
         if stored_keys:
             found = self._store.get_json(list(stored_keys.values()))  # type: ignore[union-attr]
@@ -269,6 +281,50 @@ class LocalBackend(Backend):
             if pool is not None:
                 pool.shutdown(wait=False)
         self._pool = self._helper = None
+
+
+def _known_labels(labels: Sequence[str], lang: str) -> dict[str, str]:
+    """Map each label to the vocabulary term it names in ``lang``; refuse the ones it cannot say."""
+    import difflib
+
+    vocab = get_vocabulary()
+    words = vocab.words(lang)
+    known: dict[str, str] = {}
+    unknown: list[str] = []
+    for raw in labels:
+        label = " ".join(str(raw).split())
+        if not label:
+            continue
+        key = vocab.lookup(label, lang)
+        if key is None:
+            unknown.append(label)
+        else:
+            known.setdefault(key, label)
+    if unknown:
+        hints = []
+        for label in unknown:
+            near = difflib.get_close_matches(label.casefold(), list(words), n=3, cutoff=0.6)
+            hints.append(f"{label!r} (nearest: {', '.join(near)})" if near else f"{label!r} (nothing close)")
+        raise ConfigurationError(
+            f"the offline tagger does not know {len(unknown)} of these labels in {lang}: {'; '.join(hints)}. "
+            "Use terms it knows, or a vision model (backend=\"openai\"/\"ollama\") for any label set")
+    if not known:
+        raise ConfigurationError("labels is empty: give at least one label, or leave labels out")
+    return known
+
+
+def _only_labels(tags: list[str], scores: list[float] | None, labels: dict[str, str], vocab: Vocabulary,
+                 lang: str) -> tuple[list[str], list[float] | None]:
+    """Keep the tags that are labels (in the labels' spelling), with their scores."""
+    kept: list[str] = []
+    kept_scores: list[float] = []
+    for i, tag in enumerate(tags):
+        key = vocab.lookup(tag, lang)
+        if key in labels and labels[key] not in kept:
+            kept.append(labels[key])
+            if scores is not None:
+                kept_scores.append(scores[i])
+    return kept, (kept_scores if scores is not None else None)
 
 
 def _analysis_from_json(value: object) -> Analysis | None:

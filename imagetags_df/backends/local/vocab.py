@@ -50,6 +50,7 @@ class Vocabulary:
     digest: str
     missing: list[str] = field(default_factory=list)  # files not found (reported, not fatal)
     _kinds: dict[str, str] | None = field(default=None, repr=False)
+    _words: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     def word(self, key: str, lang: str) -> str:
         """The term in ``lang``; the key itself only for English (never leak English)."""
@@ -59,6 +60,22 @@ class Vocabulary:
         if lang == "en":
             return key
         raise KeyError(f"term {key!r} has no {lang} translation")
+
+    def lookup(self, word: str, lang: str) -> str | None:
+        """The term key whose word (or plural) in ``lang`` is ``word``, compared case-insensitively."""
+        return self.words(lang).get(" ".join(word.split()).casefold())
+
+    def words(self, lang: str) -> dict[str, str]:
+        """Every term the tagger can say in ``lang`` (singular and plural, case-folded) -> its key."""
+        cached = self._words.get(lang)
+        if cached is None:
+            cached = {}
+            for key in self.terms:
+                if lang == "en" or self.has(key, lang):
+                    for form in (self.word(key, lang), self.plural(key, lang)):
+                        cached.setdefault(" ".join(form.split()).casefold(), key)
+            self._words[lang] = cached
+        return cached
 
     def has(self, key: str, lang: str) -> bool:
         entry = self.terms.get(key)

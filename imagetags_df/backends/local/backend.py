@@ -313,18 +313,17 @@ def _known_labels(labels: Sequence[str], lang: str) -> dict[str, str]:
     return known
 
 
-def _only_labels(tags: list[str], scores: list[float] | None, labels: dict[str, str], vocab: Vocabulary,
-                 lang: str) -> tuple[list[str], list[float] | None]:
+def _only_labels(tags: list[str], scores: list[float], labels: dict[str, str], vocab: Vocabulary,
+                 lang: str) -> tuple[list[str], list[float]]:
     """Keep the tags that are labels (in the labels' spelling), with their scores."""
     kept: list[str] = []
     kept_scores: list[float] = []
-    for i, tag in enumerate(tags):
+    for tag, score in zip(tags, scores):
         key = vocab.lookup(tag, lang)
-        if key in labels and labels[key] not in kept:
+        if key is not None and key in labels and labels[key] not in kept:
             kept.append(labels[key])
-            if scores is not None:
-                kept_scores.append(scores[i])
-    return kept, (kept_scores if scores is not None else None)
+            kept_scores.append(score)
+    return kept, kept_scores
 
 
 def _analysis_from_json(value: object) -> Analysis | None:

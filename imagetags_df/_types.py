@@ -134,12 +134,16 @@ class Estimate:
     backend: str
     rate_limit: str | None
     errors: dict[int, str] = field(default_factory=dict)  # row position -> message
+    #: Images tagged (and cached) to time a backend without a rate limit; 0 if none.
+    timed_sample: int = 0
 
     def __str__(self) -> str:
-        if self.seconds_needed == self.seconds_needed:  # not NaN: the backend has a rate limit
-            when = f"~{self.seconds_needed / 60:.1f} min at {self.rate_limit}"
-        else:
+        if self.seconds_needed != self.seconds_needed:  # NaN
             when = "no rate limit"
+        elif self.timed_sample:
+            when = f"~{self.seconds_needed / 60:.1f} min (timed on {self.timed_sample} images)"
+        else:
+            when = f"~{self.seconds_needed / 60:.1f} min at {self.rate_limit}"
         return (f"{self.rows} rows, {self.unique_images} unique images, {self.cached} cached, "
                 f"{self.invalid} unreadable; {self.calls_needed} calls, "
                 f"{self.credits_needed:g} credits, {when} ({self.backend})")

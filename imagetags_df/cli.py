@@ -36,6 +36,9 @@ EXIT_FATAL = 4
 EXIT_INTERRUPTED = 130
 EXIT_SIGPIPE = 141  # what a shell reports for a process killed by SIGPIPE
 
+#: Images a --dry-run tags with an unpaced backend (the offline tagger) to time it.
+DRY_RUN_SAMPLE = 3
+
 EXIT_HELP = f"""\b
 Exit status:
   {EXIT_OK}    every image succeeded
@@ -335,7 +338,10 @@ Examples:
 @click.option("--write-metadata", is_flag=True,
               help="Write tags, title and description into each image's XMP (and IPTC for JPEG); "
                    "pixels are never touched.")
-@click.option("--dry-run", is_flag=True, help="Print what the run would need (calls, credits, time) and stop.")
+@click.option("--dry-run", is_flag=True,
+              help="Print what the run would need (calls, credits, time) and stop: decodes every image to "
+                   "find unreadable ones; needs no API key; times the offline tagger on "
+                   f"{DRY_RUN_SAMPLE} images (kept in the cache).")
 @_run_options
 @_expected_errors
 def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool, force: bool,
@@ -360,11 +366,14 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     if dry_run:
         est = engine.estimate(frame, col="path", lang=kwargs["lang"], backend=kwargs["backend"],
                               api_key=kwargs["api_key"], base_url=kwargs["base_url"],
-                              cache_dir=kwargs["cache_dir"],
-                              rate_limit=kwargs["rate_limit"],
+                              cache_dir=kwargs["cache_dir"], rate_limit=kwargs["rate_limit"],
+                              time_sample=DRY_RUN_SAMPLE,
                               **{k: kwargs[k] for k in ("model", "labels", "instructions", "max_side")
                                  if k in kwargs})
         click.echo(_estimate_text(est))
+        if est.backend == "imagedescriber" and kwargs["api_key"] is None and C.ENV_API_KEY not in os.environ:
+            click.echo(f"imagetags: no API key is set; the real run needs one: export {C.ENV_API_KEY}=... "
+                       "(or --backend local, no key needed)", err=True)
         for _pos, message in sorted(est.errors.items()):
             click.echo(f"  unreadable: {message}", err=True)
         sys.exit(EXIT_OK)
@@ -401,9 +410,22 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     sys.exit(EXIT_OK if all_ok else EXIT_PARTIAL)
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"~{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
 def _estimate_text(est: Any) -> str:
-    time_line = ("not paced (no rate limit)" if est.seconds_needed != est.seconds_needed  # NaN
-                 else f"~{est.seconds_needed / 60:.1f} min at {est.rate_limit}")
+    if est.seconds_needed != est.seconds_needed:  # NaN: neither paced nor sampled
+        time_line = "not paced (no rate limit)"
+    elif est.timed_sample:
+        time_line = (f"{_duration(est.seconds_needed)} (timed on {est.timed_sample} image"
+                     f"{'s' if est.timed_sample != 1 else ''}, which are now tagged and cached)")
+    else:
+        time_line = f"{_duration(est.seconds_needed)} at {est.rate_limit}"
     return "\n".join([
         f"images:         {est.rows} ({est.unique_images} unique, {est.cached} cached, "
         f"{est.invalid} unreadable)",

@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import _constants as C
 from . import images as _images
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, ImageTagsError
 from ._types import Estimate, RateLimit, TagResult
 from .assemble import RESULT_COLUMNS, assemble
 from .backends import Backend
@@ -154,11 +154,20 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
              backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
              cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
              ocr: bool | None = None, model: str | None = None, labels: Sequence[str] | None = None,
-             instructions: str | None = None, max_side: int | None = None, **_ignored: Any) -> Estimate:
+             instructions: str | None = None, max_side: int | None = None, check_images: bool = True,
+             time_sample: int = 0, **_ignored: Any) -> Estimate:
     """What ``generate`` would do: rows, unique images, cached, calls, credits, time. Calls nothing.
 
     Unread files are read and hashed (that is how the cache is consulted), and the
-    hashes are remembered, so the real run does not hash them again.
+    hashes are remembered, so the real run does not hash them again. With
+    ``check_images`` every image that would be sent is also decoded (JPEG at 1/8
+    scale), so files the run would fail on count as ``invalid`` here, not later.
+    No API key is needed: an API run is priced without one.
+
+    A backend without a rate limit (the offline tagger) has no pace to divide by:
+    with ``time_sample=N`` up to N of the images are tagged, timed and cached (so
+    the real run does not redo them), and ``seconds_needed`` extrapolates from them,
+    model loading included. Backends that cost credits or tokens are never sampled.
 
     >>> paths = ["data/samples/coffee.jpg", "data/samples/coffee.jpg", "data/samples/missing.jpg"]
     >>> est = estimate(pd.DataFrame({"path": paths}), backend="local", cache_dir=False)
@@ -168,21 +177,76 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     series = _column(df, col)
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,
                       rate_limit=rate_limit, progress=False, ocr=ocr, model=model, labels=labels,
-                      instructions=instructions, max_side=max_side)
+                      instructions=instructions, max_side=max_side, keyless=True)
     try:
         found = scan(series.tolist(), list(df.index), col, settings)
     finally:
         settings.cache.close()
     be = settings.backend
-    calls = len(found.jobs)
+    errors: dict[int, str] = {pos: str(e) for pos, e in found.errors.items()}
+    jobs = found.jobs
+    if check_images and jobs:
+        unreadable = _decode_check(jobs)
+        for job in jobs:
+            if job.digest in unreadable:
+                errors.update((pos, unreadable[job.digest]) for pos in job.rows)
+        jobs = [job for job in jobs if job.digest not in unreadable]
+    calls = len(jobs)
+    cached = len(found.results)
     seconds = None
+    sampled = 0
     if settings.rate_limit is not None:
         seconds = calls * settings.rate_limit.interval * (1 + C.RATE_LIMIT_SAFETY)
+    elif time_sample > 0 and jobs and not be.costs_credits and not getattr(be, "reports_tokens", False):
+        sample = [series.iloc[job.rows[0]] for job in jobs[:time_sample]]
+        options = dict(lang=lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,
+                       ocr=ocr, model=model, labels=labels, instructions=instructions, max_side=max_side)
+        seconds = _timed_sample(sample, calls, options)
+        sampled = len(sample)
+        calls -= sampled
+        cached += sampled
     unique = len(set(d for d in found.digests if d is not None))
     return Estimate(
-        rows=found.n, unique_images=unique, cached=len(found.results), invalid=len(found.errors),
+        rows=found.n, unique_images=unique, cached=cached, invalid=len(errors),
         calls_needed=calls, credits_needed=calls * be.credits_per_call if be.costs_credits else 0.0,
         seconds_needed=seconds if seconds is not None else math.nan, backend=be.name,
         rate_limit=str(settings.rate_limit) if settings.rate_limit else None,
-        errors={pos: str(e) for pos, e in found.errors.items()},
+        errors=dict(sorted(errors.items())), timed_sample=sampled,
     )
+
+
+def _decode_check(jobs: Sequence[Any]) -> dict[str, str]:
+    """digest -> message for every job whose image cannot be decoded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job: Any) -> tuple[str, str | None]:
+        try:
+            _images.check(job.value, source=job.source)
+        except ImageTagsError as exc:
+            return job.digest, str(exc)
+        return job.digest, None
+
+    # Pillow's decoders release the GIL: a couple of threads keep the disk and a core busy.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, len(jobs))) as pool:
+        return {digest: msg for digest, msg in pool.map(one, jobs) if msg is not None}
+
+
+def _timed_sample(values: list[Any], calls: int, options: dict[str, Any]) -> float:
+    """Seconds a run of ``calls`` images would take, from tagging ``values`` (cached as a real run would).
+
+    The first image is timed alone: it pays for loading the models, which every
+    run pays once; the others give the time per image.
+    """
+    import time
+
+    def timed(batch: list[Any]) -> float:
+        start = time.perf_counter()
+        generate(pd.DataFrame({"image": batch}), col="image", progress=False, **options)
+        return time.perf_counter() - start
+
+    first = timed(values[:1])
+    if len(values) == 1:
+        return first * calls
+    per_image = timed(values[1:]) / (len(values) - 1)
+    startup = max(0.0, first - per_image)
+    return startup + per_image * calls

@@ -315,6 +315,18 @@ def prepare(data: bytes, *, source: str, digest: str | None = None, validate: bo
                          width=w, height=h, converted=True)
 
 
+def check(value: ImageInput, *, source: str | None = None) -> None:
+    """Raise the :class:`ImageError` a run would meet on ``value``; keep nothing.
+
+    Reads and decodes the image as :func:`prepare` would (JPEG at 1/8 scale, which
+    still reads every compressed byte), so truncated and corrupt files are found
+    before a run rather than during it.
+    """
+    name = source or describe(value)
+    img = _open(read_bytes(value, source=name), name)
+    _decode(img, name, cheap=True)
+
+
 def load(value: ImageInput, *, source: str | None = None, validate: bool = True,
          max_bytes: int = C.MAX_IMAGE_BYTES, max_file_bytes: int = C.MAX_FILE_BYTES) -> PreparedImage:
     """Read and prepare one image from a path, bytes or a PIL image.
@@ -327,5 +339,5 @@ def load(value: ImageInput, *, source: str | None = None, validate: bool = True,
     return prepare(data, source=name, validate=validate, max_bytes=max_bytes)
 
 
-__all__ = ["ImageInput", "ImageError", "sniff_format", "mime_for", "sha256", "read_bytes", "read_file",
+__all__ = ["ImageInput", "ImageError", "check", "sniff_format", "mime_for", "sha256", "read_bytes", "read_file",
            "prepare", "load", "describe", "is_missing"]

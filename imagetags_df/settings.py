@@ -39,8 +39,11 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
            max_credits: float | None = None, on_error: str = "record", progress: bool = True,
            ocr: bool | None = None, model: str | None = None, labels: Any = None,
            instructions: str | None = None, max_side: int | None = None,
-           max_tokens_budget: int | None = None) -> RunSettings:
-    """Validate options and build the backend and cache. Raises ConfigurationError."""
+           max_tokens_budget: int | None = None, keyless: bool = False) -> RunSettings:
+    """Validate options and build the backend and cache. Raises ConfigurationError.
+
+    ``keyless``: settle for pricing only; the API backend needs no key (see ``resolve_backend``).
+    """
     if lang not in C.LANGUAGES:
         raise ConfigurationError(f"lang {lang!r} is not supported; use one of {', '.join(C.LANGUAGES)}")
     if on_error not in ("record", "raise"):
@@ -61,7 +64,7 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
     rate = RateLimit.parse(rate_limit) if rate_limit is not None else None
     be = resolve_backend(backend, api_key=api_key, base_url=base_url, timeout=timeout,
                          rate_limit=rate, ocr=ocr, model=model, labels=labels, instructions=instructions,
-                         max_side=max_side, lang=lang)
+                         max_side=max_side, lang=lang, keyless=keyless)
     if max_tokens_budget is not None and not be.reports_tokens:
         raise ConfigurationError(f"max_tokens_budget needs a backend that reports tokens (openai, ollama), "
                                  f"not {be.name!r}; use max_credits for the API")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -184,6 +185,53 @@ def test_dry_run_reports_estimate_and_calls_nothing(folder, api):
     assert "calls needed:   3" in proc.stdout and "credits needed: 3" in proc.stdout
     assert "at 30/min" in proc.stdout
     assert api.count() == 0
+
+
+def test_dry_run_decode_checks_files_the_real_run_would_fail_on(folder, api):
+    good = (folder / "beach.png").read_bytes()
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])  # right header, data cut off
+    (folder / "garbage.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 64)
+    dry = run(["tag", str(folder), "--dry-run", *FAST], api=api)
+    assert dry.returncode == cli.EXIT_OK, dry.stderr
+    assert "images:         4 (4 unique, 0 cached, 2 unreadable)" in dry.stdout
+    assert "calls needed:   2" in dry.stdout and "credits needed: 2" in dry.stdout
+    assert "truncated.png" in dry.stderr and "garbage.jpg" in dry.stderr
+    assert api.count() == 0
+    # ...and the real run fails on exactly those.
+    real = run(["tag", str(folder), "--out", "-", *FAST], api=api)
+    failed = {Path(r["path"]).name for r in map(json.loads, real.stdout.splitlines()) if r["error"]}
+    assert failed == {"truncated.png", "garbage.jpg"} and api.count() == 2
+
+
+def test_dry_run_prices_an_api_run_without_a_key(folder):
+    proc = run(["tag", str(folder), "-r", "--backend", "imagedescriber", "--dry-run", "--no-progress"], key=None)
+    assert proc.returncode == cli.EXIT_OK, proc.stderr
+    assert "calls needed:   3" in proc.stdout and "credits needed: 3" in proc.stdout
+    assert "backend:        imagedescriber" in proc.stdout and "at 30/min" in proc.stdout
+    assert "no API key is set; the real run needs one: export IMAGEDESCRIBER_API_KEY=" in proc.stderr
+    # The real run still refuses, with the same advice.
+    real = run(["tag", str(folder), "--backend", "imagedescriber", *FAST], key=None)
+    assert real.returncode == cli.EXIT_FATAL and "export IMAGEDESCRIBER_API_KEY=" in real.stderr
+
+
+def test_dry_run_times_the_offline_tagger_on_a_cached_sample(tmp_path):
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples"
+    album = tmp_path / "album"
+    album.mkdir()
+    names = ["chelsea_cat.jpg", "coffee.jpg", "rocket.jpg", "motorcycle.jpg", "flower.jpg"]
+    for name in names:
+        (album / name).write_bytes((samples / name).read_bytes())
+    dry = run(["tag", str(album), "--backend", "local", "--dry-run", "--no-progress"], key=None)
+    assert dry.returncode == cli.EXIT_OK, dry.stderr
+    lines = dict(line.split(":", 1) for line in dry.stdout.splitlines() if ":" in line)
+    assert lines["images"].strip() == "5 (5 unique, 3 cached, 0 unreadable)"
+    assert lines["calls needed"].strip() == "2"
+    assert "timed on 3 images, which are now tagged and cached" in lines["time needed"]
+    assert re.search(r"~\d+ (s|min)", lines["time needed"]), lines["time needed"]
+    # The sampled images were really tagged: the run reuses them.
+    real = run(["tag", str(album), "--backend", "local", "--out", "-", "--no-progress"], key=None)
+    rows = [json.loads(line) for line in real.stdout.splitlines()]
+    assert sum(r["cached"] for r in rows) == 3 and all(r["tags"] for r in rows)
 
 
 def test_local_backend_on_sample_photos_offline(tmp_path):

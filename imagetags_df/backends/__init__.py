@@ -79,11 +79,14 @@ def backend_names() -> list[str]:
 
 
 def _imagedescriber(*, api_key: str | None = None, base_url: str | None = None,
-                    timeout: float | None = None, rate_limit: Any = None, **_: Any) -> Backend:
+                    timeout: float | None = None, rate_limit: Any = None, keyless: bool = False,
+                    **_: Any) -> Backend:
     from .imagedescriber import ImageDescriberBackend
 
-    key = settle_api_key(api_key)
     url = base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL
+    if keyless and api_key is None and os.environ.get(C.ENV_API_KEY) is None:
+        return ImageDescriberBackend(base_url=url, rate_limit=rate_limit, keyless=True)
+    key = settle_api_key(api_key)
     return ImageDescriberBackend(api_key=key, base_url=url, timeout=timeout, rate_limit=rate_limit)
 
 
@@ -150,6 +153,8 @@ def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
     ``"auto"`` is the API when a key or a ``base_url`` is given (or a key is in
     the environment), else the offline tagger. A ``base_url`` means a server was
     meant, so without a key it is the missing-key error, not a silent offline run.
+    ``keyless=True`` (for estimates) builds the API backend without a key: enough
+    to price a run and look up the cache, not to call.
 
     >>> resolve_backend("local").name
     'local'
@@ -161,11 +166,11 @@ def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
     name = backend.strip().lower()
     if name == "auto":
         has_key = options.get("api_key") is not None or os.environ.get(C.ENV_API_KEY) is not None
-        if options.get("base_url") and not has_key:
+        if options.get("base_url") and not has_key and not options.get("keyless"):
             raise ConfigurationError(
                 f"backend=\"auto\" with base_url={options['base_url']!r} means a server, but no API "
                 f"key was given.\n{MISSING_KEY_HELP}")
-        name = "imagedescriber" if has_key else "local"
+        name = "imagedescriber" if has_key or options.get("base_url") else "local"
     if name not in _FACTORIES:
         raise ConfigurationError(f"unknown backend {backend!r}; choose one of {', '.join(backend_names())}")
     if name not in _VLM:

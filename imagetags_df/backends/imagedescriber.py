@@ -251,13 +251,19 @@ class ImageDescriberBackend(Backend):
     max_batch = 1
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
-                 timeout: float | None = None, rate_limit: Any = None) -> None:
+                 timeout: float | None = None, rate_limit: Any = None, keyless: bool = False) -> None:
         self._settings: dict[str, Any] = dict(api_key=api_key, base_url=base_url, timeout=timeout)
-        # Validate the key now (clear error before any work); build the async
-        # client lazily inside the event loop that will use it.
-        probe = _BaseClient(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
-        self.base_url = probe.base_url
-        self._key_digest = probe.key_digest()
+        if keyless:
+            # Pricing a run (estimate) needs the service's identity and pace, not a
+            # key; a call would still fail with the missing-key message.
+            self.base_url = (base_url or C.DEFAULT_BASE_URL).rstrip("/")
+            self._key_digest = ""
+        else:
+            # Validate the key now (clear error before any work); build the async
+            # client lazily inside the event loop that will use it.
+            probe = _BaseClient(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
+            self.base_url = probe.base_url
+            self._key_digest = probe.key_digest()
         self.rate_limit = RateLimit.parse(rate_limit if rate_limit is not None else C.DEFAULT_RATE_LIMIT_PER_MIN)
         self.max_concurrency = default_concurrency(self.rate_limit)
         self._client: AsyncImageDescriberClient | None = None

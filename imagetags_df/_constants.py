@@ -23,8 +23,10 @@ ENV_CACHE_DIR = "IMAGETAGS_CACHE_DIR"
 #: oversize body from us; the server *accepts* up to 4 MiB, the looser one.
 MAX_IMAGE_BYTES = 4_000_000
 SERVER_MAX_IMAGE_BYTES = 4 * 1024 * 1024
-#: base64 inflates by 4/3; add room for the data-URI prefix and the JSON keys.
-SERVER_MAX_BODY_BYTES = SERVER_MAX_IMAGE_BYTES * 4 // 3 + 64 * 1024
+#: base64 inflates by 4/3, and may come wrapped at 76 columns (MIME) with a line
+#: break that JSON writes as 4 characters (``\r\n``); add room for the data-URI
+#: prefix and the JSON keys. The image itself is counted after decoding.
+SERVER_MAX_BODY_BYTES = SERVER_MAX_IMAGE_BYTES * 4 // 3 * 80 // 76 + 64 * 1024
 
 #: Files bigger than this are refused before a byte is read: a huge (or sparse)
 #: file named .jpg would otherwise be read whole into memory. Real photos, even

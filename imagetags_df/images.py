@@ -235,18 +235,56 @@ def _open(data: bytes, name: str) -> Image.Image:
     return img
 
 
-def _decode(img: Image.Image, name: str, *, cheap: bool = False) -> None:
-    """Force a full decode so truncated or corrupt data is caught here, not by the API."""
+#: Bytes without 0x00 or 0xFF (no marker, no stuffing) put before a JPEG's end marker
+#: by :func:`_jpeg_ends_early`.
+_JPEG_PROBE = bytes((i * 97 + 13) % 254 + 1 for i in range(4096))
+
+
+def _jpeg_scale(img: Image.Image) -> int:
+    # A progressive JPEG's last scans refine the fine detail that a 1/8-scale decode
+    # never looks at; at 1/4 they count.
+    return 4 if img.info.get("progressive") or img.info.get("progression") else 8
+
+
+def _decode(img: Image.Image, name: str, *, cheap: bool = False, data: bytes | None = None) -> None:
+    """Force a full decode so truncated or corrupt data is caught here, not by the API.
+
+    With ``data`` (the JPEG's bytes), a JPEG whose scan ends early but carries its end
+    marker is refused too: it decodes without an error, the missing part grey.
+    """
     try:
-        if cheap and img.format == "JPEG":
-            # A 1/8-scale DCT decode still reads every entropy-coded byte, so
+        scale = _jpeg_scale(img) if cheap and img.format == "JPEG" else 1
+        if scale > 1:
+            # A reduced DCT decode still reads every entropy-coded byte, so
             # truncation is caught, at a fraction of the cost of a full decode.
-            img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+            img.draft("RGB", (max(1, img.width // scale), max(1, img.height // scale)))
         img.load()
+        if data is not None and img.format == "JPEG" and _jpeg_ends_early(img, data, scale):
+            raise CorruptImageError(f"{name}: the JPEG data ends before the image does (the rest would "
+                                    "be grey); send the whole file", source=name)
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"{name}: refused as a decompression bomb ({exc})", source=name) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise CorruptImageError(f"{name}: truncated or corrupt image data ({exc})", source=name) from exc
+
+
+def _jpeg_ends_early(img: Image.Image, data: bytes, scale: int) -> bool:
+    """Whether the scan data of decoded ``img`` stopped at its end marker before the last block.
+
+    libjpeg only warns then. Decoded again with extra bytes before the end marker,
+    a complete scan ignores them (the same pixels) while one that ended early decodes
+    them as image data (other pixels).
+    """
+    if not data.endswith(b"\xff\xd9"):
+        return False  # no end marker: a short file already failed to load
+    probe = Image.open(io.BytesIO(data[:-2] + _JPEG_PROBE + b"\xff\xd9"))
+    if scale > 1:
+        probe.draft("RGB", (max(1, probe.width // scale), max(1, probe.height // scale)))
+    try:
+        probe.load()
+    except (OSError, ValueError, SyntaxError, EOFError):
+        return True
+    return probe.size != img.size or probe.tobytes() != img.tobytes()
 
 
 def _has_alpha(img: Image.Image) -> bool:
@@ -307,7 +345,7 @@ def prepare(data: bytes, *, source: str, digest: str | None = None, validate: bo
     if mime and len(data) <= max_bytes:
         width, height = img.size  # before draft() shrinks it
         if validate:
-            _decode(img, source, cheap=True)
+            _decode(img, source, cheap=True, data=data)
         return PreparedImage(data=data, mime=mime, sha256=digest, source=source,
                              width=width, height=height, converted=False)
     out, out_fmt, w, h = _convert(img, source, max_bytes)

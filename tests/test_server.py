@@ -432,14 +432,47 @@ def test_2004_image_over_4_mib_under_the_body_cap(served):
     assert "4 MiB" in assert_error(served.post(content), 2004)["message"]
 
 
+def _progressive(data: bytes) -> bytes:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(data)).save(buf, "JPEG", progressive=True, quality=90)
+    return buf.getvalue()
+
+
 @pytest.mark.parametrize("make", [
     lambda: CAT.read_bytes()[:len(CAT.read_bytes()) // 2],
+    lambda: CAT.read_bytes()[:-2],  # only the end marker missing
+    # Ends early but with its end marker: libjpeg decodes it with a grey bottom and a warning.
+    lambda: CAT.read_bytes()[:len(CAT.read_bytes()) * 4 // 5] + b"\xff\xd9",
+    lambda: CAT.read_bytes()[:len(CAT.read_bytes()) - 200] + b"\xff\xd9",
+    lambda: _progressive(CAT.read_bytes())[:len(_progressive(CAT.read_bytes())) * 19 // 20] + b"\xff\xd9",
     lambda: b"\x89PNG\r\n\x1a\n" + b"garbage" * 20,
     lambda: b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 20,
-], ids=["truncated-jpeg", "png-magic-garbage", "webp-magic-garbage"])
-def test_2005_damaged_image_data(served, make):
-    assert_error(served.post({"image": data_uri(make())}), 2005)
+], ids=["truncated-jpeg", "jpeg-without-end-marker", "jpeg-ending-early", "jpeg-ending-200-bytes-early",
+        "progressive-jpeg-ending-early", "png-magic-garbage", "webp-magic-garbage"])
+def test_2004_damaged_or_incomplete_image_data_is_bad_for_certain(served, make):
+    body = assert_error(served.post({"image": data_uri(make())}), 2004)
+    assert "damaged or incomplete" in body["message"]
     assert served.credits() == 100
+
+
+@pytest.mark.parametrize("data", [CAT.read_bytes(), _progressive(CAT.read_bytes())], ids=["baseline", "progressive"])
+def test_whole_jpegs_are_not_mistaken_for_ones_ending_early(served, data):
+    assert served.post({"image": data_uri(data)}).json()["code"] == 0
+
+
+def test_a_4_mb_image_with_base64_wrapped_at_76_columns_is_accepted(served):
+    import numpy as np
+
+    noise = np.random.default_rng(1).integers(0, 256, (1170, 1170, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise).save(buf, "PNG", compress_level=0)
+    png = buf.getvalue()
+    assert 4_000_000 < len(png) < C.SERVER_MAX_IMAGE_BYTES
+    b64 = base64.b64encode(png).decode()
+    wrapped = "\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))  # MIME, as email tools write it
+    r = served.post({"image": "data:image/png;base64," + wrapped})
+    assert r.json()["code"] == 0, r.text
+    assert r.json()["data"]["tags"]["tags"][:2] == ["png", "1170x1170"]
 
 
 def test_backend_upload_failure_passes_as_2005(serve):

@@ -226,3 +226,19 @@ def test_an_answer_that_cannot_be_sent_is_refunded(tmp_path):
     asyncio.run(run())
     assert store.get(info.id).credits == 10 and store.get(info.id).used == 0
     assert store.open_reservations() == []
+
+
+def test_a_1004_is_logged_under_its_key_and_key_names_cannot_forge_log_lines(tmp_path, caplog):
+    store = KeyStore(tmp_path / "keys.sqlite3")
+    key, info = store.create("mallory\n2026-01-01 00:00:00 INFO imagetags_df.server: request x key=admin#1 code=0",
+                             10)
+    with ServerThread(create_app(store, backend=StubBackend(), rate_limit="1/min")) as server, \
+            caplog.at_level("INFO", logger="imagetags_df.server"):
+        headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+        assert httpx.post(server.url + TAGS, content=_body(), headers=headers).json()["code"] == 0
+        assert httpx.post(server.url + TAGS, content=_body(), headers=headers).json()["code"] == 1004
+    lines = [r.getMessage() for r in caplog.records]
+    refused = [line for line in lines if "code=1004" in line]
+    assert len(refused) == 1 and f"#{info.id}" in refused[0] and "key=-" not in refused[0]
+    assert all("\n" not in line for line in lines)
+    assert "key=mallory\\n2026-01-01" in refused[0]

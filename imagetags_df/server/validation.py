@@ -15,8 +15,9 @@ string, ``lang`` not one of the seven, not base64, a data
 URI that is not ``;base64,``, ``prompt`` missing
 bytes that are not JPEG/PNG/WebP; image over 4 MiB; over   2004
 the pixel limit ("image format details" in the seed cover
-both the formats and the size)
-JPEG/PNG/WebP magic but undecodable or truncated data      2005
+both the formats and the size); JPEG/PNG/WebP magic but
+undecodable, truncated or ending early (bad for certain:
+2005 would tell the client to send the same bytes again)
 =========================================================  ====
 
 >>> import base64
@@ -161,9 +162,10 @@ def check_image(data: bytes, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES)
     except ImageTooLargeError as exc:
         raise bad_format(str(exc)) from None
     except ImageError as exc:
-        # The magic bytes said JPEG/PNG/WebP, so whatever Pillow could not read is a
-        # damaged upload (truncated, or corrupted on the way), not a wrong format.
-        raise api_error_for(C.CODE_UPLOAD_FAILED, f"the image data is damaged: {exc}") from None
+        # The magic bytes said JPEG/PNG/WebP, so whatever Pillow could not read is
+        # damaged data (truncated, or corrupted on the way). 2004, not 2005: these
+        # bytes are bad for certain, and 2005 would have the client send them again.
+        raise bad_format(f"the image data is damaged or incomplete: {exc}") from None
 
 
 __all__ = [

@@ -24,6 +24,9 @@
             ├── APITimeoutError
             └── ServerUnreachableError  refused before the server ever answered: stops the run
 
+    KeyboardInterrupt
+    └── RunInterrupted              Ctrl-C: says how many rows are done and cached
+
 API errors carry ``code``, ``message``, ``request_id`` and ``status_code``.
 Errors whose ``stops_run`` is true end the whole run: every other row would fail the same way.
 Messages never contain the API key: nothing here is ever given it.
@@ -109,6 +112,28 @@ class APIError(ImageTagsError):
     def __reduce__(self):  # keep keyword attributes across pickling (processes, tqdm)
         return (_rebuild_api_error, (type(self), self.message, self.code, self.request_id,
                                      self.status_code, self.retry_after))
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; what was done (and paid for) is cached.
+
+    A KeyboardInterrupt, so scripts stop as they always do on Ctrl-C; IPython and
+    Jupyter show its one line instead of a traceback through the engine's threads.
+    """
+
+    def __init__(self, done: int, total: int, *, kept: bool = True) -> None:
+        self.done, self.total, self.kept = done, total, kept
+        if kept:
+            message = f"{done}/{total} done and cached; run again to finish"
+        else:
+            message = f"{done}/{total} done, but the cache is in memory only: a re-run starts over"
+        super().__init__(message)
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for a custom traceback
+        return [str(self)]
+
+    def __reduce__(self):
+        return (type(self), (self.done, self.total), {"kept": self.kept})
 
 
 def _rebuild_api_error(cls, message, code, request_id, status_code, retry_after):

@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import _constants as C
 from . import engine, export
-from ._exceptions import AuthenticationError, ConfigurationError, ImageTagsError
+from ._exceptions import AuthenticationError, ConfigurationError, ImageTagsError, RunInterrupted
 from ._types import RateLimit
 from .backends import backend_names
 from .server.cli import keys, serve
@@ -132,8 +132,9 @@ def _expected_errors(func: F) -> F:
         except OSError as exc:
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             _fail(f"{where}{exc.strerror or exc}")
-        except KeyboardInterrupt:
-            click.echo("\nimagetags: interrupted; finished images are cached, run the same command "
+        except KeyboardInterrupt as exc:
+            done = f"{exc.done}/{exc.total} images done, " if isinstance(exc, RunInterrupted) else ""
+            click.echo(f"\nimagetags: interrupted; {done}finished images are cached, run the same command "
                        "again to do the rest", err=True)
             sys.exit(EXIT_INTERRUPTED)
 

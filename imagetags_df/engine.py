@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import _constants as C
 from . import images as _images
-from ._exceptions import ConfigurationError, ImageTagsError
+from ._exceptions import ConfigurationError, ImageTagsError, RunInterrupted
 from ._types import Estimate, RateLimit, TagResult
 from .assemble import RESULT_COLUMNS, assemble
 from .backends import Backend
@@ -113,6 +113,10 @@ def _generate(df: pd.DataFrame, series: pd.Series, col: str, settings: RunSettin
     try:
         if found.jobs:
             run_in_thread(run.run)
+    except KeyboardInterrupt:
+        progress.close()
+        kept = settings.cache.store is not None
+        raise RunInterrupted(cached_rows + progress.ok, found.n, kept=kept) from None
     finally:
         progress.close()
     if run.fatal is not None:

@@ -82,6 +82,7 @@ class Run:
         self.tokens_used = 0  # input + output tokens reported by calls of this run
         self.token_calls = 0
         self.in_flight = 0  # calls started and not finished (their tokens are not known yet)
+        self.interrupted = False  # Ctrl-C: calls in flight finish, nothing is sent or retried
         be = settings.backend
         rate = settings.rate_limit
         if rate is None and be.reads_limit_headers:
@@ -193,7 +194,7 @@ class Run:
                     else:  # a bug or an unexpected library error: record it, never crash the run
                         err = ImageTagsError(f"{job.source}: {type(res).__name__}: {res}")
                         self._finish(job, err)
-                if self.fatal is not None:
+                if self.fatal is not None or self.interrupted:
                     return
                 pending = retry
                 if pending:
@@ -214,18 +215,22 @@ class Run:
         try:
             try:
                 await self._dispatch(queue, sem, tasks)
+                if self.fatal is not None:
+                    for t in tasks:
+                        t.cancel()
+                if tasks:
+                    # asyncio.wait, not gather: cancelling a gather cancels the calls it
+                    # waits for, and those are paid for; a cancelled wait leaves them running.
+                    await asyncio.wait(set(tasks))
             except asyncio.CancelledError:
-                # Ctrl-C: send nothing more, but let calls already sent (and paid for)
-                # land in the cache, so a re-run does not pay for them twice.
+                # Ctrl-C, while sending or once everything is sent: send nothing more, but
+                # let calls already sent (and paid for) land in the cache, so a re-run
+                # does not pay for them twice.
+                self.interrupted = True
                 self.stop = self.stop or ImageTagsError("interrupted")
                 if tasks:
                     await asyncio.wait(set(tasks), timeout=C.INTERRUPT_GRACE)
                 raise
-            if self.fatal is not None:
-                for t in tasks:
-                    t.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
         finally:
             producer.cancel()
             for t in list(tasks):
@@ -283,9 +288,12 @@ def run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
     A thread (not ``asyncio.run`` here) because Jupyter already runs a loop in
     this thread, and because it gives one interrupt path for scripts and notebooks.
+    On Ctrl-C the coroutine is cancelled and given the time it needs to store the
+    calls in flight (:data:`INTERRUPT_GRACE`) before the interrupt goes on.
     """
     box: dict[str, Any] = {}
     ready = threading.Event()
+    finished = threading.Event()
 
     def target() -> None:
         loop = asyncio.new_event_loop()
@@ -298,20 +306,29 @@ def run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
             box["error"] = exc
         finally:
             ready.set()
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+            finally:
+                finished.set()
 
     thread = threading.Thread(target=target, name="imagetags-engine", daemon=True)
     thread.start()
+    # An Event, not Thread.join: on Python 3.11, once a join has been interrupted by
+    # Ctrl-C, later joins return at once while the thread still runs (a CPython bug),
+    # and the interpreter would exit with paid calls still in flight.
     try:
-        while thread.is_alive():
-            thread.join(0.1)
+        while not finished.wait(0.1):
+            pass
     except KeyboardInterrupt:
         ready.wait(5)
         loop, task = box.get("loop"), box.get("task")
-        if loop is not None and task is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(task.cancel)
-        thread.join(30)
+        if loop is not None and task is not None:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop closed meanwhile: the run has ended anyway
+                pass
+        finished.wait(C.INTERRUPT_GRACE + 15)  # a second Ctrl-C here stops waiting
         raise
     if "error" in box:
         raise box["error"]

@@ -59,6 +59,7 @@ class _State:
     default_script: deque[str] = field(default_factory=deque)
     hits: dict[str, deque[float]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    active: int = 0  # requests being answered right now
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -87,6 +88,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         st = self.server.state
+        with st.lock:
+            st.active += 1
+        try:
+            self._post(st)
+        finally:
+            with st.lock:
+                st.active -= 1
+
+    def _post(self, st: _State) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length) if length else b""
         if self.path not in (C.GENERATE_TAGS_PATH, C.GENERATE_CONTENT_PATH):
@@ -239,6 +249,11 @@ class FakeImageDescriber:
     def calls(self) -> list[Call]:
         with self.state.lock:
             return list(self.state.calls)
+
+    def in_flight(self) -> int:
+        """Requests received and not yet answered (sleeping out the latency, say)."""
+        with self.state.lock:
+            return self.state.active
 
     def count(self, outcome: str | None = None) -> int:
         return sum(1 for c in self.calls if outcome is None or c.outcome == outcome)

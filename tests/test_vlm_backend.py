@@ -179,6 +179,18 @@ def test_spent_request_budget_pauses_every_worker_through_the_pacer():
         assert pacer.paused_until() > time.time() + 3
 
 
+def test_the_pause_is_measured_from_when_the_request_was_sent():
+    # The server counts the request on arrival and describes the window as it was then;
+    # the answer comes 1.5 s later. The pause must end when the window frees, not 1.5 s after.
+    with FakeVisionModel(limit=1, window=3.0, latency=1.5) as srv:
+        be = _backend(srv)
+        pacer = Pacer(RateLimit(math.inf), "vlm-test-bucket-2")
+        be.attach_pacer(pacer)
+        assert isinstance(_tag(be, _prepared()), TagResult)
+        left = pacer.paused_until() - time.time()
+        assert 0.5 < left < 2.5
+
+
 def test_limit_headers_parse():
     assert parse_duration("1s") == 1.0 and parse_duration("6m30s") == 390.0 and parse_duration("250ms") == 0.25
     assert limit_pause({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m30s"}) == 390.0

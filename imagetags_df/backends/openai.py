@@ -384,6 +384,7 @@ class OpenAICompatibleBackend(Backend):
                 timeout=httpx.Timeout(self.timeout, connect=min(C.DEFAULT_CONNECT_TIMEOUT, self.timeout)),
                 limits=limits)
         url = self.base_url + "/chat/completions"
+        sent = time.monotonic()
         try:
             response = await self._http.post(url, content=json.dumps(body).encode(), headers=self._headers())
         except httpx.ConnectError as exc:
@@ -400,7 +401,12 @@ class OpenAICompatibleBackend(Backend):
         self._answered = True
         pause = limit_pause(response.headers)
         if pause:
-            self._hold(pause)
+            # Servers count a request when it arrives, and the headers describe the window
+            # as it was then; the answer comes a generation later. Measured from our send
+            # time, the pause ends when the window really frees, not a whole latency after.
+            left = pause - (time.monotonic() - sent)
+            if left > 0:
+                self._hold(left)
         return self._read(response, mode=body.get("response_format", {}).get("type") if
                           body.get("response_format") else None)
 

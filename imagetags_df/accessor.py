@@ -118,7 +118,8 @@ class ImageTagsAccessor:
                  cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
                  ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
-                 max_side: int | None = None, **_ignored: Any) -> Estimate:
+                 max_side: int | None = None, check_images: bool = True, time_sample: int = 0,
+                 **_ignored: Any) -> Estimate:
         """What :meth:`generate` would cost, calling nothing: ``df.imagetags.estimate(...)``
         is ``imagetags_df.estimate(df, ...)``.
 
@@ -130,7 +131,8 @@ class ImageTagsAccessor:
         return engine.estimate(
             self._obj, col=col, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
             cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, model=model, labels=labels,
-            instructions=instructions, max_side=max_side, **_ignored)
+            instructions=instructions, max_side=max_side, check_images=check_images,
+            time_sample=time_sample, **_ignored)
 
     # --- analysis ----------------------------------------------------------------------
 
@@ -307,7 +309,8 @@ class ImageTagsSeriesAccessor:
                  cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
                  ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
-                 max_side: int | None = None, **_ignored: Any) -> Estimate:
+                 max_side: int | None = None, check_images: bool = True, time_sample: int = 0,
+                 **_ignored: Any) -> Estimate:
         """What :meth:`generate` would cost, calling nothing.
 
         >>> pd.Series(["data/samples/coffee.jpg"]).imagetags.estimate(
@@ -318,7 +321,8 @@ class ImageTagsSeriesAccessor:
         return engine.estimate(
             frame, col=name, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
             cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, model=model, labels=labels,
-            instructions=instructions, max_side=max_side, **_ignored)
+            instructions=instructions, max_side=max_side, check_images=check_images,
+            time_sample=time_sample, **_ignored)
 
     # --- analysis of a Series of tag lists -----------------------------------------------
 

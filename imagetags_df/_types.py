@@ -18,6 +18,10 @@ class TagResult:
     ``tag_scores`` (same length as ``tags``) is filled by backends that know their
     confidence (the offline tagger); the API does not report one. ``input_tokens`` and
     ``output_tokens`` come from a language model's ``usage`` (None for other backends).
+    The offline tagger also fills ``confidence`` (how sure it is of its best content tag,
+    0..1; 0 when it recognised nothing), ``colors`` (dominant colours, "black and white",
+    "dark" or "bright", in the requested language) and ``orientation`` ("landscape",
+    "portrait" or "square"): ``tags`` carry content only.
     """
 
     tags: list[str]
@@ -30,6 +34,9 @@ class TagResult:
     backend: str = ""
     input_tokens: int | None = None
     output_tokens: int | None = None
+    confidence: float | None = None
+    colors: list[str] | None = None
+    orientation: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -11,7 +11,7 @@ import pytest
 
 from imagetags_df._constants import LANGUAGES
 from imagetags_df.backends.local import colors
-from imagetags_df.backends.local.compose import _ko_has_final, compose
+from imagetags_df.backends.local.compose import _cap, _ko_has_final, color_words, compose
 from imagetags_df.backends.local.models import _STRIDES, DETECTOR_SIZE, Detection, decode_detections
 from imagetags_df.backends.local.tags import Analysis, Scored, analyse
 from imagetags_df.backends.local.vocab import ClassInfo, get_vocabulary, load_vocabulary
@@ -123,7 +123,7 @@ def test_ko_particle_follows_the_last_syllable() -> None:
 
 
 def _analysis(subject: str | None, others: list[tuple[str, int]], count: int = 1, **kw) -> Analysis:
-    base = dict(tags=[Scored(subject or "photo", 0.9, "object"), Scored("blue", 0.5, "color")], subject=subject,
+    base = dict(tags=[Scored(subject, 0.9, "object")] if subject else [], subject=subject,
                 subject_count=count, others=others, colors=["blue", "white"], light=None, black_and_white=False,
                 portrait=False)
     base.update(kw)
@@ -146,8 +146,12 @@ def test_compose_counts_and_no_english_leak(lang: str) -> None:
         assert desc.startswith("A photo of a dog.") and "3 people" in desc and "a cup" in desc and "2 bicycles" in desc
     group = compose(_analysis("people", [], count=4, light="dark"), v, lang)
     assert "4" in group[2] and "4" in group[3]
+    # Nothing recognised: no failure sentence and no "Photo" title (it may be a drawing or
+    # a screen capture); found text is still reported.
     nothing = compose(_analysis(None, [], black_and_white=True, colors=[]), v, lang)
-    assert nothing[2] and nothing[3]
+    assert nothing[2] == "" and nothing[3] == ""
+    with_text = compose(_analysis(None, [], text="OPEN 24H"), v, lang)
+    assert with_text[2] == _cap(v.word("text", lang)) and "OPEN 24H" in with_text[3]
 
 
 def test_analyse_pools_breeds_into_one_confident_term() -> None:
@@ -201,5 +205,8 @@ def test_objects_lead_colours_even_when_one_colour_fills_the_picture() -> None:
     probs[rocket] = 0.6
     stats = colors.PixelStats(colors=[("blue", 1.0)], brightness=0.5, saturation=0.6, black_and_white=False,
                               colorful=False)
-    tags = analyse(probs, [], stats, 400, 300, v).tags
-    assert [t.term for t in tags][:2] == ["rocket", "blue"]
+    a = analyse(probs, [], stats, 400, 300, v)
+    # Colours, light and orientation are not content: they are kept apart from the tags.
+    assert [t.term for t in a.tags] == ["rocket"]
+    assert a.colors == ["blue"] and a.orientation == "landscape"
+    assert color_words(a, v, "fr") == [v.word("blue", "fr")]

@@ -31,7 +31,7 @@ from ...cache import Cache, analysis_key
 from ..base import Backend
 from . import imaging
 from .colors import pixel_stats
-from .compose import compose
+from .compose import color_words, compose
 from .models import get_models, models_digest
 from .tags import Analysis, analyse
 from .tags import with_text as analyse_again
@@ -157,7 +157,9 @@ class LocalBackend(Backend):
             if self.labels is not None:
                 tags, scores = _only_labels(tags, scores, self.labels, vocab, lang)
             out.append(TagResult(tags=tags, title=title, description=description, tag_scores=scores,
-                                 backend=self.name, credits_used=0.0, request_id=None))
+                                 backend=self.name, credits_used=0.0, request_id=None,
+                                 confidence=a.confidence, colors=color_words(a, vocab, lang),
+                                 orientation=a.orientation or None))
         self.times.compose += time.perf_counter() - t0
         return out
 

@@ -20,6 +20,8 @@ DARK_BELOW = 0.25
 BRIGHT_ABOVE = 0.68
 #: Chromatic colours with at least this share each; four or more make a "colorful" picture.
 COLORFUL_SHARE = 0.08
+#: Rows (out of 48) at the top of the thumbnail that are looked at for open sky.
+SKY_ROWS = 14
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class PixelStats:
     saturation: float  # mean saturation 0..1
     black_and_white: bool
     colorful: bool
+    #: Share of the top rows that is sky blue, and how much those rows vary (mean step in
+    #: brightness between neighbours): open sky is blue and smooth.
+    sky_blue: float = 0.0
+    sky_texture: float = 1.0
 
 
 def _hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,5 +91,10 @@ def pixel_stats(rgb: np.ndarray) -> PixelStats:
         shares = [(n, s) for n, s in shares if n in ("black", "white", "gray")]
     colors = [(n, s) for n, s in shares if s >= MIN_COLOR_SHARE][:3]
     chromatic = [n for n, s in shares if s >= COLORFUL_SHARE and n not in ("black", "white", "gray")]
+    side = int(round(hue.size ** 0.5))
+    top = slice(0, max(1, side * SKY_ROWS // 48))
+    h2, s2, v2 = (a.reshape(side, -1)[top] for a in (hue, sat, val))
+    sky_blue = float(((h2 >= 185) & (h2 < 255) & (s2 > 0.12) & (v2 > 0.35)).mean())
+    sky_texture = float(np.abs(np.diff(v2, axis=1)).mean()) if v2.shape[1] > 1 else 1.0
     return PixelStats(colors=colors, brightness=float(val.mean()), saturation=mean_sat,
-                      black_and_white=bw, colorful=len(chromatic) >= 4)
+                      black_and_white=bw, colorful=len(chromatic) >= 4, sky_blue=sky_blue, sky_texture=sky_texture)

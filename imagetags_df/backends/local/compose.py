@@ -113,8 +113,14 @@ class Composer:
     def title(self, a: Analysis) -> str:
         lang = self.lang
         if a.subject is None:
-            # Found text is the most telling thing about a picture with no known object.
-            return _cap(self.word("text")) if a.text else self._photo_title(a)
+            # Found text is the most telling thing about a picture with no known object;
+            # then a scene ("Sky"); with nothing recognised the title stays empty rather
+            # than calling a drawing or a screen capture a "Photo".
+            if a.text:
+                return _cap(self.word("text"))
+            scene = next((t.term for t in a.tags if t.role in ("scene", "category", "object")
+                          and self.v.has(t.term, lang)), None)
+            return _cap(self.word(scene)) if scene else ""
         worn = all(self.v.kind(t) == "clothing" for t, _ in a.others)  # a tie does not change the picture
         if a.portrait and worn:
             return {"en": "Portrait of a person", "fr": "Portrait d’une personne", "de": "Porträt einer Person",
@@ -134,16 +140,18 @@ class Composer:
             return _cap(joined)
         return _cap(main)
 
-    def _photo_title(self, a: Analysis) -> str:
-        return _PHOTO_TITLE[self.lang][self._photo_key(a)]
-
     @staticmethod
     def _photo_key(a: Analysis) -> str:
         return "bw" if a.black_and_white else (a.light or "plain")
 
     # Description --------------------------------------------------------------------
     def description(self, a: Analysis) -> str:
-        """Main subject; other objects with counts; found text or dominant colours (<= 3 sentences)."""
+        """Main subject; other objects with counts; found text or dominant colours (<= 3 sentences).
+
+        With no subject there is no sentence to write honestly: only found text, else "".
+        """
+        if a.subject is None:
+            return self._text_sentence(a.text) if a.text else ""
         sentences = [self._main_sentence(a)]
         others = self._others_sentence(a)
         if others:
@@ -159,9 +167,12 @@ class Composer:
 
     def _main_sentence(self, a: Analysis) -> str:
         lang = self.lang
+        assert a.subject is not None
+        if a.subject in NOT_PHOTOS:  # "A screenshot.", not "A photo of a screenshot."
+            word = self.word(a.subject)
+            return {"zh": f"{word}。", "ja": f"{word}です。", "ko": f"{word}입니다."}.get(
+                lang, _cap(self.counted(a.subject, 1)) + ".")
         photo = _PHOTO_PHRASE[lang][self._photo_key(a)]
-        if a.subject is None:
-            return _NOTHING_SURE[lang].format(photo=photo)
         n = max(1, a.subject_count)
         term = "person" if a.subject == "people" else a.subject
         thing = self.counted(term, n)
@@ -207,6 +218,14 @@ class Composer:
                 "ko": f"“{snippet}”라는 글자가 보입니다."}[self.lang]
 
 
+def color_words(a: Analysis, vocab: Vocabulary, lang: str) -> list[str]:
+    """The picture's look in ``lang``: dominant colours (or black-and-white), then light."""
+    keys = ["black and white"] if a.black_and_white else list(a.colors)
+    if a.light:
+        keys.append(a.light)
+    return [vocab.word(k, lang) for k in keys if lang == "en" or vocab.has(k, lang)]
+
+
 def compose(a: Analysis, vocab: Vocabulary, lang: str) -> tuple[list[str], list[float], str, str]:
     """Tags (in ``lang``), their scores, title and description."""
     if a.subject is not None and not vocab.has(a.subject, lang):
@@ -249,16 +268,8 @@ _PHOTO_PHRASE: dict[str, dict[str, str]] = {
     "ja": {"plain": "写真", "dark": "暗い写真", "bright": "明るい写真", "bw": "白黒写真"},
     "ko": {"plain": "사진", "dark": "어두운 사진", "bright": "밝은 사진", "bw": "흑백 사진"},
 }
-#: Title when nothing could be named with confidence.
-_PHOTO_TITLE: dict[str, dict[str, str]] = {
-    "en": {"plain": "Photo", "dark": "Dark photo", "bright": "Bright photo", "bw": "Black-and-white photo"},
-    "fr": {"plain": "Photo", "dark": "Photo sombre", "bright": "Photo lumineuse", "bw": "Photo en noir et blanc"},
-    "de": {"plain": "Foto", "dark": "Dunkles Foto", "bright": "Helles Foto", "bw": "Schwarzweißfoto"},
-    "es": {"plain": "Foto", "dark": "Foto oscura", "bright": "Foto luminosa", "bw": "Foto en blanco y negro"},
-    "zh": {"plain": "照片", "dark": "昏暗的照片", "bright": "明亮的照片", "bw": "黑白照片"},
-    "ja": {"plain": "写真", "dark": "暗い写真", "bright": "明るい写真", "bw": "白黒写真"},
-    "ko": {"plain": "사진", "dark": "어두운 사진", "bright": "밝은 사진", "bw": "흑백 사진"},
-}
+#: Subjects that are not photographs of something.
+NOT_PHOTOS = frozenset({"screenshot", "illustration"})
 _MAIN: dict[str, str] = {
     "en": "{photo} of {thing}.",
     "fr": "{photo} de {thing}.",
@@ -267,13 +278,4 @@ _MAIN: dict[str, str] = {
     "zh": "一张{thing}的{photo}。",
     "ja": "{thing}の{photo}です。",
     "ko": "{thing}의 {photo}입니다.",
-}
-_NOTHING_SURE: dict[str, str] = {
-    "en": "{photo}; no object could be recognised with confidence.",
-    "fr": "{photo} ; aucun objet n’a pu être reconnu avec certitude.",
-    "de": "{photo}; kein Objekt konnte sicher erkannt werden.",
-    "es": "{photo}; no se pudo reconocer ningún objeto con seguridad.",
-    "zh": "一张{photo}，未能可靠地识别出具体物体。",
-    "ja": "{photo}です。確実に認識できる物体はありません。",
-    "ko": "{photo}입니다. 확실하게 인식된 물체는 없습니다.",
 }

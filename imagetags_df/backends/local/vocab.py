@@ -181,7 +181,10 @@ def _apply_overrides(data: dict[str, Any], imagenet: list[ClassInfo | None],
                 removed = set(extra.get("remove_broader", []))
                 added = tuple(b for b in extra.get("add_broader", []) if b not in info.broader and b != info.tag)
                 broader = tuple(b for b in added + info.broader if b not in removed)
-            table[int(idx)] = ClassInfo(info.tag, broader, info.kind, info.indoor)
+            # "tag" renames what a class is called where its ImageNet name misleads
+            # ("web site" holds screen captures of any program).
+            table[int(idx)] = ClassInfo(str(extra.get("tag", info.tag)), broader, str(extra.get("kind", info.kind)),
+                                        info.indoor)
     for key, entry in (data.get("terms") or {}).items():
         terms.setdefault(key, entry)
     for key, entry in (data.get("replace_terms") or {}).items():

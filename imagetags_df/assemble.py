@@ -14,8 +14,11 @@ from .settings import RunSettings
 #: Columns ``generate`` adds, in order.
 #: ``ok`` is True exactly when the row has an answer; filter on it, not on
 #: ``error_code`` (local errors such as an unreadable file have no API code).
-RESULT_COLUMNS = ("tags", "tag_scores", "title", "description", "ok", "error_code", "error",
-                  "request_id", "credits_used", "cached", "backend", "input_tokens", "output_tokens")
+#: ``confidence`` (NaN where the backend reports none), ``colors`` and ``orientation``
+#: describe the picture's look apart from its content ``tags``.
+RESULT_COLUMNS = ("tags", "tag_scores", "title", "description", "confidence", "colors", "orientation", "ok",
+                  "error_code", "error", "request_id", "credits_used", "cached", "backend", "input_tokens",
+                  "output_tokens")
 
 
 def _named_for(err: ImageTagsError, name: str | None) -> ImageTagsError:
@@ -38,6 +41,9 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
     scores: list[list[float] | None] = [None] * n
     title: list[str | None] = [None] * n
     desc: list[str | None] = [None] * n
+    confidence: list[float] = [float("nan")] * n
+    colors: list[list[str] | None] = [None] * n
+    orientation: list[str | None] = [None] * n
     code: list[int | None] = [None] * n
     error: list[str | None] = [None] * n
     rid: list[str | None] = [None] * n
@@ -74,6 +80,10 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
             tags[pos] = list(res.tags)
             scores[pos] = list(res.tag_scores) if res.tag_scores is not None else None
             title[pos], desc[pos], rid[pos] = res.title, res.description, res.request_id
+            if res.confidence is not None:
+                confidence[pos] = float(res.confidence)
+            colors[pos] = list(res.colors) if res.colors is not None else None
+            orientation[pos] = res.orientation
             be_name[pos] = res.backend or settings.backend.name
             charged = not cached[pos] and digest is not None and digest not in first_row
             if charged and digest is not None:
@@ -92,6 +102,9 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
     out["tag_scores"] = pd.Series(scores, index=idx, dtype=object)
     out["title"] = pd.Series(title, index=idx, dtype=object)
     out["description"] = pd.Series(desc, index=idx, dtype=object)
+    out["confidence"] = pd.Series(confidence, index=idx, dtype=float)
+    out["colors"] = pd.Series(colors, index=idx, dtype=object)
+    out["orientation"] = pd.Series(orientation, index=idx, dtype=object)
     out["ok"] = pd.Series([e is None for e in error], index=idx, dtype=bool)
     out["error_code"] = pd.array(code, dtype="Int64")
     out["error"] = pd.Series(error, index=idx, dtype=object)

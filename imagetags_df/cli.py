@@ -478,9 +478,12 @@ Examples:
               help="Write the page here (may be the page itself); default: stdout.")
 @click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder that src=\"/...\" paths start from (default: the page's folder).")
+@click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=export.ALT_MIN_CONFIDENCE,
+              show_default=True,
+              help="Leave images the tagger is less sure of without alt text (listed on stderr).")
 @_run_options
 @_expected_errors
-def alt_text(page: Path, output: Path | None, root: Path | None, **run: Any) -> None:
+def alt_text(page: Path, output: Path | None, root: Path | None, min_confidence: float, **run: Any) -> None:
     """Fill missing alt and title attributes of a page's local <img> images.
 
     alt gets the image's description and title its title. Only absent
@@ -488,12 +491,14 @@ def alt_text(page: Path, output: Path | None, root: Path | None, **run: Any) -> 
     data: images are left alone. Every other byte of the page stays as it was.
     """
     kwargs = _generate_kwargs(**run)
-    report = export.fill_alt_text(page, output, root=root, **kwargs)
+    report = export.fill_alt_text(page, output, root=root, min_confidence=min_confidence, **kwargs)
     if output is None:
         click.echo(report.html, nl=False)  # bytes: written as they are, whatever the page's encoding
     click.echo(f"imagetags: {report.images} <img> tags: {report.filled} filled, {report.already_done} "
                f"already had alt and title, {report.decorative} decorative (alt=\"\"), {report.remote} not local, "
-               f"{len(report.failed)} failed", err=True)
+               f"{len(report.failed)} failed, {len(report.unsure)} left without alt text (not sure enough)", err=True)
+    for src in report.unsure:
+        click.echo(f"  not sure what this shows, no alt text written: {src}", err=True)
     if report.failed:
         click.echo("failures by error code:", err=True)
         if report.results is not None:

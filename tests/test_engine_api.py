@@ -43,6 +43,9 @@ def test_columns_index_and_values(photos, api, cache_dir):
         assert tags[0] == f"tag-{digest(p)[:6]}"
     assert out.credits_used.tolist() == [1.0] * 6  # credits given as strings by the server
     assert not out.cached.any() and (out.backend == "imagedescriber").all()
+    # The API reports no confidence, colours or orientation: NaN / missing, not a made-up 0.
+    assert out.confidence.dtype == float and out.confidence.isna().all()
+    assert out.colors.isna().all() and out.orientation.isna().all()
     assert out.request_id.str.len().min() == 32
     assert df.columns.tolist() == ["path", "label"]  # input untouched
 

@@ -8,6 +8,7 @@ import re
 import socket
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from imagetags_df._constants import LANGUAGES
@@ -368,3 +369,16 @@ def test_concurrent_single_image_batches_do_not_deadlock() -> None:
     results = asyncio.run(run_all())
     assert all(isinstance(r[0], TagResult) and r[0].tags for r in results)
     asyncio.run(backend.aclose())
+
+
+def test_generate_gives_confidence_colors_and_orientation_columns(tmp_path: Path) -> None:
+    """Callers filter on ``confidence``; the look of the picture has its own columns."""
+    paths = [str(SAMPLES / "chelsea_cat.jpg"), str(SAMPLES / "brick.jpg"), str(SAMPLES / "grace_hopper.jpg")]
+    out = pd.DataFrame({"path": paths}).imagetags.generate(col="path", lang="fr", backend="local",
+                                                           cache_dir=tmp_path, progress=False)
+    cat, brick, hopper = out.to_dict("records")
+    assert cat["confidence"] >= 0.6 and "chat" in cat["tags"]
+    assert brick["confidence"] == 0.0 and brick["tags"] == [] and brick["title"] == brick["description"] == ""
+    assert brick["colors"] == [get_vocabulary().word("black and white", "fr")]
+    assert hopper["orientation"] == "portrait" and cat["orientation"] == "landscape"
+    assert list(out[out.confidence >= 0.6].path) == [paths[0], paths[2]]

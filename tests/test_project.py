@@ -31,9 +31,9 @@ def test_public_api_is_pinned():
     assert expected <= set(imagetags_df.__all__)
     for name in imagetags_df.__all__:
         assert hasattr(imagetags_df, name), name
-    assert imagetags_df.RESULT_COLUMNS == ("tags", "tag_scores", "title", "description", "ok", "error_code", "error",
-                                           "request_id", "credits_used", "cached", "backend",
-                                           "input_tokens", "output_tokens")
+    assert imagetags_df.RESULT_COLUMNS == ("tags", "tag_scores", "title", "description", "confidence", "colors",
+                                           "orientation", "ok", "error_code", "error", "request_id", "credits_used",
+                                           "cached", "backend", "input_tokens", "output_tokens")
 
 
 def test_exception_tree_has_one_root():

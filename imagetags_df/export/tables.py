@@ -22,7 +22,7 @@ TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "p
                                  ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 #: Columns of a result frame that hold lists (JSON-encoded in CSV).
-_LIST_COLUMNS = ("tags", "tag_scores")
+_LIST_COLUMNS = ("tags", "tag_scores", "colors")
 
 
 def table_format(path: str | os.PathLike[str]) -> str:

@@ -4,7 +4,7 @@ Every method is a one-line call into a plain function that works without the acc
 (``imagetags_df.generate(df, ...)``, ``imagetags_df.analysis.tag_counts(df)``). The
 methods spell out the function's parameters, so ``df.imagetags.generate?`` and tab
 completion show them, and carry the function's documentation below their own example
-(tests/test_accessor_signatures.py keeps the two in step). The accessor keeps no state
+(tests/test_accessor.py keeps the two in step). The accessor keeps no state
 and always returns new objects.
 """
 

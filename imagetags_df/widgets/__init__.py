@@ -1,9 +1,12 @@
 """Seeing the images beside their tags: a paged gallery and a labeling widget.
 
 * :func:`preview` returns a :class:`Gallery`: thumbnails with title, tag chips and the error
-  of failed rows, paged and filterable by tag. In Jupyter it displays as an ipywidgets
-  control; everywhere else (plain HTML export, GitHub, VS Code or Colab without the widget
-  manager) the ``text/html`` that travels with it shows the same grid, as static HTML.
+  of failed rows, paged; filtered by tag (typed, Enter, or a click on a chip) and by
+  confidence (a minimum ``tag_scores`` value), sorted most confident first, with an
+  enlarged view of one image. In Jupyter it displays as an ipywidgets control
+  (:mod:`.gallery_view`); everywhere else (plain HTML export, GitHub, VS Code or Colab
+  without the widget manager) the ``text/html`` that travels with it shows the same grid,
+  as static HTML.
 * :func:`review` returns a :class:`Review`: remove a tag with a click, add one by typing,
   mark the image reviewed. Every edit is written at once to a JSON file the user names, so
   a kernel restart or a closed tab loses nothing and reopening resumes.

@@ -38,6 +38,7 @@ class _CardSlot:
         self.image = w.Image(format="jpeg", layout=w.Layout(max_width=f"{size}px", max_height=f"{size}px",
                                                             object_fit="contain"))
         self.image.add_class("itdf-thumb")
+        self.no_image = w.HTML()
         self.image_box = w.Box(layout=w.Layout(height=f"{size}px", display="flex", align_items="center",
                                                justify_content="center", overflow="hidden"))
         self.title = w.HTML()
@@ -66,7 +67,8 @@ class _CardSlot:
                 self.image_box.children = [self.image]
             else:
                 friendly, raw = problem or ("the image could not be read", "")
-                self.image_box.children = [w.HTML(no_image_html("" if error else friendly, raw))]
+                self.no_image.value = no_image_html("" if error else friendly, raw)
+                self.image_box.children = [self.no_image]
             title = g.row_text(pos, "title")
             self.title.value = (f'<div class="itdf-title" style="{FONT_STYLE}{TITLE_STYLE}">'
                                 f"{html.escape(title)}</div>") if title else ""
@@ -140,6 +142,7 @@ class GalleryView:
         # The enlarged view, between the controls and the cards.
         self.large_image = w.Image(format="jpeg", layout=w.Layout(max_width="100%", object_fit="contain"))
         self.large_image.add_class("itdf-large")
+        self.large_no_image = w.HTML()
         self.large_image_box = w.Box(layout=w.Layout(flex="0 1 auto", max_width="65%"))
         self.large_info = w.HTML(layout=w.Layout(flex="1 1 240px", padding="0 0 0 12px"))
         self.close = w.Button(description="✕ close", layout=w.Layout(width="auto"))
@@ -166,7 +169,6 @@ class GalleryView:
         return self.slots[:len(self.gallery.page_rows())]
 
     def refresh(self) -> None:
-        w = load_ipywidgets()
         g = self.gallery
         self._syncing = True
         try:
@@ -191,9 +193,9 @@ class GalleryView:
         children = [s.box for s in self.slots[:len(rows)]]
         if list(self.grid.children) != children:
             self.grid.children = children
-        self._show_large(w)
+        self._show_large()
 
-    def _show_large(self, w: Any) -> None:
+    def _show_large(self) -> None:
         g = self.gallery
         pos = g.enlarged
         if pos is None:
@@ -209,7 +211,8 @@ class GalleryView:
             self.large_image_box.children = [self.large_image]
         except Exception as exc:
             friendly, raw = image_problem(exc)
-            self.large_image_box.children = [w.HTML(no_image_html(friendly, raw))]
+            self.large_no_image.value = no_image_html(friendly, raw)
+            self.large_image_box.children = [self.large_no_image]
         scores = g.row_scores(pos)
         rows = "".join(
             f'<tr><td style="padding:1px 10px 1px 0">{html.escape(t)}</td>'

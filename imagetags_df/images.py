@@ -369,7 +369,7 @@ def load(value: ImageInput, *, source: str | None = None, validate: bool = True,
          max_bytes: int = C.MAX_IMAGE_BYTES, max_file_bytes: int = C.MAX_FILE_BYTES) -> PreparedImage:
     """Read and prepare one image from a path, bytes or a PIL image.
 
-    >>> load("data/samples/chelsea.jpg").mime  # doctest: +SKIP
+    >>> load("data/samples/chelsea_cat.jpg").mime
     'image/jpeg'
     """
     name = source or describe(value)

@@ -2,7 +2,7 @@
 
 Examples use the real sample photos in data/samples and the offline tagger, and show what
 it really returns. The user-facing modules (the accessor, generate/estimate, analysis,
-widgets) may not hide an example behind ``+SKIP``.
+widgets, image loading, the offline tagger) may not hide an example behind ``+SKIP``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: Modules whose examples must all run (a ``+SKIP`` there is a failure).
 NO_SKIP = ("imagetags_df", "imagetags_df.accessor", "imagetags_df.engine", "imagetags_df.analysis",
            "imagetags_df.widgets.gallery", "imagetags_df.widgets.review",
-           "imagetags_df.widgets.thumbnails")
+           "imagetags_df.widgets.thumbnails", "imagetags_df.images", "imagetags_df.backends.local")
 _SKIP = re.compile(r"doctest:.*\+SKIP")
 
 

@@ -5,8 +5,8 @@ vocabulary turns their classes into tags in seven languages; templates compose a
 a description. See ``backend.py`` for the flow and ``tags.py`` for the precision rules.
 
 >>> from imagetags_df.backends.local import describe_image
->>> describe_image("data/samples/chelsea_cat.jpg").tags[:1]  # doctest: +SKIP
-['cat']
+>>> "cat" in describe_image("data/samples/chelsea_cat.jpg").tags
+True
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ _default: LocalBackend | None = None
 def describe_image(image: Any, lang: str = "en") -> TagResult:
     """Tag one image given as a path, bytes or a PIL image (convenience for the other doors).
 
-    >>> describe_image("data/samples/coffee.jpg", lang="fr").title  # doctest: +SKIP
-    'Espresso'
+    >>> "café" in describe_image("data/samples/coffee.jpg", lang="fr").tags
+    True
     """
     global _default
     if _default is None:

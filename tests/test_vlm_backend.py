@@ -16,6 +16,7 @@ from PIL import Image
 from imagetags_df import images
 from imagetags_df._exceptions import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     ConfigurationError,
     InsufficientCreditsError,
@@ -277,6 +278,12 @@ def test_refused_after_the_server_answered_is_an_ordinary_retry():
     assert isinstance(first, TagResult)
     assert isinstance(exc, APIConnectionError) and not isinstance(exc, ServerUnreachableError)
     assert should_retry(exc)
+
+
+def test_no_answer_in_time_is_retryable():
+    with FakeVisionModel(latency=1.5) as srv:
+        res = _tag(_backend(srv, timeout=0.3), _prepared())
+        assert isinstance(res, APITimeoutError) and should_retry(res) and "0.3 s" in str(res)
 
 
 def test_dropped_connection_is_retryable(srv):

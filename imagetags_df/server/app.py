@@ -60,7 +60,7 @@ from .batching import Dispatcher
 from .keystore import KeyInfo, KeyStore, Reservation
 from .limits import RateLimiter
 from .serving import ServingLimits, install_loop_error_log
-from .validation import check_content_type, parse_request, too_large
+from .validation import DECODE_BUDGET_BYTES, check_content_type, parse_request, too_large
 
 log = logging.getLogger("imagetags_df.server")
 
@@ -87,7 +87,7 @@ class ServerState:
 
     def __init__(self, store: KeyStore, backend: Backend, limiter: RateLimiter, *, credits_per_call: int,
                  max_body_bytes: int, max_image_bytes: int, validation_workers: int,
-                 limits: ServingLimits | None = None) -> None:
+                 limits: ServingLimits | None = None, decode_budget: int = DECODE_BUDGET_BYTES) -> None:
         self.store = store
         self.limits = limits or ServingLimits()
         self.active = 0  # requests being handled (the concurrency cap)
@@ -96,13 +96,15 @@ class ServerState:
         self.credits_per_call = credits_per_call
         self.max_body_bytes = max_body_bytes
         self.max_image_bytes = max_image_bytes
+        self.decode_budget = decode_budget
         self.dispatcher = Dispatcher(backend)
         # One thread owns the SQLite work of the request path: statements take tens
         # of microseconds, and off the loop a write lock held by another process (a
         # `keys topup` from the shell) delays only requests that need the database,
         # never the event loop that refuses the others.
         self.db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imagetags-db")
-        # Decoding is bounded: each decode may hold a 100-megapixel image in memory.
+        # Decodes at once are bounded, and each by the decode budget: validation memory
+        # peaks at validation_workers x decode_budget whatever the traffic.
         self.decode_pool = ThreadPoolExecutor(max_workers=validation_workers,
                                               thread_name_prefix="imagetags-decode")
 
@@ -350,7 +352,8 @@ def _endpoint(body: Callable[[ServerState, Request, KeyInfo, str], Any]) -> Call
 @_endpoint
 async def generate_tags(state: ServerState, request: Request, key: KeyInfo, request_id: str) -> Response:
     raw = await _read_body(state, request)
-    checked = await state.decode(parse_request, raw, max_image_bytes=state.max_image_bytes)
+    checked = await state.decode(parse_request, raw, max_image_bytes=state.max_image_bytes,
+                                 decode_budget=state.decode_budget)
     result, reservation = await _spend(
         state, key, lambda: state.dispatcher.tag(checked.image, checked.lang), request_id)
     assert isinstance(result, TagResult)
@@ -367,7 +370,7 @@ async def generate_content(state: ServerState, request: Request, key: KeyInfo, r
                        f"use {C.GENERATE_TAGS_PATH} for tags, title and description")
     raw = await _read_body(state, request)
     checked = await state.decode(parse_request, raw, want_prompt=True,
-                                 max_image_bytes=state.max_image_bytes)
+                                 max_image_bytes=state.max_image_bytes, decode_budget=state.decode_budget)
 
     async def work() -> str:
         if inspect.iscoroutinefunction(answer):
@@ -440,7 +443,8 @@ def create_app(db: str | Path | KeyStore, backend: Backend | str = "local", *,
                max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES,
                cors_origins: Sequence[str] = (),
                validation_workers: int | None = None,
-               limits: ServingLimits | None = None) -> Starlette:
+               limits: ServingLimits | None = None,
+               decode_budget: int = DECODE_BUDGET_BYTES) -> Starlette:
     """The server as an ASGI app, for uvicorn or any ASGI server (one process: the
     rate limiter's counts live in memory).
 
@@ -448,7 +452,8 @@ def create_app(db: str | Path | KeyStore, backend: Backend | str = "local", *,
     :class:`KeyStore`; ``backend`` a Backend or a registry name (``"local"``).
     ``cors_origins`` lets browser pages on those origins call the API directly
     (the seed's client-side ``fetch`` example); empty means no CORS headers.
-    ``limits`` sets the body timeout and the cap on requests handled at once (the
+    ``decode_budget`` is the memory (bytes) one image may take to decode: larger pixel
+    counts get 2004 from the header alone. ``limits`` sets the body timeout and the cap on requests handled at once (the
     rest of :class:`ServingLimits` is for :func:`.serving.uvicorn_config`).
     On start-up the app claims ``db`` for itself (a second server on the same file
     fails to start) and refunds reservations a killed server left open.
@@ -459,10 +464,11 @@ def create_app(db: str | Path | KeyStore, backend: Backend | str = "local", *,
     the_backend = resolve_backend(backend) if isinstance(backend, str) else backend
     if credits_per_call < 0:
         raise ConfigurationError("credits_per_call cannot be negative")
+    # One decode per core: more threads would only hold more images in memory at once.
     workers = validation_workers or max(1, min(4, os.cpu_count() or 1))
     state = ServerState(store, the_backend, RateLimiter(rate_limit), credits_per_call=int(credits_per_call),
                         max_body_bytes=int(max_body_bytes), max_image_bytes=int(max_image_bytes),
-                        validation_workers=workers, limits=limits)
+                        validation_workers=workers, limits=limits, decode_budget=int(decode_budget))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -22,6 +22,7 @@ from .. import _constants as C
 from .._exceptions import ConfigurationError
 from .keystore import KeyInfo, KeyNotFoundError, KeyStore
 from .serving import ServingLimits
+from .validation import DECODE_BUDGET_BYTES
 
 ENV_SERVER_DB = "IMAGETAGS_SERVER_DB"
 _LIMITS = ServingLimits()
@@ -85,12 +86,15 @@ def _store(db_path: Path | None) -> KeyStore:
               help="Open connections at most; more are answered 503 and closed at once.")
 @click.option("--max-concurrency", default=_LIMITS.max_concurrency, show_default=True, type=click.IntRange(1),
               help="Requests handled at once; more get 5050 (HTTP 503, Retry-After: 1).")
+@click.option("--decode-memory", default=DECODE_BUDGET_BYTES // 2**20, show_default=True, type=click.IntRange(1),
+              metavar="MIB", help="Memory one image may take to decode; images with more pixels than that "
+                                  "allows get 2004, judged from their header.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Server log verbosity.")
 def serve(host: str, port: int, db_path: Path | None, backend: str, model: str | None, rate_limit: str,
           credits_per_call: int,
           cors_origins: tuple[str, ...], header_timeout: float, body_timeout: float, keep_alive_timeout: float,
-          max_connections: int, max_concurrency: int, log_level: str) -> None:
+          max_connections: int, max_concurrency: int, decode_memory: int, log_level: str) -> None:
     """Serve POST /api/v1/generate_tags, the ImageDescriber API, on your machine.
 
     Any client of the hosted service works against it by changing only the base
@@ -128,7 +132,7 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, model: str |
 
         chosen = resolve_backend(backend, model=model) if model is not None else backend
         app = create_app(store, backend=chosen, rate_limit=rate_limit, credits_per_call=credits_per_call,
-                         cors_origins=cors_origins, limits=limits)
+                         cors_origins=cors_origins, limits=limits, decode_budget=decode_memory * 2**20)
     except ConfigurationError as exc:
         store.release_serving()
         raise click.ClickException(str(exc)) from None

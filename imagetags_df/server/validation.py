@@ -31,8 +31,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
+import math
 from dataclasses import dataclass
+
+from PIL import Image
 
 from .. import _constants as C
 from .. import images as _images
@@ -44,6 +48,16 @@ from .._types import PreparedImage
 MAX_PROMPT_CHARS = 4000
 
 _URLSAFE = str.maketrans("-_", "+/")
+
+#: Memory one image may take to decode, by default (``imagetags serve --decode-memory``).
+DECODE_BUDGET_BYTES = 512 * 2**20
+
+#: Peak bytes per pixel to decode an image fully, for formats Pillow cannot decode at a
+#: reduced size (measured with Pillow 13, validation and the offline tagger: the
+#: decoder's buffer, Pillow's copy, a mode conversion). A baseline JPEG is decoded at
+#: 1/8 scale (``draft``) by both, so its pixel count hardly matters; a progressive one
+#: keeps a full-size buffer of coefficients whatever the scale.
+DECODE_BYTES_PER_PIXEL = {"WEBP": 18, "PNG": 17, "JPEG_PROGRESSIVE": 9, "JPEG": 1}
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,8 @@ def check_content_type(value: str | None) -> None:
 
 
 def parse_request(raw: bytes, *, want_prompt: bool = False,
-                  max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES) -> CheckedRequest:
+                  max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES,
+                  decode_budget: int = DECODE_BUDGET_BYTES) -> CheckedRequest:
     """Check a ``generate_tags`` (or, with ``want_prompt``, ``generate_content``) body.
 
     Raises the API error to answer with; returns the image ready for a backend.
@@ -107,7 +122,8 @@ def parse_request(raw: bytes, *, want_prompt: bool = False,
         if len(prompt) > MAX_PROMPT_CHARS:
             raise invalid(f"'prompt' is longer than {MAX_PROMPT_CHARS} characters")
     data = decode_image_field(image, max_image_bytes=max_image_bytes)
-    return CheckedRequest(image=check_image(data, max_image_bytes=max_image_bytes), lang=lang, prompt=prompt)
+    return CheckedRequest(image=check_image(data, max_image_bytes=max_image_bytes, decode_budget=decode_budget),
+                          lang=lang, prompt=prompt)
 
 
 def decode_image_field(image: str, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES) -> bytes:
@@ -147,8 +163,31 @@ def decode_image_field(image: str, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_
     return data
 
 
-def check_image(data: bytes, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES) -> PreparedImage:
-    """Sniff the format from the bytes, then let Pillow read the header and decode.
+def check_decode_cost(data: bytes, fmt: str, budget: int) -> None:
+    """2004 for an image whose pixels cannot be decoded within ``budget`` bytes, read from
+    its header alone (a 200 KB WebP can hold 10000x10000 pixels: 1.7 GB to decode)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            progressive = bool(img.info.get("progressive") or img.info.get("progression"))
+    except Exception:  # noqa: BLE001 - an unreadable header is check_image's to report
+        return
+    kind = "JPEG_PROGRESSIVE" if fmt == "JPEG" and progressive else fmt
+    need = width * height * DECODE_BYTES_PER_PIXEL.get(kind, DECODE_BYTES_PER_PIXEL["PNG"])
+    if need > budget:
+        most = budget // DECODE_BYTES_PER_PIXEL.get(kind, DECODE_BYTES_PER_PIXEL["PNG"])
+        side = int(math.sqrt(most))
+        what = "progressive JPEG" if kind == "JPEG_PROGRESSIVE" else ("WebP" if fmt == "WEBP" else fmt)
+        raise bad_format(
+            f"the image is {width}x{height} pixels: decoding a {what} that size needs about "
+            f"{need / 2**20:,.0f} MiB, over this server's {budget / 2**20:,.0f} MiB per image; send at most "
+            f"{most / 1e6:.0f} megapixels (say {side}x{side}), or a baseline JPEG (tags need only ~320 px)")
+
+
+def check_image(data: bytes, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES,
+                decode_budget: int = DECODE_BUDGET_BYTES) -> PreparedImage:
+    """Sniff the format from the bytes, check the decoding cost from the header, then
+    let Pillow decode (at 1/8 scale for a JPEG).
 
     Images are passed on untouched (no conversion): they are already in an API
     format and within the size limit, or refused.
@@ -157,6 +196,7 @@ def check_image(data: bytes, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES)
     if fmt not in C.API_FORMATS:
         what = f"a {fmt} image" if fmt else "not an image this server recognises"
         raise bad_format(f"the image is {what}: use JPEG, PNG or WebP")
+    check_decode_cost(data, fmt, decode_budget)
     try:
         return _images.prepare(data, source="the image", validate=True, max_bytes=max_image_bytes)
     except ImageTooLargeError as exc:
@@ -169,7 +209,10 @@ def check_image(data: bytes, *, max_image_bytes: int = C.SERVER_MAX_IMAGE_BYTES)
 
 
 __all__ = [
+    "DECODE_BUDGET_BYTES",
+    "DECODE_BYTES_PER_PIXEL",
     "MAX_PROMPT_CHARS",
+    "check_decode_cost",
     "CheckedRequest",
     "check_content_type",
     "check_image",

@@ -335,10 +335,12 @@ Examples:
                    "cat.jpg.json), with tags, title, description.")
 @click.option("--force", is_flag=True,
               help="With --sidecars, replace sidecars we did not write; with --write-metadata, replace "
-                   "an existing title and description.")
+                   "an existing default title and description, and our keywords from a run in another "
+                   "language.")
 @click.option("--write-metadata", is_flag=True,
               help="Write tags, title and description into each image's XMP (and IPTC for JPEG); "
-                   "pixels are never touched.")
+                   "title and description per language (x-default plus --lang), so a second language is "
+                   "added beside the first; pixels are never touched.")
 @click.option("--dry-run", is_flag=True,
               help="Print what the run would need (calls, credits, time) and stop: decodes every image to "
                    "find unreadable ones; needs no API key; times the offline tagger on "
@@ -442,16 +444,19 @@ def _write_all_metadata(results: pd.DataFrame, force: bool, kwargs: dict[str, An
     """Write metadata for every tagged row; True when none failed."""
     ok = True
     rewritten: list[tuple[str, dict[str, Any]]] = []
+    kept: dict[str, int] = {}
     for rec in results.to_dict("records"):
         if rec.get("error") is not None:
             continue
         try:
-            export.write_metadata(rec["path"], rec["tags"], rec["title"], rec["description"],
-                                  overwrite=force)
+            report = export.write_metadata(rec["path"], rec["tags"], rec["title"], rec["description"],
+                                           overwrite=force, lang=kwargs["lang"])
         except export.MetadataError as exc:
             ok = False
             click.echo(f"  metadata not written: {exc}", err=True)
             continue
+        for what in report.kept:
+            kept[what] = kept.get(what, 0) + 1
         rewritten.append((rec["path"], rec))
     if rewritten:
         export.remember_results(rewritten, lang=kwargs["lang"], backend=kwargs["backend"],
@@ -459,7 +464,14 @@ def _write_all_metadata(results: pd.DataFrame, force: bool, kwargs: dict[str, An
                                 cache_dir=kwargs["cache_dir"],
                                 **{k: kwargs[k] for k in ("model", "labels", "instructions", "max_side")
                                    if k in kwargs})
-    click.echo(f"imagetags: wrote metadata into {len(rewritten)} image(s)", err=True)
+    lang = kwargs["lang"]
+    click.echo(f"imagetags: wrote metadata into {len(rewritten)} image(s) ({lang}: title and description "
+               f"as XMP '{lang}' alternatives)", err=True)
+    if kept:
+        click.echo("imagetags: kept what the images already had (--force replaces it; the photographer's "
+                   "own keywords are never removed):", err=True)
+        for what, count in kept.items():
+            click.echo(f"  {what} (in {count} image{'s' if count != 1 else ''})", err=True)
     return ok
 
 

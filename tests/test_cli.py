@@ -423,8 +423,10 @@ def test_write_metadata_then_rerun_costs_nothing(folder, api):
         desc = im.getxmp()["xmpmeta"]["RDF"]["Description"]
         iptc = IptcImagePlugin.getiptcinfo(im)
     assert desc["subject"]["Bag"]["li"] == expected_tags
-    assert desc["title"]["Alt"]["li"]["text"].startswith("Image ")
-    assert desc["description"]["Alt"]["li"]["text"] == "A fake description in en."
+    titles = {li["lang"]: li["text"] for li in desc["title"]["Alt"]["li"]}
+    assert titles["x-default"] == titles["en"] and titles["en"].startswith("Image ")
+    assert {li["lang"]: li["text"] for li in desc["description"]["Alt"]["li"]} == {
+        "x-default": "A fake description in en.", "en": "A fake description in en."}
     assert [k.decode() for k in iptc[(2, 25)]] == expected_tags
     calls = api.count()
     assert calls == 3
@@ -433,6 +435,29 @@ def test_write_metadata_then_rerun_costs_nothing(folder, api):
     again = run(["tag", str(folder), "--write-metadata", *FAST], api=api)
     assert "3 tagged (3 from cache)" in again.stderr
     assert api.count() == calls
+
+
+def test_write_metadata_in_a_second_language_adds_it_and_says_what_was_kept(folder, api):
+    from imagetags_df.export import read_metadata
+
+    photo = folder / "猫 on sofa.jpg"
+    first = run(["tag", str(photo), "--write-metadata", "--lang", "en", *FAST], api=api)
+    assert first.returncode == cli.EXIT_OK, first.stderr
+    assert "kept" not in first.stderr
+    second = run(["tag", str(photo), "--write-metadata", "--lang", "de", *FAST], api=api)
+    assert second.returncode == cli.EXIT_OK, second.stderr
+    assert "kept what the images already had (--force replaces it" in second.stderr
+    assert "  keywords: those in en (in 1 image)" in second.stderr
+    assert "  title: the existing default (in 1 image)" in second.stderr
+    meta = read_metadata(photo)
+    assert meta["descriptions"] == {"x-default": "A fake description in en.", "en": "A fake description in en.",
+                                    "de": "A fake description in de."}
+    assert "lang-en" in meta["tags"] and "lang-de" not in meta["tags"]
+    forced = run(["tag", str(photo), "--write-metadata", "--lang", "de", "--force", *FAST], api=api)
+    assert forced.returncode == cli.EXIT_OK and "kept" not in forced.stderr
+    meta = read_metadata(photo)
+    assert meta["description"] == "A fake description in de." and meta["descriptions"]["en"].endswith("en.")
+    assert "lang-de" in meta["tags"] and "lang-en" not in meta["tags"]
 
 
 # --------------------------------------------------------------------------- alt-text

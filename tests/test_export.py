@@ -40,11 +40,15 @@ def xmp_of(path: Path) -> dict:
     def alt(field: str) -> str | None:
         if field not in desc:
             return None
-        entry = desc[field]["Alt"]["li"]
-        entry = entry if isinstance(entry, list) else [entry]
-        return next(e["text"] for e in entry if e["lang"] == "x-default")
+        return alts(field)["x-default"]
 
-    return {"tags": tags, "container": container, "title": alt("title"), "description": alt("description")}
+    def alts(field: str) -> dict[str, str]:
+        entry = desc[field]["Alt"]["li"] if field in desc else []
+        entry = entry if isinstance(entry, list) else [entry]
+        return {e["lang"]: e["text"] for e in entry}
+
+    return {"tags": tags, "container": container, "title": alt("title"), "description": alt("description"),
+            "titles": alts("title"), "descriptions": alts("description")}
 
 
 def result_frame(paths: list[str], *, errors: dict[int, str] | None = None) -> pd.DataFrame:
@@ -214,7 +218,7 @@ def test_write_metadata_xmp_readable_by_pillow_pixels_unchanged(tmp_path, fmt, e
     path = make_photo(tmp_path / f"ph oto 猫.{ext}", fmt=fmt)
     os.chmod(path, 0o640)
     before = pixels(path)
-    digest = export.write_metadata(path, ["cat", "café ☕", "a, b"], "Ein Titel – 猫",
+    report = export.write_metadata(path, ["cat", "café ☕", "a, b"], "Ein Titel – 猫",
                                    'A "long" description & more')
     meta = xmp_of(path)
     assert meta["tags"] == ["cat", "café ☕", "a, b"]
@@ -224,7 +228,7 @@ def test_write_metadata_xmp_readable_by_pillow_pixels_unchanged(tmp_path, fmt, e
     assert np.array_equal(before, pixels(path))
     assert stat.S_IMODE(path.stat().st_mode) == 0o640  # the atomic replace kept the permissions
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-    assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() and report.kept == []
 
 
 def test_write_metadata_jpeg_iptc_keywords_merge_and_keep_existing_title(tmp_path):
@@ -246,6 +250,67 @@ def test_write_metadata_jpeg_iptc_keywords_merge_and_keep_existing_title(tmp_pat
     assert xmp_of(path)["title"] == "Second title"
     with Image.open(path) as im:
         assert IptcImagePlugin.getiptcinfo(im)[(2, 5)] == b"Second title"
+
+
+def iptc_of(path: Path) -> dict:
+    with Image.open(path) as im:
+        iptc = IptcImagePlugin.getiptcinfo(im)
+    kw = iptc.get((2, 25), [])
+    return {"keywords": [k.decode() for k in (kw if isinstance(kw, list) else [kw])],
+            "title": iptc[(2, 5)].decode(), "description": iptc[(2, 120)].decode()}
+
+
+def test_write_metadata_second_language_is_a_language_alternative(tmp_path):
+    path = make_photo(tmp_path / "x.jpg")
+    first = export.write_metadata(path, ["cat", "sofa"], "A cat", "A cat on a sofa", lang="en")
+    assert first.kept == []
+    second = export.write_metadata(path, ["Katze", "Sofa"], "Eine Katze", "Eine Katze auf dem Sofa", lang="de")
+    assert second.kept == ["keywords: those in en", "title: the existing default",
+                           "description: the existing default"]
+    meta = xmp_of(path)  # Pillow's own XMP parser, not the library that wrote it
+    assert meta["titles"] == {"x-default": "A cat", "en": "A cat", "de": "Eine Katze"}
+    assert meta["descriptions"] == {"x-default": "A cat on a sofa", "en": "A cat on a sofa",
+                                    "de": "Eine Katze auf dem Sofa"}
+    assert meta["tags"] == ["cat", "sofa"]  # keywords stay in one language, not a mix
+    assert iptc_of(path) == {"keywords": ["cat", "sofa"], "title": "A cat", "description": "A cat on a sofa"}
+    back = export.read_metadata(path)  # the exiv2 binding reads the same
+    assert back["titles"] == meta["titles"] and back["tags_lang"] == "en" and back["our_tags"] == ["cat", "sofa"]
+    # The same language again changes nothing and keeps nothing worth saying.
+    assert export.write_metadata(path, ["Katze", "Sofa"], "Eine Katze", "Eine Katze auf dem Sofa",
+                                 lang="de").kept == ["keywords: those in en", "title: the existing default",
+                                                     "description: the existing default"]
+    assert xmp_of(path)["titles"] == meta["titles"]
+
+
+def test_write_metadata_overwrite_switches_our_language_never_the_photographers(tmp_path):
+    import exiv2
+
+    path = make_photo(tmp_path / "x.jpg")
+    image = exiv2.ImageFactory.open(path.read_bytes())  # what a photo manager wrote before us
+    image.readMetadata()
+    xmp = image.xmpData()
+    xmp["Xmp.dc.subject"] = exiv2.XmpArrayValue(["Urlaub 2024"], exiv2.TypeId.xmpBag)
+    xmp["Xmp.dc.title"] = exiv2.LangAltValue({"x-default": "Mein Foto"})
+    image.writeMetadata()
+    io = image.io()
+    path.write_bytes(bytes(io.mmap()))
+    io.munmap()
+
+    en = export.write_metadata(path, ["cat", "sofa"], "A cat", "A cat on a sofa", lang="en")
+    assert en.kept == ["title: the existing default"]
+    assert xmp_of(path)["titles"] == {"x-default": "Mein Foto", "en": "A cat"}
+    assert xmp_of(path)["tags"] == ["Urlaub 2024", "cat", "sofa"]
+    assert iptc_of(path)["title"] == "Mein Foto"  # IPTC has one language: it mirrors x-default
+
+    de = export.write_metadata(path, ["Katze", "Sofa"], "Eine Katze", "Eine Katze auf dem Sofa", lang="de",
+                               overwrite=True)
+    assert de.kept == []
+    meta = xmp_of(path)
+    assert meta["tags"] == ["Urlaub 2024", "Katze", "Sofa"]  # ours replaced, the photographer's kept
+    assert meta["titles"] == {"x-default": "Eine Katze", "en": "A cat", "de": "Eine Katze"}
+    assert iptc_of(path) == {"keywords": ["Urlaub 2024", "Katze", "Sofa"], "title": "Eine Katze",
+                             "description": "Eine Katze auf dem Sofa"}
+    assert export.read_metadata(path)["tags_lang"] == "de"
 
 
 def test_write_metadata_keeps_exif(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ def _exiv2() -> Any:
             "writing metadata needs the exiv2 library: pip install 'imagetags-df[metadata]'") from None
     # libexiv2 prints warnings about odd-but-harmless metadata to stderr by default.
     exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.error)
+    exiv2.XmpProperties.registerNs(XMP_NAMESPACE, _XMP_PREFIX)
     return exiv2
 
 
@@ -42,32 +44,72 @@ def _cut_utf8(text: str, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="ignore")
 
 
-def _langalt_default(datum_value: Any) -> str:
+def _langalt(datum_value: Any) -> dict[str, str]:
+    """Every language of an XMP LangAlt value (``{"x-default": ..., "de": ...}``)."""
     try:
-        return str(dict(datum_value.items()).get("x-default", "")) or ""
+        return {str(k): str(v) for k, v in datum_value.items()}
     except (AttributeError, TypeError):
-        return str(datum_value)
+        return {"x-default": str(datum_value)}
+
+
+def _langalt_default(datum_value: Any) -> str:
+    return _langalt(datum_value).get("x-default", "")
+
+
+#: Our own XMP namespace: which keywords in ``dc:subject`` we added, and in which
+#: language, so a later run can tell them from the photographer's own.
+XMP_NAMESPACE = "http://ns.imagetags-df.org/xmp/1.0/"
+_XMP_PREFIX = "imagetags"
+_OURS_KEY, _OURS_LANG_KEY = f"Xmp.{_XMP_PREFIX}.keywords", f"Xmp.{_XMP_PREFIX}.lang"
+
+
+@dataclass
+class MetadataReport:
+    """What :func:`write_metadata` did to one file."""
+
+    #: SHA-256 of the rewritten file (its bytes changed; see :func:`remember_results`).
+    sha256: str
+    #: What was already there and left as it was, one short phrase each
+    #: (``"title: the existing default"``, ``"keywords: those in en"``).
+    kept: list[str] = field(default_factory=list)
+
+
+def _bag(xmp: Any, key: str) -> list[str]:
+    if key not in xmp:
+        return []
+    datum = xmp[key]
+    return [datum.toString(i) for i in range(datum.count())]
 
 
 def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str | None,
-                   description: str | None, *, overwrite: bool = False) -> str:
-    """Write tags, title and description into the image file's own metadata; return the new SHA-256.
+                   description: str | None, *, overwrite: bool = False,
+                   lang: str | None = None) -> MetadataReport:
+    """Write tags, title and description into the image file's own metadata.
 
     XMP ``dc:subject`` (a Bag of keywords), ``dc:title`` and ``dc:description``
-    (``x-default`` language) for JPEG, PNG, WebP and TIFF, and for JPEG also IPTC
-    ``Keywords``, ``ObjectName`` and ``Caption/Abstract`` (declared UTF-8). New tags
-    are added to the keywords already there, never replacing the photographer's
-    own; an existing title or description is kept unless ``overwrite``.
+    for JPEG, PNG, WebP and TIFF, and for JPEG also IPTC ``Keywords``,
+    ``ObjectName`` and ``Caption/Abstract`` (declared UTF-8).
+
+    Title and description are XMP language alternatives: the text goes under
+    ``lang`` (``de``, ``zh``...) and, if the file has none yet, under ``x-default``,
+    the one most tools show. So tagging again in a second language adds that
+    language beside the first instead of replacing it. An existing default (or
+    an existing text in ``lang``) is kept unless ``overwrite``.
+
+    Keywords have no language in XMP, so they stay in one: new tags are added to
+    the keywords already there, never replacing the photographer's own; which
+    ones we added, and in which language, is recorded in our own namespace
+    (:data:`XMP_NAMESPACE`). A run in another language leaves our keywords as they
+    are, unless ``overwrite``, which replaces ours (never the photographer's) with
+    the new language's. The returned report lists what was kept.
 
     Only the metadata segments change: the compressed image data is copied as is
     (exiv2 never re-encodes), so decoded pixels are identical. The new file is
     written beside the old one and moved over it, so a crash cannot corrupt it.
     Raises :class:`MetadataError` for formats that cannot hold XMP (GIF, BMP).
 
-    The returned digest is the new file's SHA-256: the file's bytes changed, so
-    the cache would not know it; :func:`remember_results` tells it.
-
-    >>> write_metadata("cat.jpg", ["cat", "sofa"], "A cat", "A tabby cat asleep on a sofa")  # doctest: +SKIP
+    >>> write_metadata("cat.jpg", ["cat", "sofa"], "A cat", "A tabby cat asleep", lang="en")  # doctest: +SKIP
+    MetadataReport(sha256='9f2c...', kept=[])
     """
     exiv2 = _exiv2()
     target = Path(path).expanduser()
@@ -78,43 +120,87 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
         raise ImageNotFoundError(f"{name}: file not found; check the path", source=name) from None
     except OSError as exc:
         raise ImageNotFoundError(f"{name}: could not be read ({exc.strerror or exc})", source=name) from None
+    kept: list[str] = []
     try:
         image = exiv2.ImageFactory.open(data)
         image.readMetadata()
         mime = image.mimeType()
         xmp = image.xmpData()
 
-        subject_key = "Xmp.dc.subject"
-        old: list[str] = []
-        if subject_key in xmp:
-            datum = xmp[subject_key]
-            old = [datum.toString(i) for i in range(datum.count())]
-        merged = old + [t for t in dict.fromkeys(str(t) for t in tags) if t and t not in old]
-        bag = exiv2.XmpArrayValue(merged, exiv2.TypeId.xmpBag)
-        xmp[subject_key] = bag
-        texts = {"Xmp.dc.title": title or "", "Xmp.dc.description": description or ""}
-        for key, text in texts.items():
+        original = old = _bag(xmp, "Xmp.dc.subject")
+        prior_ours = _bag(xmp, _OURS_KEY)
+        prior_lang = xmp[_OURS_LANG_KEY].toString() if _OURS_LANG_KEY in xmp else None
+        new = [t for t in dict.fromkeys(str(t) for t in tags) if t]
+        switching = lang is not None and prior_lang is not None and prior_lang != lang
+        if switching and not overwrite:
+            merged, ours = old, prior_ours
+            kept.append(f"keywords: those in {prior_lang}")
+        else:
+            if switching:  # overwrite: our keywords change language; the photographer's stay
+                prior = set(prior_ours)
+                old = [k for k in old if k not in prior]
+                prior_ours = []
+            added = [t for t in new if t not in old]
+            merged = old + added
+            ours = prior_ours + [t for t in added if t not in prior_ours]
+            xmp["Xmp.dc.subject"] = exiv2.XmpArrayValue(merged, exiv2.TypeId.xmpBag)
+            xmp[_OURS_KEY] = exiv2.XmpArrayValue(ours, exiv2.TypeId.xmpBag)
+            if lang is not None:
+                xmp[_OURS_LANG_KEY] = lang
+        removed = set(original) - set(merged)  # ours in the old language, when overwrite switched it
+
+        wrote_default: dict[str, bool] = {}
+        defaults: dict[str, str] = {}  # each field's x-default once written: IPTC mirrors it
+        for key, field_name, text in (("Xmp.dc.title", "title", title or ""),
+                                      ("Xmp.dc.description", "description", description or "")):
             if not text:
                 continue
-            if key in xmp and _langalt_default(xmp[key].value()) and not overwrite:
-                continue
-            xmp[key] = exiv2.LangAltValue({"x-default": text})
+            alts = _langalt(xmp[key].value()) if key in xmp else {}
+            changed = False
+            if overwrite or not alts.get("x-default"):
+                changed = changed or alts.get("x-default") != text
+                alts["x-default"] = text
+                wrote_default[field_name] = True
+            elif alts["x-default"] != text:
+                kept.append(f"{field_name}: the existing default")
+            if lang is not None:
+                if overwrite or not alts.get(lang):
+                    changed = changed or alts.get(lang) != text
+                    alts[lang] = text
+                elif alts[lang] != text:
+                    kept.append(f"{field_name}: the existing {lang} text")
+            defaults[field_name] = alts["x-default"]
+            if changed:
+                # x-default first, as the XMP specification asks of a LangAlt.
+                ordered = {"x-default": alts.pop("x-default"), **alts}
+                xmp[key] = exiv2.LangAltValue(ordered)
 
         if mime == "image/jpeg":
             iptc = image.iptcData()
             kw_key = exiv2.IptcKey("Iptc.Application2.Keywords")
-            have = {d.toString() for d in iptc if d.key() == "Iptc.Application2.Keywords"}
+            cap = _IPTC_MAX_BYTES["Iptc.Application2.Keywords"]
+            wanted = list(dict.fromkeys(k for k in (_cut_utf8(t, cap) for t in merged) if k))
+            have = [d.toString() for d in iptc if d.key() == "Iptc.Application2.Keywords"]
             iptc["Iptc.Envelope.CharacterSet"] = _IPTC_UTF8
-            for tag in merged:
-                kw = _cut_utf8(tag, _IPTC_MAX_BYTES["Iptc.Application2.Keywords"])
-                if kw and kw not in have:
-                    have.add(kw)
+            stale = {_cut_utf8(t, cap) for t in removed}
+            if stale & set(have):
+                # IPTC keeps one dataset per keyword: drop ours that changed language, re-add the rest.
+                while "Iptc.Application2.Keywords" in iptc:
+                    iptc.erase(iptc.findKey(kw_key))
+                have = [k for k in have if k not in stale]
+                for kw in have:
                     iptc.add(kw_key, exiv2.StringValue(kw))
-            for key, text in (("Iptc.Application2.ObjectName", title or ""),
-                              ("Iptc.Application2.Caption", description or "")):
+            for kw in wanted:
+                if kw not in have:
+                    have.append(kw)
+                    iptc.add(kw_key, exiv2.StringValue(kw))
+            # IPTC has one language: it follows XMP's x-default.
+            for key, field_name in (("Iptc.Application2.ObjectName", "title"),
+                                    ("Iptc.Application2.Caption", "description")):
+                text = defaults.get(field_name, "")
                 if not text:
                     continue
-                if key in iptc and iptc[key].toString() and not overwrite:
+                if key in iptc and iptc[key].toString() and not wrote_default.get(field_name):
                     continue
                 iptc[key] = _cut_utf8(text, _IPTC_MAX_BYTES[key])
 
@@ -130,7 +216,7 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
                 "convert it to JPEG, PNG, WebP or TIFF, or use --sidecars", source=name) from None
         raise MetadataError(f"{name}: metadata could not be written ({msg})", source=name) from None
     write_bytes_atomic(target, out)
-    return hashlib.sha256(out).hexdigest()
+    return MetadataReport(sha256=hashlib.sha256(out).hexdigest(), kept=kept)
 
 
 def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str, Any]]], *,
@@ -161,6 +247,10 @@ def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str,
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The tags, title and description in an image's XMP (and IPTC keywords), as written by :func:`write_metadata`.
 
+    ``title``/``description`` are the ``x-default`` texts; ``titles``/``descriptions``
+    every language (``{"x-default": ..., "de": ...}``); ``our_tags`` and ``tags_lang``
+    the keywords we added and their language.
+
     >>> read_metadata("cat.jpg")["tags"]  # doctest: +SKIP
     ['cat', 'sofa']
     """
@@ -174,13 +264,15 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     except exiv2.Exiv2Error as exc:
         raise UnsupportedImageError(f"{name}: metadata could not be read ({exc})", source=name) from None
     xmp = image.xmpData()
-    out: dict[str, Any] = {"tags": [], "title": "", "description": "", "iptc_keywords": []}
-    if "Xmp.dc.subject" in xmp:
-        d = xmp["Xmp.dc.subject"]
-        out["tags"] = [d.toString(i) for i in range(d.count())]
+    out: dict[str, Any] = {"tags": _bag(xmp, "Xmp.dc.subject"), "title": "", "description": "",
+                           "titles": {}, "descriptions": {}, "our_tags": _bag(xmp, _OURS_KEY),
+                           "tags_lang": xmp[_OURS_LANG_KEY].toString() if _OURS_LANG_KEY in xmp else None,
+                           "iptc_keywords": []}
     for key, field_name in (("Xmp.dc.title", "title"), ("Xmp.dc.description", "description")):
         if key in xmp:
-            out[field_name] = _langalt_default(xmp[key].value())
+            alts = _langalt(xmp[key].value())
+            out[field_name] = alts.get("x-default", "")
+            out[field_name + "s"] = alts
     out["iptc_keywords"] = [d.toString() for d in image.iptcData()
                             if d.key() == "Iptc.Application2.Keywords"]
     return out

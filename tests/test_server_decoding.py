@@ -76,3 +76,13 @@ def test_the_estimate_reads_the_header_only():
         check_decode_cost(header_only, "PNG", 512 * MIB)
     assert getattr(refused.value, "code", None) == 2004
     assert f"{6000 * 6000 * DECODE_BYTES_PER_PIXEL['PNG'] / MIB:,.0f} MiB" in str(refused.value)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "JPEG"])
+def test_the_offline_taggers_decode_keeps_only_what_the_models_need(fmt):
+    from imagetags_df.backends.local import imaging
+    from imagetags_df.backends.local.models import DETECTOR_SIZE
+
+    im = imaging.open_image(encode(fmt, (4000, 3000)))
+    assert DETECTOR_SIZE <= min(im.size) < 2 * DETECTOR_SIZE  # not 4000x3000 pixels held through the tagger
+    assert im.size[0] * 3 == im.size[1] * 4 or abs(im.size[0] / im.size[1] - 4 / 3) < 0.01

@@ -51,7 +51,17 @@ def open_image(data: bytes) -> Image.Image:
         # big photo and the classifier's 256 short side is always available.
         im.draft("RGB", (DETECTOR_SIZE, DETECTOR_SIZE))
     im.load()
+    factor = min(im.size) // DETECTOR_SIZE
+    if factor >= 2 and im.mode in _REDUCIBLE:
+        # PNG and WebP cannot be decoded at a reduced size; shrinking by a whole factor
+        # right away (as draft does for a JPEG) runs the conversions and resizes below
+        # on the small copy, and lets the full-size pixels go at once.
+        im = im.reduce(factor)
     return im
+
+
+#: Modes Pillow's ``Image.reduce`` takes.
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "I", "F", "La", "RGBa", "RGBX", "CMYK"})
 
 
 def to_rgb(im: Image.Image) -> tuple[Image.Image, bool]:

@@ -45,7 +45,7 @@ def open_image(data: bytes) -> Image.Image:
     Raises whatever Pillow raises for bad data; the backend turns that into
     :class:`~imagetags_df.CorruptImageError`.
     """
-    im = Image.open(io.BytesIO(data))
+    im: Image.Image = Image.open(io.BytesIO(data))
     if im.format == "JPEG":
         # draft keeps both sides >= the requested size, so the detector never upsamples a
         # big photo and the classifier's 256 short side is always available.

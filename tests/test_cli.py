@@ -231,7 +231,8 @@ def test_dry_run_times_the_offline_tagger_on_a_cached_sample(tmp_path):
     # The sampled images were really tagged: the run reuses them.
     real = run(["tag", str(album), "--backend", "local", "--out", "-", "--no-progress"], key=None)
     rows = [json.loads(line) for line in real.stdout.splitlines()]
-    assert sum(r["cached"] for r in rows) == 3 and all(r["tags"] for r in rows)
+    assert sum(r["cached"] for r in rows) == 3 and all(r["error"] is None for r in rows)
+    assert "cat" in next(r["tags"] for r in rows if r["path"].endswith("chelsea_cat.jpg"))
 
 
 def test_local_backend_on_sample_photos_offline(tmp_path):

@@ -14,6 +14,12 @@ time forward and callers already holding an earlier slot re-check it.
 A cache directory that cannot be written (full disk, read-only, damaged file)
 moves the schedule into this process's memory for the rest of the run: pacing
 goes on, only no longer shared with other processes.
+
+Where the state lives is the only difference between the single-process, the
+cross-process and the cluster-wide pacer: a *state home* offers three atomic
+operations on named times (``claim``, ``raise_to``, ``get``). This module has the
+in-memory and the cache-directory homes; :mod:`imagetags_df.cluster.pacer` keeps
+the same state in a Dask scheduler.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import diskcache
 
@@ -33,8 +40,48 @@ from .cache import CACHE_FAULTS
 log = logging.getLogger(__name__)
 
 
-class _MemoryState:
+class PaceState(Protocol):
+    """Where a pacer's times live. Every operation is atomic for all its callers.
+
+    Times are the caller's wall clock; ``now`` is passed so a home whose clock
+    differs (another host) can translate.
+    """
+
+    #: True when an operation may block on I/O (the pacer then calls it from a thread).
+    blocking: bool
+
+    def claim(self, key: str, now: float, interval: float) -> float:
+        """Take the next free time at or after ``now`` and move it ``interval`` later."""
+        ...
+
+    def raise_to(self, key: str, value: float, now: float) -> None:
+        """Move a time forward to ``value`` (never back)."""
+        ...
+
+    def get(self, key: str, now: float) -> float:
+        ...
+
+
+class _Updating:
+    """``claim`` and ``raise_to`` for homes that can run a read-modify-write atomically."""
+
+    def update(self, key: str, fn: Callable[[float], tuple[float, float]]) -> float:
+        raise NotImplementedError
+
+    def claim(self, key: str, now: float, interval: float) -> float:
+        def take(nxt: float) -> tuple[float, float]:
+            slot = max(now, nxt)
+            return slot + interval, slot
+        return self.update(key, take)
+
+    def raise_to(self, key: str, value: float, now: float = 0.0) -> None:
+        self.update(key, lambda cur: (max(cur, value), 0.0))
+
+
+class _MemoryState(_Updating):
     """Process-local stand-in for the diskcache state when caching is disabled."""
+
+    blocking = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -46,7 +93,7 @@ class _MemoryState:
             self._data[key] = new
             return ret
 
-    def get(self, key: str) -> float:
+    def get(self, key: str, now: float = 0.0) -> float:
         with self._lock:
             return self._data.get(key, 0.0)
 
@@ -55,7 +102,9 @@ class _MemoryState:
             self._data[key] = max(self._data.get(key, 0.0), value)
 
 
-class _DiskState:
+class _DiskState(_Updating):
+    blocking = True
+
     def __init__(self, store: diskcache.Cache) -> None:
         self._store = store
 
@@ -65,7 +114,7 @@ class _DiskState:
             self._store.set(key, new)
             return ret
 
-    def get(self, key: str) -> float:
+    def get(self, key: str, now: float = 0.0) -> float:
         return float(self._store.get(key, 0.0))
 
 
@@ -75,39 +124,48 @@ _PROCESS_STATE = _MemoryState()
 class Pacer:
     """Evenly spaced send times at ``rate`` for one bucket (one API key).
 
-    ``clock`` and ``sleep`` are injectable so tests can drive it without waiting.
+    The state lives in ``state`` if given, else in ``store`` (a cache directory,
+    shared by processes), else in this process. ``clock`` is injectable so tests
+    can drive it without waiting.
     """
 
     def __init__(self, rate: RateLimit, bucket: str, store: diskcache.Cache | None = None, *,
-                 safety: float = C.RATE_LIMIT_SAFETY, clock: Callable[[], float] = time.time,
+                 state: PaceState | None = None, safety: float = C.RATE_LIMIT_SAFETY,
+                 clock: Callable[[], float] = time.time,
                  on_fault: Callable[[BaseException], None] | None = None) -> None:
         self.rate = rate
         self.interval = rate.interval * (1.0 + safety)
         self._next_key = f"pace|{bucket}|next"
         self._pause_key = f"pace|{bucket}|paused_until"
-        self._state: _DiskState | _MemoryState = _DiskState(store) if store is not None else _PROCESS_STATE
+        self._state: PaceState = state if state is not None else (
+            _DiskState(store) if store is not None else _PROCESS_STATE)
         self._clock = clock
         self._on_fault = on_fault
         self._known: dict[str, float] = {}  # last values seen, to carry over into memory
 
-    def _update(self, key: str, fn: Callable[[float], tuple[float, float]]) -> float:
-        def tracked(cur: float) -> tuple[float, float]:
-            new, ret = fn(cur)
-            self._known[key] = new
-            return new, ret
-
+    def _claim(self, key: str, now: float) -> float:
         try:
-            return self._state.update(key, tracked)
+            slot = self._state.claim(key, now, self.interval)
         except CACHE_FAULTS as exc:
             self._to_memory(exc)
-            return self._state.update(key, fn)
+            return self._state.claim(key, now, self.interval)
+        self._known[key] = max(self._known.get(key, 0.0), slot + self.interval)
+        return slot
+
+    def _raise(self, key: str, value: float, now: float) -> None:
+        try:
+            self._state.raise_to(key, value, now)
+        except CACHE_FAULTS as exc:
+            self._to_memory(exc)
+            self._state.raise_to(key, value, now)
+        self._known[key] = max(self._known.get(key, 0.0), value)
 
     def _get(self, key: str) -> float:
         try:
-            return self._state.get(key)
+            return self._state.get(key, self._clock())
         except CACHE_FAULTS as exc:
             self._to_memory(exc)
-            return self._state.get(key)
+            return self._state.get(key, self._clock())
 
     def _to_memory(self, exc: BaseException) -> None:
         if self._state is _PROCESS_STATE:
@@ -124,37 +182,30 @@ class Pacer:
 
     def reserve(self) -> float:
         """Claim the next send slot; returns the wall-clock time to send at."""
-        now = self._clock()
-
-        def claim(nxt: float) -> tuple[float, float]:
-            slot = max(now, nxt)
-            return slot + self.interval, slot
-
-        return self._update(self._next_key, claim)
+        return self._claim(self._next_key, self._clock())
 
     def paused_until(self) -> float:
         return self._get(self._pause_key)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller (in every process) for ``seconds`` from now."""
-        until = self._clock() + max(0.0, seconds)
-        self._update(self._pause_key, lambda cur: (max(cur, until), 0.0))
+        now = self._clock()
+        until = now + max(0.0, seconds)
+        self._raise(self._pause_key, until, now)
         # Slots already handed out after ``until`` stay valid; the next one starts after the pause.
-        self._update(self._next_key, lambda nxt: (max(nxt, until), 0.0))
+        self._raise(self._next_key, until, now)
 
     async def acquire(self) -> None:
         """Wait for a slot of our own; re-queue if a pause started while we waited."""
         while True:
-            slot = await asyncio.to_thread(self.reserve) if self._is_disk else self.reserve()
+            blocking = self._state.blocking
+            slot = await asyncio.to_thread(self.reserve) if blocking else self.reserve()
             delay = slot - self._clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if self.paused_until() <= self._clock():
+            paused = await asyncio.to_thread(self.paused_until) if blocking else self.paused_until()
+            if paused <= self._clock():
                 return
-
-    @property
-    def _is_disk(self) -> bool:
-        return isinstance(self._state, _DiskState)
 
     def __repr__(self) -> str:
         return f"Pacer({self.rate}, interval={self.interval:.3f}s)"

@@ -1,0 +1,266 @@
+"""The engine's phases as Dask partition functions, and the graph that joins them.
+
+::
+
+    input partitions ──scan──► digest, cached result or error per row   (on the workers)
+            │                         │ rows still to tag
+            │                         ▼
+            │              drop_duplicates(digest)  — one row per image, cluster-wide
+            │                         │ tag (paced through the scheduler, stored on arrival)
+            │                         ▼
+            │              merge back on digest, range-partition by input partition
+            ▼                         ▼
+    finish: the pandas path's assemble, same columns, dtypes, index and row order
+
+Every step is a DataFrame operation, so the graph is lazy, Dask plans it, and a
+lost worker's tasks are recomputed: a tag task computed again finds its results
+in the cache it stored them in. Shuffles use the task method because the
+``value`` column may hold bytes or PIL images that Arrow cannot carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .._exceptions import ConfigurationError, ImageTagsError
+from .._types import TagResult
+from ..cache import result_key
+from ..ratelimit import Pacer
+from ..run import Progress, Run, run_in_thread
+from ..assemble import assemble
+from ..scan import Job, Scan, scan
+from ..settings import RunSettings, settle
+
+#: Columns of the scan frame (one row per input row).
+SCAN_COLUMNS = ("part", "row", "digest", "value", "source", "cached", "error_code", "error")
+#: Columns of the tagged frame (one row per image tagged).
+TAGGED_COLUMNS = ("digest", "result", "hit", "t_code", "t_error", "opart", "orow")
+
+_SHUFFLE = "tasks"
+
+
+@dataclass(frozen=True)
+class Options:
+    """The run's options as they travel to the workers. The key is kept out of
+    every repr and out of Dask's task names (tokens)."""
+
+    col: str
+    lang: str
+    settle_kwargs: dict[str, Any]
+    workers: int = 1
+    results_target: str | None = None  # where the client's cache collects results
+    _secret_fields: tuple[str, ...] = field(default=("api_key",), repr=False)
+
+    def settle(self, **override: Any) -> RunSettings:
+        return settle(lang=self.lang, progress=False, **{**self.settle_kwargs, **override})
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k in self._secret_fields and v else v) for k, v in self.settle_kwargs.items()}
+        return f"Options(col={self.col!r}, lang={self.lang!r}, {shown})"
+
+    def __dask_tokenize__(self) -> str:
+        public = {k: v for k, v in self.settle_kwargs.items() if k not in self._secret_fields}
+        key = self.settle_kwargs.get("api_key") or ""
+        text = json.dumps([self.col, self.lang, public, self.workers, self.results_target], default=repr,
+                          sort_keys=True)
+        # A one-way digest of the key: two keys give two graphs, and no task name shows one.
+        return hashlib.sha256(f"{text}|{hashlib.sha256(key.encode()).hexdigest()}".encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- frames
+def _obj(values: list[Any]) -> pd.Series:
+    return pd.Series(values, dtype=object)
+
+
+def scan_meta() -> pd.DataFrame:
+    return pd.DataFrame({"part": pd.Series([], dtype="int64"), "row": pd.Series([], dtype="int64"),
+                         **{c: _obj([]) for c in ("digest", "value", "source", "cached")},
+                         "error_code": pd.Series([], dtype="float64"), "error": _obj([])})
+
+
+def tagged_meta() -> pd.DataFrame:
+    return pd.DataFrame({"digest": _obj([]), "result": _obj([]), "hit": pd.Series([], dtype=bool),
+                         "t_code": pd.Series([], dtype="float64"), "t_error": _obj([]),
+                         "opart": pd.Series([], dtype="int64"), "orow": pd.Series([], dtype="int64")})
+
+
+def _error(code: Any, message: str) -> ImageTagsError:
+    err = ImageTagsError(message)
+    err.code = None if code is None or pd.isna(code) else int(code)
+    return err
+
+
+def scan_partition(pdf: pd.DataFrame, opts: Options, partition_info: dict | None = None) -> pd.DataFrame:
+    """Digests, cache hits and unreadable rows of one partition (the engine's scan phase)."""
+    part = int(partition_info["number"]) if partition_info else 0
+    settings = opts.settle()
+    try:
+        found = scan(pdf[opts.col].tolist(), list(pdf.index), opts.col, settings)
+    finally:
+        settings.cache.close()
+    if settings.on_error == "raise" and found.errors:
+        raise found.errors[min(found.errors)]
+    n = found.n
+    first = {job.rows[0]: job for job in found.jobs}
+    values, sources, cached = [None] * n, [None] * n, [None] * n
+    codes: list[float] = [float("nan")] * n
+    errors: list[str | None] = [None] * n
+    for pos in range(n):
+        digest = found.digests[pos]
+        if pos in found.errors:
+            err = found.errors[pos]
+            codes[pos] = float("nan") if err.code is None else float(err.code)
+            errors[pos] = str(err)
+        elif digest in found.results:
+            cached[pos] = json.dumps(found.results[digest].to_json(), ensure_ascii=False)
+        elif pos in first:
+            values[pos], sources[pos] = first[pos].value, first[pos].source
+    return pd.DataFrame({"part": pd.Series([part] * n, dtype="int64"),
+                         "row": pd.Series(range(n), dtype="int64"),
+                         "digest": _obj(list(found.digests)), "value": _obj(values), "source": _obj(sources),
+                         "cached": _obj(cached), "error_code": pd.Series(codes, dtype="float64"),
+                         "error": _obj(errors)})
+
+
+def tag_partition(jobs: pd.DataFrame, opts: Options, make_state: Callable[[], Any] | None = None
+                  ) -> pd.DataFrame:
+    """Tag one share of the cluster's unique, uncached images (the engine's run phase).
+
+    Each result is stored in this worker's cache the moment it arrives, and this
+    host's cache is asked again first, so a task computed again after a worker
+    died pays for nothing it had finished.
+    """
+    settings = opts.settle(**_worker_backend(opts))
+    try:
+        return _tag(jobs, opts, settings, make_state)
+    finally:
+        settings.cache.close()
+
+
+def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
+         make_state: Callable[[], Any] | None) -> pd.DataFrame:
+    be, lang = settings.backend, settings.lang
+    identity = be.cache_identity()
+    digests = jobs["digest"].tolist()
+    hits = settings.cache.get_results([result_key(identity, lang, d) for d in digests])
+    todo: list[Job] = []
+    outcome: dict[str, TagResult | ImageTagsError] = {}
+    for i, (digest, value, source) in enumerate(zip(digests, jobs["value"], jobs["source"])):
+        hit = hits.get(result_key(identity, lang, digest))
+        if hit is not None:
+            outcome[digest] = hit
+        else:
+            todo.append(Job(digest=digest, value=value, source=source, rows=[i]))
+    run = Run(settings, todo, Progress(len(todo), False, be.name))
+    if run.pacer is not None and make_state is not None:
+        run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=make_state())
+    if todo:
+        run_in_thread(run.run)
+    if run.fatal is not None:
+        raise run.fatal
+    outcome.update(run.outcome)
+    fresh = {d: r for d, r in run.outcome.items() if isinstance(r, TagResult)}
+    if fresh and opts.results_target is not None:
+        _send_to_client(opts.results_target, identity, lang, fresh)
+    unsent = [job for job in todo if job.digest not in outcome]
+    if unsent:  # the run stopped (credits ran out): the pandas path's words for what was not sent
+        n = len(unsent)
+        frame = assemble(pd.DataFrame(index=range(n)), Scan(n=n, digests=[j.digest for j in unsent], errors={},
+                                                            results={}, jobs=[]), run, settings)
+        for job, code, msg in zip(unsent, frame["error_code"], frame["error"]):
+            outcome[job.digest] = _error(code, msg)
+    results: list[str | None] = []
+    codes: list[float] = []
+    errors: list[str | None] = []
+    for digest in digests:
+        out = outcome[digest]
+        if isinstance(out, TagResult):
+            results.append(json.dumps(out.to_json(), ensure_ascii=False))
+            codes.append(float("nan"))
+            errors.append(None)
+        else:
+            results.append(None)
+            codes.append(float("nan") if out.code is None else float(out.code))
+            errors.append(str(out))
+    return pd.DataFrame({"digest": _obj(digests), "result": _obj(results),
+                         "hit": pd.Series([result_key(identity, lang, d) in hits for d in digests], dtype=bool),
+                         "t_code": pd.Series(codes, dtype="float64"), "t_error": _obj(errors),
+                         "opart": jobs["part"].astype("int64").reset_index(drop=True),
+                         "orow": jobs["row"].astype("int64").reset_index(drop=True)})
+
+
+def _worker_backend(opts: Options) -> dict[str, Any]:
+    """The offline tagger on a worker runs one ONNX thread per worker thread: Dask
+    already runs one task per thread, and more would only fight over the cores."""
+    name = opts.settle_kwargs.get("backend", "auto")
+    if name == "local" or (name == "auto" and not opts.settle_kwargs.get("api_key")
+                           and not os.environ.get("IMAGETAGS_API_KEY")):
+        from ..backends.local import LocalBackend
+
+        try:
+            return {"backend": LocalBackend(ocr=bool(opts.settle_kwargs.get("ocr")), threads=1)}
+        except TypeError:
+            return {}
+    return {}
+
+
+def finish_partition(pdf: pd.DataFrame, scanned: pd.DataFrame, back: pd.DataFrame, opts: Options
+                     ) -> pd.DataFrame:
+    """One input partition with the added columns, built by the pandas path's assemble."""
+    settings = opts.settle(cache_dir=False)
+    n = len(pdf)
+    scanned = scanned.sort_values("row")
+    digests = [d if isinstance(d, str) else None for d in scanned["digest"]]
+    errors: dict[int, ImageTagsError] = {}
+    results: dict[str, TagResult] = {}
+    for pos, (code, msg, cached) in enumerate(zip(scanned["error_code"], scanned["error"], scanned["cached"])):
+        if isinstance(msg, str):
+            errors[pos] = _error(code, msg)
+        elif isinstance(cached, str):
+            results[digests[pos]] = TagResult.from_json(json.loads(cached))  # type: ignore[index]
+    run = Run(settings, [], Progress(0, False, settings.backend.name))
+    late_hits: set[str] = set()
+    owners: dict[str, tuple[int, int]] = {}
+    for digest, res, hit, code, msg, opart, orow in zip(back["digest"], back["result"], back["hit"],
+                                                        back["t_code"], back["t_error"], back["opart"],
+                                                        back["orow"]):
+        if digest in run.outcome:
+            continue
+        if isinstance(res, str):
+            run.outcome[digest] = TagResult.from_json(json.loads(res))
+        elif isinstance(msg, str):
+            run.outcome[digest] = _error(code, msg)
+        if hit:
+            late_hits.add(digest)
+        owners[digest] = (int(opart), int(orow))
+    if len(digests) != n:
+        raise ConfigurationError(f"internal: partition has {n} rows but its scan {len(digests)}")
+    out = assemble(pdf, Scan(n=n, digests=digests, errors=errors, results=results, jobs=[]), run, settings)
+    part = int(scanned["part"].iloc[0]) if n else 0
+    # Credits are charged to one row in the whole frame: the one whose copy was sent.
+    # A result another run stored between scan and tag counts as cached, like a scan hit.
+    credits = out["credits_used"].to_numpy(copy=True)
+    cached = out["cached"].to_numpy(copy=True)
+    for pos, digest in enumerate(digests):
+        if digest is None or digest in results:
+            continue
+        if digest in late_hits:
+            credits[pos], cached[pos] = 0.0, True
+        elif owners.get(digest) != (part, pos):
+            credits[pos] = 0.0
+    out["credits_used"] = pd.Series(credits, index=out.index, dtype=float)
+    out["cached"] = pd.Series(cached, index=out.index, dtype=bool)
+    return out
+
+
+def _send_to_client(target: str, identity: str, lang: str, fresh: dict[str, TagResult]) -> None:
+    from .results import send
+
+    send(target, [(result_key(identity, lang, d), r.to_json()) for d, r in fresh.items()])

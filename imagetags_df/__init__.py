@@ -15,6 +15,7 @@ a key is set. Results are cached on disk by image content.
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers the pandas accessors)
+from . import cluster as _cluster
 from ._constants import LANGUAGES
 from ._exceptions import (
     APIConnectionError,
@@ -41,6 +42,8 @@ from ._types import Estimate, PreparedImage, RateLimit, TagResult
 from .backends import Backend, register_backend, resolve_backend
 from .backends.imagedescriber import AsyncImageDescriberClient, ImageDescriberClient
 from .engine import RESULT_COLUMNS, estimate, generate
+
+_cluster.install_accessor()  # DataFrame.imagetags on Dask, when and if dask.dataframe is imported
 
 __version__ = "0.1.0"
 

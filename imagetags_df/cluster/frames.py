@@ -24,17 +24,16 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from .._exceptions import ConfigurationError, ImageTagsError
 from .._types import TagResult
+from ..assemble import assemble
 from ..cache import result_key
 from ..ratelimit import Pacer
 from ..run import Progress, Run, run_in_thread
-from ..assemble import assemble
 from ..scan import Job, Scan, scan
 from ..settings import RunSettings, settle
 
@@ -43,30 +42,31 @@ SCAN_COLUMNS = ("part", "row", "digest", "value", "source", "cached", "error_cod
 #: Columns of the tagged frame (one row per image tagged).
 TAGGED_COLUMNS = ("digest", "result", "hit", "t_code", "t_error", "opart", "orow")
 
-_SHUFFLE = "tasks"
+SHUFFLE = "tasks"
 
 
-@dataclass(frozen=True)
 class Options:
     """The run's options as they travel to the workers. The key is kept out of
     every repr and out of Dask's task names (tokens)."""
 
-    col: str
-    lang: str
-    settle_kwargs: dict[str, Any]
-    workers: int = 1
-    results_target: str | None = None  # where the client's cache collects results
-    _secret_fields: tuple[str, ...] = field(default=("api_key",), repr=False)
+    def __init__(self, col: str, lang: str, settle_kwargs: dict[str, Any], *, workers: int = 1,
+                 results_target: str | None = None, client_cache: tuple[str, str] | None = None) -> None:
+        self.col = col
+        self.lang = lang
+        self.settle_kwargs = settle_kwargs
+        self.workers = workers
+        self.results_target = results_target  # where the client's cache collects results
+        self.client_cache = client_cache  # (host, directory) of the client's cache
 
     def settle(self, **override: Any) -> RunSettings:
         return settle(lang=self.lang, progress=False, **{**self.settle_kwargs, **override})
 
     def __repr__(self) -> str:
-        shown = {k: ("***" if k in self._secret_fields and v else v) for k, v in self.settle_kwargs.items()}
+        shown = {k: ("***" if k == "api_key" and v else v) for k, v in self.settle_kwargs.items()}
         return f"Options(col={self.col!r}, lang={self.lang!r}, {shown})"
 
     def __dask_tokenize__(self) -> str:
-        public = {k: v for k, v in self.settle_kwargs.items() if k not in self._secret_fields}
+        public = {k: v for k, v in self.settle_kwargs.items() if k != "api_key"}
         key = self.settle_kwargs.get("api_key") or ""
         text = json.dumps([self.col, self.lang, public, self.workers, self.results_target], default=repr,
                           sort_keys=True)
@@ -109,7 +109,9 @@ def scan_partition(pdf: pd.DataFrame, opts: Options, partition_info: dict | None
         raise found.errors[min(found.errors)]
     n = found.n
     first = {job.rows[0]: job for job in found.jobs}
-    values, sources, cached = [None] * n, [None] * n, [None] * n
+    values: list[Any] = [None] * n
+    sources: list[str | None] = [None] * n
+    cached: list[str | None] = [None] * n
     codes: list[float] = [float("nan")] * n
     errors: list[str | None] = [None] * n
     for pos in range(n):
@@ -167,7 +169,7 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
         raise run.fatal
     outcome.update(run.outcome)
     fresh = {d: r for d, r in run.outcome.items() if isinstance(r, TagResult)}
-    if fresh and opts.results_target is not None:
+    if fresh and opts.results_target is not None and not _shares_client_cache(opts, settings):
         _send_to_client(opts.results_target, identity, lang, fresh)
     unsent = [job for job in todo if job.digest not in outcome]
     if unsent:  # the run stopped (credits ran out): the pandas path's words for what was not sent
@@ -199,15 +201,10 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
 def _worker_backend(opts: Options) -> dict[str, Any]:
     """The offline tagger on a worker runs one ONNX thread per worker thread: Dask
     already runs one task per thread, and more would only fight over the cores."""
-    name = opts.settle_kwargs.get("backend", "auto")
-    if name == "local" or (name == "auto" and not opts.settle_kwargs.get("api_key")
-                           and not os.environ.get("IMAGETAGS_API_KEY")):
+    if opts.settle_kwargs.get("backend") == "local":
         from ..backends.local import LocalBackend
 
-        try:
-            return {"backend": LocalBackend(ocr=bool(opts.settle_kwargs.get("ocr")), threads=1)}
-        except TypeError:
-            return {}
+        return {"backend": LocalBackend(ocr=bool(opts.settle_kwargs.get("ocr")), threads=1)}
     return {}
 
 
@@ -258,6 +255,16 @@ def finish_partition(pdf: pd.DataFrame, scanned: pd.DataFrame, back: pd.DataFram
     out["credits_used"] = pd.Series(credits, index=out.index, dtype=float)
     out["cached"] = pd.Series(cached, index=out.index, dtype=bool)
     return out
+
+
+def _shares_client_cache(opts: Options, settings: RunSettings) -> bool:
+    """True when this worker writes into the very directory the client reads (same host)."""
+    import socket
+
+    if opts.client_cache is None or settings.cache.directory is None:
+        return False
+    host, directory = opts.client_cache
+    return host == socket.gethostname() and os.path.realpath(settings.cache.directory) == directory
 
 
 def _send_to_client(target: str, identity: str, lang: str, fresh: dict[str, TagResult]) -> None:

@@ -102,10 +102,14 @@ class LocalBackend(Backend):
     max_concurrency = 1
     decodes_images = True
 
-    def __init__(self, ocr: bool = False, labels: Sequence[str] | None = None, lang: str = "en") -> None:
+    def __init__(self, ocr: bool = False, labels: Sequence[str] | None = None, lang: str = "en",
+                 threads: int | None = None) -> None:
         self.ocr = bool(ocr)
         #: term key -> the label as the user wrote it (None: every tag the tagger finds).
         self.labels: dict[str, str] | None = None if labels is None else _known_labels(labels, _check_lang(lang))
+        #: Images analysed at once, each with one ONNX thread: one per core by default; one
+        #: per task thread on Dask, whose workers already run a task per core.
+        self.threads = max(1, int(threads)) if threads is not None else WORKERS
         self.times = StageTimes()
         self._reader: Any = None
         if self.ocr:
@@ -219,14 +223,14 @@ class LocalBackend(Backend):
         get_models()  # load before fanning out, so workers never race to build sessions
         vocab = get_vocabulary()
         n = len(images)
-        workers = max(1, min(WORKERS, n))
+        workers = max(1, min(self.threads, n))
         bounds = [(k * n // workers, (k + 1) * n // workers) for k in range(workers)]
         pool = self._executor()
         # A lone image (the server, describe_image) still uses two cores: its classifier
         # call goes to a separate helper thread while the detector runs. Never to `pool`:
         # with concurrent calls every worker could be waiting on a helper task queued
         # behind them (a deadlock seen with the engine running two batches at once).
-        helper = self._helper_executor() if n == 1 and WORKERS >= 2 else None
+        helper = self._helper_executor() if n == 1 and self.threads >= 2 else None
         shares = list(pool.map(lambda b: _analyse_share(images[b[0]:b[1]], vocab, helper), bounds))
         out: list[Analysis | BaseException] = []
         tm = self.times
@@ -264,7 +268,7 @@ class LocalBackend(Backend):
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="imagetags-local")
+                self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="imagetags-local")
             return self._pool
 
     def _helper_executor(self) -> ThreadPoolExecutor:

@@ -1,0 +1,167 @@
+"""``generate`` and ``estimate`` for Dask DataFrames: the pandas path's engine, run on a cluster.
+
+The graph is described in :mod:`imagetags_df.cluster.frames`. What this module
+adds is the cluster-wide part: one pacer per API key held in the scheduler
+(:mod:`~imagetags_df.cluster.pacer`), and the client's cache filled from the
+results the workers hand back (:mod:`~imagetags_df.cluster.results`).
+
+With no ``distributed`` client (Dask's threaded or process scheduler on one
+host) the pacer falls back to the cache directory, which every process on the
+host shares: the same single-host pacer as the pandas path.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import socket
+from typing import Any, Literal
+
+import dask.dataframe as dd
+
+from .. import _constants as C
+from .._exceptions import ConfigurationError
+from .._types import Estimate, RateLimit
+from ..backends import Backend, settle_api_key
+from ..cache import default_cache_dir
+from . import frames
+
+
+def _client(client: Any) -> Any:
+    if client is not None:
+        return client
+    try:
+        from distributed import default_client
+
+        return default_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def _check(ddf: Any, col: str) -> None:
+    if not isinstance(ddf, dd.DataFrame):
+        raise ConfigurationError(f"expected a dask DataFrame, got {type(ddf).__name__}")
+    if col not in ddf.columns:
+        raise ConfigurationError(
+            f"column {col!r} not found; the frame has {', '.join(map(str, ddf.columns)) or 'no columns'}. "
+            "Pass col= with the name of the column that holds image paths.")
+
+
+def _scheduler_state(workers: int) -> Any:
+    from distributed import get_worker
+
+    from .pacer import SchedulerState
+
+    return SchedulerState(get_worker(), workers=workers)
+
+
+def _options(ddf: Any, col: str, lang: str, client: Any, settle_kwargs: dict[str, Any]) -> frames.Options:
+    # Settled once here, so a bad option or a missing key fails now, not in a worker's log,
+    # and "auto" and the environment are read on this machine: workers need neither.
+    opts = frames.Options(col, lang, settle_kwargs)
+    be = opts.settle(cache_dir=False).backend
+    settle_kwargs["backend"] = be.name
+    if be.name == "imagedescriber":
+        settle_kwargs["api_key"] = settle_api_key(settle_kwargs.get("api_key"))
+        settle_kwargs["base_url"] = getattr(be, "base_url", settle_kwargs.get("base_url"))
+    if client is None:
+        return opts
+    opts.workers = max(1, len(client.scheduler_info().get("workers", {})))
+    cache_dir = settle_kwargs.get("cache_dir")
+    if cache_dir is not False:
+        from .results import filler
+
+        directory = os.path.realpath(os.path.expanduser(
+            os.fspath(cache_dir) if cache_dir not in (None, True) else default_cache_dir()))
+        opts.results_target = filler(client, directory).target
+        opts.client_cache = (socket.gethostname(), directory)
+    return opts
+
+
+def generate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
+             backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
+             cache_dir: str | os.PathLike | bool | None = None, max_concurrency: int | None = None,
+             rate_limit: float | str | RateLimit | None = None, max_retries: int | None = None,
+             max_credits: float | None = None, on_error: Literal["record", "raise"] = "record",
+             progress: bool = True, timeout: float | None = None, ocr: bool | None = None,
+             client: Any = None) -> dd.DataFrame:
+    """Lazy: the input's partitions with the pandas path's added columns (same dtypes).
+
+    Each unique image is tagged once in the whole cluster, all calls with one key
+    share one rate limit, and results are cached on the workers as they arrive.
+    ``progress`` is the pandas path's bar and does nothing here: use
+    ``distributed.progress(out.persist())`` or the dashboard.
+
+    >>> out = ddf.imagetags.generate(col="path", rate_limit="30/min")  # doctest: +SKIP
+    >>> out.to_parquet("tagged/")                                      # doctest: +SKIP
+    """
+    _check(ddf, col)
+    if max_credits is not None:
+        raise ConfigurationError(
+            "max_credits is not enforced across a Dask cluster (each partition would hold its own "
+            "budget); run ddf.imagetags.estimate() first, or tag on one host with the pandas path")
+    if isinstance(backend, Backend):
+        raise ConfigurationError("on Dask, pass the backend by name (backend='local' or 'imagedescriber'): "
+                                 "each worker builds its own")
+    kwargs: dict[str, Any] = dict(backend=backend, api_key=api_key, base_url=base_url, timeout=timeout,
+                                  cache_dir=os.fspath(cache_dir) if isinstance(cache_dir, os.PathLike)
+                                  else cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
+                                  max_retries=max_retries, on_error=on_error, ocr=ocr)
+    client = _client(client)
+    if client is not None:
+        from .pacer import ensure_plugin
+
+        ensure_plugin(client)
+    opts = _options(ddf, col, lang, client, kwargs)
+    make_state = functools.partial(_scheduler_state, opts.workers) if client is not None else None
+    n = ddf.npartitions
+    scanned = ddf.map_partitions(frames.scan_partition, opts, meta=frames.scan_meta(), clear_divisions=True,
+                                 enforce_metadata=False)
+    todo = scanned[scanned["source"].notnull()][["digest", "value", "source", "part", "row"]]
+    jobs = todo.drop_duplicates(subset=["digest"], split_out=n, shuffle_method=frames.SHUFFLE)
+    tagged = jobs.map_partitions(frames.tag_partition, opts, make_state, meta=frames.tagged_meta(),
+                                 clear_divisions=True, enforce_metadata=False)
+    waiting = scanned[scanned["digest"].notnull() & scanned["cached"].isnull() & scanned["error"].isnull()]
+    back = waiting[["part", "row", "digest"]].merge(tagged, on="digest", how="left",
+                                                    shuffle_method=frames.SHUFFLE)
+    back = back.set_index("part", divisions=[*range(n), n - 1], shuffle_method=frames.SHUFFLE)
+    meta = frames.finish_partition(ddf._meta, frames.scan_meta(), back._meta, opts)
+    return ddf.map_partitions(frames.finish_partition, scanned, back, opts, meta=meta,
+                              align_dataframes=False)
+
+
+def estimate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
+             backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
+             cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
+             ocr: bool | None = None, client: Any = None, **_ignored: Any) -> Estimate:
+    """What :func:`generate` would do, computed now on the cluster. Calls nothing.
+
+    Files are read and hashed on the workers, and their hashes remembered in the
+    workers' caches, so the real run does not read them again to hash them.
+    """
+    _check(ddf, col)
+    kwargs: dict[str, Any] = dict(backend=backend, api_key=api_key, base_url=base_url, rate_limit=rate_limit,
+                                  cache_dir=os.fspath(cache_dir) if isinstance(cache_dir, os.PathLike)
+                                  else cache_dir, ocr=ocr)
+    opts = frames.Options(col, lang, kwargs)
+    settings = opts.settle(cache_dir=False)
+    scanned = ddf.map_partitions(frames.scan_partition, opts, meta=frames.scan_meta(), clear_divisions=True,
+                                 enforce_metadata=False)
+    found = scanned[["part", "row", "digest", "cached", "error"]].compute()
+    sizes = found.groupby("part").size().reindex(range(ddf.npartitions), fill_value=0)
+    offsets = dict(zip(sizes.index, [0, *sizes.cumsum().tolist()[:-1]]))
+    errors = {int(offsets[p] + r): msg for p, r, msg in zip(found["part"], found["row"], found["error"])
+              if isinstance(msg, str)}
+    ok = found[found["digest"].notnull() & found["error"].isnull()]
+    unique = ok["digest"].nunique()
+    cached = ok.loc[ok["cached"].notnull(), "digest"].nunique()
+    calls = ok.loc[ok["cached"].isnull(), "digest"].nunique()
+    be = settings.backend
+    seconds = math.nan
+    if settings.rate_limit is not None:
+        seconds = calls * settings.rate_limit.interval * (1 + C.RATE_LIMIT_SAFETY)
+    return Estimate(rows=len(found), unique_images=int(unique), cached=int(cached), invalid=len(errors),
+                    calls_needed=int(calls), credits_needed=calls * be.credits_per_call if be.costs_credits else 0.0,
+                    seconds_needed=seconds, backend=be.name,
+                    rate_limit=str(settings.rate_limit) if settings.rate_limit else None, errors=errors)

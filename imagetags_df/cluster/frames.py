@@ -161,8 +161,13 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
         else:
             todo.append(Job(digest=digest, value=value, source=source, rows=[i]))
     run = Run(settings, todo, Progress(len(todo), False, be.name))
-    if run.pacer is not None and make_state is not None:
-        run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=make_state())
+    if run.pacer is not None:
+        # A backend builds its connection on its first batch; an empty one builds it now, so
+        # the first paced call is not late by that (a quarter second), landing the next
+        # call, on time, too close behind it for a short rate-limit window.
+        run_in_thread(lambda: be.tag_batch([], lang))
+        if make_state is not None:
+            run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=make_state())
     if todo:
         run_in_thread(run.run)
     if run.fatal is not None:

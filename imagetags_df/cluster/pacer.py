@@ -11,8 +11,12 @@ Why the scheduler and not an actor: an actor dies with its worker and a compute
 waiting on it hangs, while the scheduler outlives every worker (if it dies, the
 compute is gone anyway). Killing any worker therefore loses nothing.
 
-Clocks of different hosts disagree, so no absolute time crosses the wire: a
-worker sends durations and receives "wait this long", measured on the scheduler.
+Times on the scheduler are in the scheduler's clock. A worker converts them with
+its estimate of the offset between the clocks, taken NTP-style from the quickest
+round trip seen (the middle of a fast round trip is when the scheduler read its
+clock). Converting "wait this long" answers instead would add each reply's
+travel time to its slot, and a busy event loop makes that vary by tenths of a
+second: enough to put one call too many into a short window.
 
 If the scheduler cannot be reached, a worker does not burst: it goes on pacing
 alone at ``interval x workers`` (its share of the key when every worker does the
@@ -54,6 +58,9 @@ class PacerPlugin(SchedulerPlugin):
         self._scheduler: Any = None
 
     async def start(self, scheduler: Any) -> None:
+        self.install(scheduler)
+
+    def install(self, scheduler: Any) -> None:
         self._scheduler = scheduler
         scheduler.handlers[_CLAIM] = self.claim
         scheduler.handlers[_RAISE] = self.raise_to
@@ -62,22 +69,20 @@ class PacerPlugin(SchedulerPlugin):
     def _workers(self) -> int:
         return max(1, len(self._scheduler.workers)) if self._scheduler is not None else 1
 
-    def claim(self, key: str, interval: float) -> dict[str, float]:
-        """The next free time for ``key`` as "wait this many seconds"; moves it ``interval`` on."""
+    def claim(self, key: str, interval: float, earliest: float = 0.0) -> dict[str, float]:
+        """The next free time for ``key`` (not before ``earliest``); moves it ``interval`` on."""
         now = time.time()
-        slot = max(now, self._times.get(key, 0.0))
+        slot = max(now, float(earliest), self._times.get(key, 0.0))
         self._times[key] = slot + float(interval)
-        return {"wait": slot - now, "workers": self._workers()}
+        return {"at": slot, "now": now, "workers": self._workers()}
 
-    def raise_to(self, key: str, seconds: float) -> dict[str, float]:
-        """Move ``key`` to at least ``seconds`` from now (a pause: never moves it back)."""
-        now = time.time()
-        self._times[key] = max(self._times.get(key, 0.0), now + float(seconds))
-        return {"workers": self._workers()}
+    def raise_to(self, key: str, value: float) -> dict[str, float]:
+        """Move ``key`` to at least ``value`` (a pause: never moves it back)."""
+        self._times[key] = max(self._times.get(key, 0.0), float(value))
+        return {"now": time.time(), "workers": self._workers()}
 
     def get(self, key: str) -> dict[str, float]:
-        """Seconds from now until ``key`` (negative when it is past)."""
-        return {"wait": self._times.get(key, 0.0) - time.time(), "workers": self._workers()}
+        return {"at": self._times.get(key, 0.0), "now": time.time(), "workers": self._workers()}
 
 
 class _Alone:
@@ -89,6 +94,16 @@ class _Alone:
         self.times: dict[str, float] = {}
         self.workers = 1
         self.down_until = 0.0  # monotonic time before which we do not ask the scheduler again
+        self.offset = 0.0  # scheduler clock minus ours
+        self.best_rtt = float("inf")
+        self.best_at = 0.0
+
+    def observe(self, sent: float, received: float, remote_now: float) -> None:
+        """Keep the offset from the quickest round trip; forget it after a minute (clocks drift)."""
+        rtt = received - sent
+        if rtt <= self.best_rtt or received - self.best_at > 60.0:
+            self.offset = remote_now - (sent + received) / 2
+            self.best_rtt, self.best_at = rtt, received
 
 
 _ALONE: dict[str, _Alone] = {}
@@ -127,8 +142,12 @@ class SchedulerState:
         if time.monotonic() < alone.down_until:
             return None
         try:
+            sent = time.time()
             reply = sync(self._worker.loop, getattr(self._worker.scheduler, op),
                          callback_timeout=self._timeout, **kwargs)
+            received = time.time()
+            if not isinstance(reply, dict):  # a scheduler without our handlers answers nothing useful
+                raise RuntimeError(f"no pacer on the scheduler (answer {type(reply).__name__})")
         except Exception as exc:  # noqa: BLE001 - any failure means: pace alone for a while
             with alone.lock:
                 first = alone.down_until == 0.0 or time.monotonic() >= alone.down_until
@@ -140,16 +159,15 @@ class SchedulerState:
         with alone.lock:
             alone.workers = max(1, int(reply.get("workers", 1)))
             alone.down_until = 0.0
+            alone.observe(sent, received, float(reply["now"]))
         return reply
 
     def claim(self, key: str, now: float, interval: float) -> float:
-        t0 = time.monotonic()
-        reply = self._call(_CLAIM, key=key, interval=interval)
         alone = self._alone
+        reply = self._call(_CLAIM, key=key, interval=interval, earliest=now + alone.offset)
         with alone.lock:
             if reply is not None:
-                # Sending late by the reply's travel time is the safe side of the error.
-                slot = now + (time.monotonic() - t0) + max(0.0, reply["wait"])
+                slot = float(reply["at"]) - alone.offset
                 alone.times[key] = max(alone.times.get(key, 0.0), slot + interval * alone.workers)
                 return slot
             slot = max(now, alone.times.get(key, 0.0))
@@ -157,18 +175,17 @@ class SchedulerState:
             return slot
 
     def raise_to(self, key: str, value: float, now: float) -> None:
-        self._call(_RAISE, key=key, seconds=max(0.0, value - now))
+        self._call(_RAISE, key=key, value=value + self._alone.offset)
         with self._alone.lock:  # also kept here, in case the scheduler stops answering
             self._alone.times[key] = max(self._alone.times.get(key, 0.0), value)
 
     def get(self, key: str, now: float) -> float:
-        t0 = time.monotonic()
         reply = self._call(_GET, key=key)
         with self._alone.lock:
             mine = self._alone.times.get(key, 0.0)
-        if reply is None:
-            return mine
-        return max(mine, now + (time.monotonic() - t0) + reply["wait"])
+            if reply is None:
+                return mine
+            return max(mine, float(reply["at"]) - self._alone.offset)
 
     def __repr__(self) -> str:
         return f"SchedulerState({self._worker.scheduler.address})"

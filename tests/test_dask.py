@@ -12,17 +12,15 @@ import textwrap
 import time
 from pathlib import Path
 
+import dask.dataframe as dd
+import distributed
 import pandas as pd
 import pytest
+from conftest import API_KEY, make_photo
 
-dd = pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
-
-import imagetags_df  # noqa: E402
-from imagetags_df.cache import Cache, result_key  # noqa: E402
-from imagetags_df.testing import FakeImageDescriber  # noqa: E402
-
-from conftest import API_KEY, make_photo  # noqa: E402
+import imagetags_df
+from imagetags_df.cache import Cache, result_key
+from imagetags_df.testing import FakeImageDescriber
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 COMPARED = ["tags", "tag_scores", "title", "description", "error_code", "error", "credits_used", "cached",

@@ -87,6 +87,7 @@ def test_results_equal_pandas_each_image_paid_once(client, images, tmp_path):
     assert list(est.errors) == [39]
 
 
+@pytest.mark.slow
 def test_one_rate_limit_for_all_partitions(client, images, tmp_path):
     # A window long enough that a send a tenth of a second late (a loaded machine) is not
     # taken for a burst; the limit is met by spacing, so 14 calls take 13 s.
@@ -102,6 +103,7 @@ def test_one_rate_limit_for_all_partitions(client, images, tmp_path):
     assert _windows_ok(admitted, limit, window)
 
 
+@pytest.mark.slow
 def test_a_rate_limited_answer_pauses_every_worker(client, images, tmp_path):
     ddf = dd.from_pandas(_frame([str(p) for p in images[:16]]), npartitions=8, sort=False)
     with FakeImageDescriber(keys={API_KEY}, retry_after=2.0) as api:
@@ -163,7 +165,7 @@ def test_worker_killed_mid_run_every_row_answered(client, images, tmp_path):
         os.kill(pids[victim], signal.SIGKILL)
         got = future.result(timeout=120)
         paid = api.count("ok")
-    assert len(got) == 48 and got["error"].isna().all() and got["tags"].map(len).gt(0).all()
+    assert len(got) == 48 and got["error"].isna().all() and got["tags"].map(len).eq(3).all()
     assert got.index.equals(ddf.compute().index)
     # Results are stored as they arrive: only calls in flight on the killed worker are paid again
     # (2 task threads x 2 calls each).
@@ -216,7 +218,7 @@ def test_offline_backend_equals_pandas(client, tmp_path):
                                 progress=False)
     assert got.dtypes.equals(ref.dtypes)
     pd.testing.assert_frame_equal(got[COMPARED + ["request_id"]], ref[COMPARED + ["request_id"]])
-    assert got["tags"].map(len).gt(0).all()
+    assert got["tags"].map(len).gt(0).sum() >= 4  # real tags, not a pair of empty frames
 
 
 def test_bad_options_fail_on_the_client(client, tmp_path):

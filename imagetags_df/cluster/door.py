@@ -16,13 +16,13 @@ import functools
 import math
 import os
 import socket
-from typing import Any, Literal
+from typing import Any
 
 import dask.dataframe as dd
 
 from .. import _constants as C
 from .._exceptions import ConfigurationError
-from .._types import Estimate, RateLimit
+from .._types import Estimate
 from ..backends import Backend, settle_api_key
 from ..cache import default_cache_dir
 from . import frames
@@ -46,6 +46,15 @@ def _check(ddf: Any, col: str) -> None:
         raise ConfigurationError(
             f"column {col!r} not found; the frame has {', '.join(map(str, ddf.columns)) or 'no columns'}. "
             "Pass col= with the name of the column that holds image paths.")
+
+
+def _settle_kwargs(options: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(options.get("backend"), Backend):
+        raise ConfigurationError("on Dask, pass the backend by name (backend='local', 'imagedescriber', ...): "
+                                 "each worker builds its own")
+    if isinstance(options.get("cache_dir"), os.PathLike):
+        options["cache_dir"] = os.fspath(options["cache_dir"])
+    return dict(options)
 
 
 def _scheduler_state(workers: int) -> Any:
@@ -79,35 +88,26 @@ def _options(ddf: Any, col: str, lang: str, client: Any, settle_kwargs: dict[str
     return opts
 
 
-def generate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
-             backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
-             cache_dir: str | os.PathLike | bool | None = None, max_concurrency: int | None = None,
-             rate_limit: float | str | RateLimit | None = None, max_retries: int | None = None,
-             max_credits: float | None = None, on_error: Literal["record", "raise"] = "record",
-             progress: bool = True, timeout: float | None = None, ocr: bool | None = None,
-             client: Any = None) -> dd.DataFrame:
+def generate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *, client: Any = None,
+             **options: Any) -> dd.DataFrame:
     """Lazy: the input's partitions with the pandas path's added columns (same dtypes).
 
-    Each unique image is tagged once in the whole cluster, all calls with one key
-    share one rate limit, and results are cached on the workers as they arrive.
-    ``progress`` is the pandas path's bar and does nothing here: use
+    Options are those of :func:`imagetags_df.generate`. Each unique image is
+    tagged once in the whole cluster, all calls with one key share one rate
+    limit, and results are cached on the workers as they arrive. ``progress`` is
+    the pandas path's bar and does nothing here: use
     ``distributed.progress(out.persist())`` or the dashboard.
 
     >>> out = ddf.imagetags.generate(col="path", rate_limit="30/min")  # doctest: +SKIP
     >>> out.to_parquet("tagged/")                                      # doctest: +SKIP
     """
     _check(ddf, col)
-    if max_credits is not None:
+    options.pop("progress", None)
+    if options.get("max_credits") is not None:
         raise ConfigurationError(
             "max_credits is not enforced across a Dask cluster (each partition would hold its own "
             "budget); run ddf.imagetags.estimate() first, or tag on one host with the pandas path")
-    if isinstance(backend, Backend):
-        raise ConfigurationError("on Dask, pass the backend by name (backend='local' or 'imagedescriber'): "
-                                 "each worker builds its own")
-    kwargs: dict[str, Any] = dict(backend=backend, api_key=api_key, base_url=base_url, timeout=timeout,
-                                  cache_dir=os.fspath(cache_dir) if isinstance(cache_dir, os.PathLike)
-                                  else cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
-                                  max_retries=max_retries, on_error=on_error, ocr=ocr)
+    kwargs = _settle_kwargs(options)
     client = _client(client)
     if client is not None:
         from .pacer import ensure_plugin
@@ -131,19 +131,19 @@ def generate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *
                               align_dataframes=False)
 
 
-def estimate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
-             backend: str | Backend = "auto", api_key: str | None = None, base_url: str | None = None,
-             cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
-             ocr: bool | None = None, client: Any = None, **_ignored: Any) -> Estimate:
-    """What :func:`generate` would do, computed now on the cluster. Calls nothing.
+def estimate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *, client: Any = None,
+             **options: Any) -> Estimate:
+    """What :func:`generate` would do, computed now on the cluster. Calls nothing; needs no key.
 
     Files are read and hashed on the workers, and their hashes remembered in the
     workers' caches, so the real run does not read them again to hash them.
+    Unlike the pandas path, images are not trial-decoded (``check_images``) and
+    no sample is timed (``time_sample``): both options are accepted and ignored.
     """
     _check(ddf, col)
-    kwargs: dict[str, Any] = dict(backend=backend, api_key=api_key, base_url=base_url, rate_limit=rate_limit,
-                                  cache_dir=os.fspath(cache_dir) if isinstance(cache_dir, os.PathLike)
-                                  else cache_dir, ocr=ocr)
+    for name in ("progress", "max_credits", "check_images", "time_sample"):
+        options.pop(name, None)
+    kwargs = {**_settle_kwargs(options), "keyless": True}
     opts = frames.Options(col, lang, kwargs)
     settings = opts.settle(cache_dir=False)
     scanned = ddf.map_partitions(frames.scan_partition, opts, meta=frames.scan_meta(), clear_divisions=True,

@@ -32,15 +32,16 @@ from .._exceptions import ConfigurationError, ImageTagsError
 from .._types import TagResult
 from ..assemble import assemble
 from ..cache import result_key
+from ..images import is_missing
 from ..ratelimit import Pacer
 from ..run import Progress, Run, run_in_thread
-from ..scan import Job, Scan, scan
+from ..scan import Job, Scan, scan, source_name
 from ..settings import RunSettings, settle
 
 #: Columns of the scan frame (one row per input row).
-SCAN_COLUMNS = ("part", "row", "digest", "value", "source", "cached", "error_code", "error")
+SCAN_COLUMNS = ("part", "row", "digest", "value", "source", "cached", "exc", "error")
 #: Columns of the tagged frame (one row per image tagged).
-TAGGED_COLUMNS = ("digest", "result", "hit", "t_code", "t_error", "opart", "orow")
+TAGGED_COLUMNS = ("digest", "result", "hit", "t_exc", "opart", "orow")
 
 SHUFFLE = "tasks"
 
@@ -81,14 +82,13 @@ def _obj(values: list[Any]) -> pd.Series:
 
 def scan_meta() -> pd.DataFrame:
     return pd.DataFrame({"part": pd.Series([], dtype="int64"), "row": pd.Series([], dtype="int64"),
-                         **{c: _obj([]) for c in ("digest", "value", "source", "cached")},
-                         "error_code": pd.Series([], dtype="float64"), "error": _obj([])})
+                         **{c: _obj([]) for c in ("digest", "value", "source", "cached", "exc", "error")}})
 
 
 def tagged_meta() -> pd.DataFrame:
     return pd.DataFrame({"digest": _obj([]), "result": _obj([]), "hit": pd.Series([], dtype=bool),
-                         "t_code": pd.Series([], dtype="float64"), "t_error": _obj([]),
-                         "opart": pd.Series([], dtype="int64"), "orow": pd.Series([], dtype="int64")})
+                         "t_exc": _obj([]), "opart": pd.Series([], dtype="int64"),
+                         "orow": pd.Series([], dtype="int64")})
 
 
 def _error(code: Any, message: str) -> ImageTagsError:
@@ -112,14 +112,13 @@ def scan_partition(pdf: pd.DataFrame, opts: Options, partition_info: dict | None
     values: list[Any] = [None] * n
     sources: list[str | None] = [None] * n
     cached: list[str | None] = [None] * n
-    codes: list[float] = [float("nan")] * n
+    excs: list[ImageTagsError | None] = [None] * n
     errors: list[str | None] = [None] * n
     for pos in range(n):
         digest = found.digests[pos]
         if pos in found.errors:
-            err = found.errors[pos]
-            codes[pos] = float("nan") if err.code is None else float(err.code)
-            errors[pos] = str(err)
+            excs[pos] = found.errors[pos]
+            errors[pos] = str(found.errors[pos])
         elif digest in found.results:
             cached[pos] = json.dumps(found.results[digest].to_json(), ensure_ascii=False)
         elif pos in first:
@@ -127,8 +126,7 @@ def scan_partition(pdf: pd.DataFrame, opts: Options, partition_info: dict | None
     return pd.DataFrame({"part": pd.Series([part] * n, dtype="int64"),
                          "row": pd.Series(range(n), dtype="int64"),
                          "digest": _obj(list(found.digests)), "value": _obj(values), "source": _obj(sources),
-                         "cached": _obj(cached), "error_code": pd.Series(codes, dtype="float64"),
-                         "error": _obj(errors)})
+                         "cached": _obj(cached), "exc": _obj(excs), "error": _obj(errors)})
 
 
 def tag_partition(jobs: pd.DataFrame, opts: Options, make_state: Callable[[], Any] | None = None
@@ -139,7 +137,8 @@ def tag_partition(jobs: pd.DataFrame, opts: Options, make_state: Callable[[], An
     host's cache is asked again first, so a task computed again after a worker
     died pays for nothing it had finished.
     """
-    settings = opts.settle(**_worker_backend(opts))
+    settings = opts.settle()
+    _one_thread_per_task(settings.backend)
     try:
         return _tag(jobs, opts, settings, make_state)
     finally:
@@ -179,38 +178,31 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
     unsent = [job for job in todo if job.digest not in outcome]
     if unsent:  # the run stopped (credits ran out): the pandas path's words for what was not sent
         n = len(unsent)
-        frame = assemble(pd.DataFrame(index=range(n)), Scan(n=n, digests=[j.digest for j in unsent], errors={},
-                                                            results={}, jobs=[]), run, settings)
+        frame = assemble(pd.DataFrame(index=range(n)),
+                         Scan(n=n, digests=[j.digest for j in unsent], errors={}, results={}, jobs=[],
+                              sources=[j.source for j in unsent]), run, settings)
         for job, code, msg in zip(unsent, frame["error_code"], frame["error"]):
             outcome[job.digest] = _error(code, msg)
     results: list[str | None] = []
-    codes: list[float] = []
-    errors: list[str | None] = []
+    excs: list[ImageTagsError | None] = []
     for digest in digests:
         out = outcome[digest]
-        if isinstance(out, TagResult):
-            results.append(json.dumps(out.to_json(), ensure_ascii=False))
-            codes.append(float("nan"))
-            errors.append(None)
-        else:
-            results.append(None)
-            codes.append(float("nan") if out.code is None else float(out.code))
-            errors.append(str(out))
+        results.append(json.dumps(out.to_json(), ensure_ascii=False) if isinstance(out, TagResult) else None)
+        excs.append(out if isinstance(out, ImageTagsError) else None)
     return pd.DataFrame({"digest": _obj(digests), "result": _obj(results),
                          "hit": pd.Series([result_key(identity, lang, d) in hits for d in digests], dtype=bool),
-                         "t_code": pd.Series(codes, dtype="float64"), "t_error": _obj(errors),
+                         "t_exc": _obj(excs),
                          "opart": jobs["part"].astype("int64").reset_index(drop=True),
                          "orow": jobs["row"].astype("int64").reset_index(drop=True)})
 
 
-def _worker_backend(opts: Options) -> dict[str, Any]:
+def _one_thread_per_task(be: Any) -> None:
     """The offline tagger on a worker runs one ONNX thread per worker thread: Dask
     already runs one task per thread, and more would only fight over the cores."""
-    if opts.settle_kwargs.get("backend") == "local":
-        from ..backends.local import LocalBackend
+    from ..backends.local import LocalBackend
 
-        return {"backend": LocalBackend(ocr=bool(opts.settle_kwargs.get("ocr")), threads=1)}
-    return {}
+    if isinstance(be, LocalBackend):
+        be.threads = 1
 
 
 def finish_partition(pdf: pd.DataFrame, scanned: pd.DataFrame, back: pd.DataFrame, opts: Options
@@ -222,29 +214,31 @@ def finish_partition(pdf: pd.DataFrame, scanned: pd.DataFrame, back: pd.DataFram
     digests = [d if isinstance(d, str) else None for d in scanned["digest"]]
     errors: dict[int, ImageTagsError] = {}
     results: dict[str, TagResult] = {}
-    for pos, (code, msg, cached) in enumerate(zip(scanned["error_code"], scanned["error"], scanned["cached"])):
-        if isinstance(msg, str):
-            errors[pos] = _error(code, msg)
+    for pos, (exc, cached) in enumerate(zip(scanned["exc"], scanned["cached"])):
+        if isinstance(exc, ImageTagsError):
+            errors[pos] = exc
         elif isinstance(cached, str):
             results[digests[pos]] = TagResult.from_json(json.loads(cached))  # type: ignore[index]
     run = Run(settings, [], Progress(0, False, settings.backend.name))
     late_hits: set[str] = set()
     owners: dict[str, tuple[int, int]] = {}
-    for digest, res, hit, code, msg, opart, orow in zip(back["digest"], back["result"], back["hit"],
-                                                        back["t_code"], back["t_error"], back["opart"],
-                                                        back["orow"]):
+    for digest, res, hit, exc, opart, orow in zip(back["digest"], back["result"], back["hit"], back["t_exc"],
+                                                  back["opart"], back["orow"]):
         if digest in run.outcome:
             continue
         if isinstance(res, str):
             run.outcome[digest] = TagResult.from_json(json.loads(res))
-        elif isinstance(msg, str):
-            run.outcome[digest] = _error(code, msg)
+        elif isinstance(exc, ImageTagsError):
+            run.outcome[digest] = exc
         if hit:
             late_hits.add(digest)
         owners[digest] = (int(opart), int(orow))
     if len(digests) != n:
         raise ConfigurationError(f"internal: partition has {n} rows but its scan {len(digests)}")
-    out = assemble(pdf, Scan(n=n, digests=digests, errors=errors, results=results, jobs=[]), run, settings)
+    sources = [None if is_missing(v) else source_name(v, label, pos)
+               for pos, (v, label) in enumerate(zip(pdf[opts.col].tolist(), pdf.index))]
+    out = assemble(pdf, Scan(n=n, digests=digests, errors=errors, results=results, jobs=[], sources=sources),
+                   run, settings)
     part = int(scanned["part"].iloc[0]) if n else 0
     # Credits are charged to one row in the whole frame: the one whose copy was sent.
     # A result another run stored between scan and tag counts as cached, like a scan hit.

@@ -47,7 +47,9 @@ RETRY_AFTER = 5.0
 class PacerPlugin(SchedulerPlugin):
     """Named pacing times on the scheduler; handlers are atomic (the scheduler's loop runs one at a time).
 
-    >>> client.register_plugin(PacerPlugin())  # doctest: +SKIP  (idempotent: once per cluster)
+    Registering it again is a no-op (``idempotent``), so every run may do it:
+
+    >>> client.register_plugin(PacerPlugin())  # doctest: +SKIP
     """
 
     name = PLUGIN_NAME

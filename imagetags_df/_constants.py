@@ -55,6 +55,12 @@ DEFAULT_TIMEOUT = 60.0
 #: in the cache before giving up on them.
 INTERRUPT_GRACE = 15.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Connections that fail in a row (refused, or not made in time) before a run stops
+#: with ServerUnreachableError instead of retrying row after row against nothing...
+DEAD_SERVER_FAILURES = 3
+#: ...at once when the server has not answered once in this run; after it has, only
+#: once it has been silent this long, so a restart or a short outage is waited out.
+DEAD_SERVER_SECONDS = 30.0
 
 # API error codes (API.md) ---------------------------------------------------
 CODE_OK = 0

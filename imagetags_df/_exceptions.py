@@ -178,6 +178,17 @@ class InternalServerError(APIError):
 class APIConnectionError(APIError):
     """No answer: connection refused or dropped."""
 
+    #: True when no connection could be made at all (refused, or no connect in time),
+    #: as opposed to one dropped or timed out after the server took the request. A run
+    #: that only meets these stops with ServerUnreachableError instead of retrying each row.
+    connect_failed: bool = False
+
+    @classmethod
+    def could_not_connect(cls, message: str) -> APIConnectionError:
+        exc = cls(message)
+        exc.connect_failed = True
+        return exc
+
 
 class APITimeoutError(APIConnectionError):
     """No answer in time."""
@@ -187,6 +198,7 @@ class ServerUnreachableError(APIConnectionError):
     """The connection was refused before the server ever answered: it is not running there."""
 
     stops_run = True
+    connect_failed = True
 
 
 class ModelNotFoundError(APIError):

@@ -15,17 +15,21 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from . import _constants as C
 from . import images as _images
 from ._exceptions import (
+    APIConnectionError,
+    APIError,
     AuthenticationError,
     BudgetExceededError,
     ImageTagsError,
     InsufficientCreditsError,
     RateLimitError,
+    ServerUnreachableError,
 )
 from ._types import PreparedImage, RateLimit, TagResult
 from .cache import result_key
@@ -83,6 +87,8 @@ class Run:
         self.token_calls = 0
         self.in_flight = 0  # calls started and not finished (their tokens are not known yet)
         self.interrupted = False  # Ctrl-C: calls in flight finish, nothing is sent or retried
+        self.unreachable = 0  # connections failed in a row since the server last answered
+        self.last_answer: float | None = None  # monotonic time of the server's last answer
         be = settings.backend
         rate = settings.rate_limit
         if rate is None and be.reads_limit_headers:
@@ -113,6 +119,29 @@ class Run:
             self.stop = outcome
         elif self.s.on_error == "raise" and self.fatal is None:
             self.fatal = outcome
+
+    def _note_connection(self, res: object) -> None:
+        """Stop a run against a server that is not there, instead of retrying each row.
+
+        Only connections that could not be made count: a dropped or timed-out call
+        reached a server, and any answer (an API error included) resets the count.
+        """
+        if isinstance(res, APIConnectionError):
+            if not res.connect_failed:
+                return
+            self.unreachable += 1
+            silent = self.last_answer is None or time.monotonic() - self.last_answer >= C.DEAD_SERVER_SECONDS
+            if self.unreachable >= C.DEAD_SERVER_FAILURES and silent and self.fatal is None:
+                where = getattr(self.s.backend, "base_url", None) or f"the {self.s.backend.name} backend"
+                self.fatal = ServerUnreachableError(
+                    f"cannot reach {where}: {self.unreachable} connections failed in a row"
+                    f"{'' if self.last_answer is None else ' since its last answer'} ({res.message}). "
+                    "Is the server running, and is the URL right? Rows finished so far are cached; "
+                    "run again once it is up.")
+            return
+        if isinstance(res, (TagResult, APIError)):  # the server answered
+            self.unreachable = 0
+            self.last_answer = time.monotonic()
 
     async def _prepared(self, queue: asyncio.Queue) -> None:
         """Producer: prepare images a few ahead of the senders (bounded memory)."""
@@ -179,6 +208,7 @@ class Run:
                 retry: list[tuple[Job, PreparedImage]] = []
                 wait = 0.0
                 for (job, img), res in zip(pending, results):
+                    self._note_connection(res)
                     if isinstance(res, TagResult):
                         if not res.backend:
                             res = TagResult(**{**res.to_json(), "backend": be.name})

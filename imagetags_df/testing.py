@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import random
+import socket
 import threading
 import time
 import uuid
@@ -215,17 +216,33 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
     state: _State
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set[Any] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.open_connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
 
 class FakeImageDescriber:
     """Start with ``with FakeImageDescriber(...) as api:``; ``api.url`` is the base URL."""
 
     def __init__(self, *, keys: Iterable[str] | None = ("sk-test",), latency: float | tuple[float, float] = 0.0,
                  rate_limit: int | None = None, window: float = 60.0, credits: float | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None, port: int = 0) -> None:
         lat = (latency, latency) if isinstance(latency, (int, float)) else tuple(latency)
         self.state = _State(keys=set(keys) if keys is not None else None, latency=lat,  # type: ignore[arg-type]
                             rate_limit=rate_limit, window=window, credits=credits, retry_after=retry_after)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        # port=0 picks a free one; a fixed port lets a test restart "the same" server.
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.state = self.state
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -263,8 +280,15 @@ class FakeImageDescriber:
         return self
 
     def stop(self) -> None:
+        """Stop like a process that dies: refuse new connections and cut the kept-alive ones."""
         self._server.shutdown()
         self._server.server_close()
+        with self._server.connections_lock:
+            for conn in list(self._server.open_connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def __enter__(self) -> FakeImageDescriber:
         return self.start()

@@ -48,6 +48,10 @@ class _BaseClient:
         self.timeout = float(timeout) if timeout is not None else C.DEFAULT_TIMEOUT
         self.max_retries = C.DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries)
 
+    def _connect_failed(self, exc: Exception) -> APIConnectionError:
+        return APIConnectionError.could_not_connect(
+            f"cannot connect to {self.base_url}: {type(exc).__name__}")
+
     def _headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.__api_key}", "content-type": "application/json",
                 "accept": "application/json", "user-agent": "imagetags-df/0.1"}
@@ -153,6 +157,8 @@ class ImageDescriberClient(_BaseClient):
     def _post(self, path: str, body: bytes) -> dict[str, Any]:
         try:
             response = self._http.post(self.base_url + path, content=body, headers=self._headers())
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise self._connect_failed(exc) from None
         except httpx.TimeoutException:
             raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
         except httpx.TransportError as exc:
@@ -203,6 +209,8 @@ class AsyncImageDescriberClient(_BaseClient):
     async def _post(self, path: str, body: bytes) -> dict[str, Any]:
         try:
             response = await self._http.post(self.base_url + path, content=body, headers=self._headers())
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise self._connect_failed(exc) from None
         except httpx.TimeoutException:
             raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
         except httpx.TransportError as exc:

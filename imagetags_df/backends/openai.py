@@ -393,7 +393,8 @@ class OpenAICompatibleBackend(Backend):
                 raise ServerUnreachableError(
                     f"cannot reach {self.base_url}; is the server running?{hint} "
                     f"[{type(exc).__name__}]") from None
-            raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None
+            raise APIConnectionError.could_not_connect(
+                f"cannot connect to {self.base_url}: {type(exc).__name__}") from None
         except httpx.TimeoutException:
             raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
         except httpx.TransportError as exc:

@@ -354,11 +354,16 @@ def test_error_messages_speak_flags_while_the_library_keeps_its_words(tmp_path):
     photo = str(make_photo(tmp_path / "p.jpg"))
     no_key = run(["tag", photo, "--base-url", "http://127.0.0.1:9", *FAST], key=None)
     assert no_key.returncode == cli.EXIT_FATAL
-    assert "--backend auto with --base-url 'http://127.0.0.1:9' means a server" in no_key.stderr
+    assert "--backend auto with --base-url http://127.0.0.1:9 means a server" in no_key.stderr
     blank = run(["tag", photo, "--backend", "imagedescriber", "--api-key", " ", *FAST], key=None)
     assert blank.returncode == cli.EXIT_FATAL and "--api-key is empty" in blank.stderr
-    for proc in (no_key, blank):
-        assert not [w for w in PYTHON_SPEAK if w in proc.stderr], proc.stderr
+    no_model = run(["tag", photo, "--backend", "openai", *FAST], key=None)
+    assert no_model.returncode == cli.EXIT_FATAL
+    assert "--backend openai needs a model: pass --model gpt-4o-mini;" in no_model.stderr
+    wrong = run(["tag", photo, "--backend", "local", "--model", "llava", *FAST], key=None)
+    assert "--model only apply to --backend openai or ollama" in wrong.stderr
+    for proc in (no_key, blank, no_model, wrong):
+        assert not [w for w in (*PYTHON_SPEAK, 'model="', "model=") if w in proc.stderr], proc.stderr
     # The Python API is unchanged: it names its own arguments.
     with pytest.raises(ConfigurationError, match='(?s)Pass api_key=.*backend="local"'):
         generate(pd.DataFrame({"path": ["x.jpg"]}), backend="imagedescriber", cache_dir=False)

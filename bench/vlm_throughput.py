@@ -84,7 +84,7 @@ def throughput(rows: int, limit: int, window: float, concurrency: int, tmp: Path
     with FakeVisionModel(limit=limit, window=window, latency=LATENCY) as srv:
         t0 = time.time()
         out = imagetags_df.generate(df, backend="openai", model=MODEL, base_url=srv.url, max_concurrency=concurrency,
-                                    cache_dir=tmp / "cache", progress=False, max_retries=8)
+                                    cache_dir=tmp / "cache", progress=False)
         wall = time.time() - t0
         ok_calls = sorted(c.at for c in srv.calls if c.outcome == "ok")
         rejected = srv.count("429")

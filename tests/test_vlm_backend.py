@@ -163,11 +163,26 @@ def test_format_ignored_silently_still_parses():
 
 # --------------------------------------------------------------------------- HTTP as servers behave
 @pytest.mark.parametrize("step", ["429", "429-date", "429-headers"])
-def test_429_carries_when_to_come_back(srv, step):
+def test_429_carries_when_to_come_back(srv, step, monkeypatch):
+    # Waits longer than the backend's own patience go to the engine, with the server's time.
+    monkeypatch.setattr("imagetags_df.backends.openai.RATE_LIMIT_WAIT_MAX", 0.0)
     srv.script_next([step])
     res = _tag(_backend(srv), _prepared())
     assert isinstance(res, RateLimitError) and should_retry(res)
     assert res.retry_after is not None and 0 <= res.retry_after <= 1.5
+
+
+@pytest.mark.parametrize("step", ["429", "429-headers"])
+def test_429_is_waited_out_without_spending_an_engine_retry(srv, step):
+    srv.script_next([step, step, "ok"])
+    be = _backend(srv)
+    pacer = Pacer(RateLimit(math.inf), f"vlm-test-bucket-{step}")
+    be.attach_pacer(pacer)
+    res = _tag(be, _prepared())
+    assert isinstance(res, TagResult)
+    first, second, third = srv.calls
+    # Each came back after the second the server asked for, and held every worker meanwhile.
+    assert second.at - first.at >= 0.9 and third.at - second.at >= 0.9
 
 
 def test_spent_request_budget_pauses_every_worker_through_the_pacer():

@@ -102,6 +102,13 @@ MAX_OUTPUT_TOKENS = 1024
 #: Text tokens of our prompt plus an answer, for budgeting before the first call reports usage.
 PROMPT_TOKENS_GUESS = 350
 ANSWER_TOKENS_GUESS = 250
+#: A 429 that says when to come back within this many seconds is waited out here, every
+#: worker paused, without spending one of the engine's retries: under a limit announced
+#: in headers, a sliding window frees one slot at a time and several waiting workers try
+#: it, so a row can be refused many times before its turn without anything being wrong.
+RATE_LIMIT_WAIT_MAX = 120.0
+#: ... for at most this long per request; after that the 429 goes to the engine's retries.
+RATE_LIMIT_PATIENCE = 900.0
 #: Formats tried in turn when a server refuses the previous one.
 FORMAT_MODES = ("json_schema", "json_object", "prompt")
 _FORMAT_WORDS = ("response_format", "json_schema", "json schema", "json_object", "structured output",
@@ -366,10 +373,18 @@ class OpenAICompatibleBackend(Backend):
         return body
 
     async def _complete(self, messages: list[dict[str, Any]]) -> _Reply:
+        waited = 0.0
         while True:
             mode = self.format_mode
             try:
                 return await self._post(self.request_body(messages, mode))
+            except RateLimitError as exc:
+                wait = exc.retry_after
+                if wait is None or wait > RATE_LIMIT_WAIT_MAX or waited + wait > RATE_LIMIT_PATIENCE:
+                    raise
+                waited += wait
+                self._hold(wait)
+                await self._wait_turn()
             except _FormatRefused as exc:
                 i = FORMAT_MODES.index(mode)
                 if i + 1 >= len(FORMAT_MODES):

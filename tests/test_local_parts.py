@@ -210,3 +210,85 @@ def test_objects_lead_colours_even_when_one_colour_fills_the_picture() -> None:
     assert [t.term for t in a.tags] == ["rocket"]
     assert a.colors == ["blue"] and a.orientation == "landscape"
     assert color_words(a, v, "fr") == [v.word("blue", "fr")]
+
+
+def _probs(v, **by_tag: float) -> np.ndarray:
+    probs = np.zeros(1000, np.float32)
+    for tag, p in by_tag.items():
+        probs[next(i for i, c in enumerate(v.imagenet) if c and c.tag == tag.replace("_", " "))] = p
+    return probs
+
+
+_PLAIN = colors.PixelStats(colors=[("gray", 0.6)], brightness=0.5, saturation=0.2, black_and_white=False,
+                           colorful=False)
+
+
+def _coco(v, tag: str) -> int:
+    return next(i for i, c in enumerate(v.coco) if c and c.tag == tag)
+
+
+def test_a_detector_animal_the_classifier_does_not_back_is_only_an_animal() -> None:
+    """Calibration photo: a quokka boxed as "cat" (.67) while the classifier says wombat .36."""
+    v = get_vocabulary()
+    a = analyse(_probs(v, wombat=0.36, wallaby=0.05, marmot=0.03), [Detection(_coco(v, "cat"), 0.67, (0.1, 0.1, 0.9, 0.9))],
+                _PLAIN, 640, 480, v)
+    terms = {t.term for t in a.tags}
+    assert "animal" in terms and not terms & {"cat", "pet"}
+    assert a.subject == "animal"
+
+
+def test_pet_needs_the_classifier_to_be_sure_of_a_domestic_species() -> None:
+    v = get_vocabulary()
+    box = [Detection(_coco(v, "dog"), 0.8, (0.1, 0.1, 0.9, 0.9))]
+    sure = analyse(_probs(v, labrador_retriever=0.7), box, _PLAIN, 640, 480, v)
+    unsure = analyse(_probs(v, labrador_retriever=0.3), box, _PLAIN, 640, 480, v)
+    assert {"dog", "pet"} <= {t.term for t in sure.tags}
+    assert "dog" in {t.term for t in unsure.tags} and "pet" not in {t.term for t in unsure.tags}
+
+
+def test_a_weak_detection_needs_the_classifier_to_name_the_same_thing() -> None:
+    """A marigold: bird box .33 while the classifier sees bee and butterfly ("animal" only)."""
+    v = get_vocabulary()
+    a = analyse(_probs(v, bee=0.17, sulphur_butterfly=0.17, daisy=0.13),
+                [Detection(_coco(v, "bird"), 0.33, (0.2, 0.2, 0.6, 0.6))], _PLAIN, 640, 480, v)
+    assert not {t.term for t in a.tags} & {"bird", "animal"}
+    assert a.subject is None and a.confidence == 0.0
+
+
+def test_a_screenshot_is_called_so_and_not_a_laptop() -> None:
+    v = get_vocabulary()
+    a = analyse(_probs(v, screenshot=0.9), [Detection(_coco(v, "laptop"), 0.6, (0, 0, 1, 1))], _PLAIN, 1280, 800, v)
+    assert [t.term for t in a.tags] == ["screenshot"] and a.subject == "screenshot"
+    for lang in LANGUAGES:
+        tags, _scores, title, desc = compose(a, v, lang)
+        assert tags == [v.word("screenshot", lang)] and title == _cap(v.word("screenshot", lang))
+        assert v.word("screenshot", lang).lower() in desc.lower() and "photo" not in desc.lower()
+
+
+def test_scenes_from_pooled_classes_and_open_sky_from_the_top_rows() -> None:
+    v = get_vocabulary()
+    sky = colors.PixelStats(colors=[("blue", 0.6)], brightness=0.6, saturation=0.4, black_and_white=False,
+                            colorful=False, sky_blue=0.95, sky_texture=0.01)
+    a = analyse(_probs(v, sandbar=0.40, beach=0.19, lakeshore=0.10), [], sky, 1920, 1080, v)
+    terms = [t.term for t in a.tags]
+    assert {"landscape", "sea", "water", "sky", "outdoor"} <= set(terms)
+    assert a.subject in ("landscape", "sea", "water")
+    for lang in LANGUAGES:  # every new scene word exists in every language
+        for term in ("landscape", "sea", "water", "sky", "mountain", "screenshot", "illustration"):
+            assert v.has(term, lang), (term, lang)
+    # A textured top (foliage) is no sky, and a drawing's blue top is not one either.
+    leafy = colors.PixelStats(colors=[("green", 0.6)], brightness=0.5, saturation=0.4, black_and_white=False,
+                              colorful=False, sky_blue=0.95, sky_texture=0.1)
+    assert "sky" not in {t.term for t in analyse(_probs(v), [], leafy, 640, 480, v).tags}
+    drawn = analyse(_probs(v, illustration=0.5), [], sky, 640, 480, v)
+    assert "sky" not in {t.term for t in drawn.tags} and "illustration" in {t.term for t in drawn.tags}
+
+
+def test_sky_share_is_measured_on_the_top_rows() -> None:
+    img = np.zeros((48, 48, 3), np.uint8)
+    img[:14] = (90, 150, 230)  # smooth blue sky
+    img[14:] = (40, 120, 40)
+    stats = colors.pixel_stats(img)
+    assert stats.sky_blue == 1.0 and stats.sky_texture < 0.01
+    img[:14:2] = (200, 200, 200)  # striped: not smooth
+    assert colors.pixel_stats(img).sky_texture > 0.03 or colors.pixel_stats(img).sky_blue < 0.8

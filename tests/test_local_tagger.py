@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import re
 import socket
 from pathlib import Path
@@ -382,3 +383,28 @@ def test_generate_gives_confidence_colors_and_orientation_columns(tmp_path: Path
     assert brick["colors"] == [get_vocabulary().word("black and white", "fr")]
     assert hopper["orientation"] == "portrait" and cat["orientation"] == "landscape"
     assert list(out[out.confidence >= 0.6].path) == [paths[0], paths[2]]
+
+
+def test_a_face_that_fills_the_frame_is_a_person() -> None:
+    """A close crop of the astronaut's face: NanoDet-m boxes no person (no body to see), the
+    shipped face cascade finds the face, so every language says "person" and "portrait"."""
+    from PIL import Image
+
+    from imagetags_df.backends.local import imaging
+    from imagetags_df.backends.local.models import get_models
+    from imagetags_df.backends.local.tags import DET_MIN, PERSON
+
+    buf = io.BytesIO()
+    Image.open(SAMPLES / "astronaut.jpg").convert("RGB").crop((170, 40, 300, 190)).save(buf, "JPEG", quality=92)
+    data = buf.getvalue()
+    decoded = imaging.decode(data)
+    boxes = get_models().detect(decoded.detector_input, decoded.detector_extent)
+    assert not [d for d in boxes if d.cls == PERSON and d.score >= DET_MIN[PERSON]]
+    img = PreparedImage(data=data, mime="image/jpeg", sha256=hashlib.sha256(data).hexdigest(), source="face.jpg")
+    vocab = get_vocabulary()
+    backend = LocalBackend()
+    for lang in LANGUAGES:
+        res = backend.tag(img, lang)
+        assert vocab.word("person", lang) in res.tags, (lang, res)
+        assert res.confidence is not None and res.confidence >= 0.6
+    assert backend.tag(img, "en").title == "Portrait of a person"

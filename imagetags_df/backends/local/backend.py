@@ -32,8 +32,9 @@ from ..base import Backend
 from . import imaging
 from .colors import pixel_stats
 from .compose import color_words, compose
-from .models import get_models, models_digest
-from .tags import Analysis, analyse
+from .faces import cascade_digest, find_faces
+from .models import Detection, get_models, models_digest
+from .tags import DET_MIN, PERSON, Analysis, analyse
 from .tags import with_text as analyse_again
 from .vocab import Vocabulary, get_vocabulary
 
@@ -45,7 +46,7 @@ MEMO_SIZE = 512
 IDENTITY_VERSION = "1"
 #: The modules whose code decides what an image gets: their source is part of the cache
 #: identity, so any edit to a threshold or a template invalidates cached answers by itself.
-RULE_MODULES = ("imaging.py", "colors.py", "models.py", "tags.py", "compose.py", "vocab.py", "ocr.py")
+RULE_MODULES = ("imaging.py", "colors.py", "models.py", "tags.py", "compose.py", "vocab.py", "ocr.py", "faces.py")
 _rules_digest: str | None = None
 
 
@@ -136,7 +137,7 @@ class LocalBackend(Backend):
         # The language-free analysis does not depend on the label set: runs with and
         # without labels share it.
         vocab = get_vocabulary()
-        return (f"local:v{IDENTITY_VERSION}:{models_digest()}:{vocab.digest}:{rules_digest()}"
+        return (f"local:v{IDENTITY_VERSION}:{models_digest()}:{cascade_digest()}:{vocab.digest}:{rules_digest()}"
                 f":ocr={int(self.ocr)}")
 
     # Synchronous API ---------------------------------------------------------------
@@ -352,6 +353,10 @@ def _decode(image: PreparedImage) -> imaging.Decoded | BaseException:
         return err
 
 
+def _has_person(detections: Sequence[Detection]) -> bool:
+    return any(d.cls == PERSON and d.score >= DET_MIN[PERSON] for d in detections)
+
+
 def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: ThreadPoolExecutor | None = None
                    ) -> tuple[list[Analysis | BaseException], dict[str, float]]:
     """Decode, classify (batched), detect and analyse one worker's share of a batch.
@@ -369,6 +374,10 @@ def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: T
     probs = models.classify(crops) if pending is None and crops is not None else None
     t2 = time.perf_counter()
     dets = [models.detect(d.detector_input, d.detector_extent) for d in ok]
+    # Faces only where the detector saw no person (most pictures): a close-up's face
+    # has no body for NanoDet-m to box.
+    faces = [find_faces(d.face_gray) if d.face_gray is not None and not _has_person(ds) else []
+             for d, ds in zip(ok, dets)]
     if pending is not None:
         probs = pending.result()
     t3 = time.perf_counter()
@@ -379,7 +388,7 @@ def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: T
             out.append(d)
             continue
         assert probs is not None
-        out.append(analyse(probs[k], dets[k], pixel_stats(d.stats_pixels), d.width, d.height, vocab))
+        out.append(analyse(probs[k], dets[k], pixel_stats(d.stats_pixels), d.width, d.height, vocab, faces[k]))
         k += 1
     t4 = time.perf_counter()
     return out, {"decode": t1 - t0, "classify": t2 - t1, "detect": t3 - t2, "analyse": t4 - t3}

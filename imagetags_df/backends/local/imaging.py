@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps
 
+from .faces import FACE_SIDE
 from .models import CLASSIFIER_RESIZE, CLASSIFIER_SIZE, DETECTOR_SIZE
 
 #: Side of the thumbnail the colour and light statistics are computed on.
@@ -37,6 +38,7 @@ class Decoded:
     width: int  # original size (after EXIF rotation)
     height: int
     grayscale_source: bool  # the file itself has no colour channels
+    face_gray: np.ndarray | None = None  # uint8 grayscale, longest side <= FACE_SIDE
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -104,8 +106,12 @@ def prepare(im: Image.Image) -> Decoded:
                      box=(left, top, left + crop, top + crop), reducing_gap=2.0)
     det, extent = detector_input_for(rgb)
     stats = rgb.resize((STATS_SIZE, STATS_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
+    scale = min(1.0, FACE_SIDE / max(w, h))
+    face = rgb.convert("L").resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR,
+                                   reducing_gap=2.0) if scale < 1.0 else rgb.convert("L")
     return Decoded(classifier_crop=np.asarray(cls), detector_input=np.asarray(det), detector_extent=extent,
-                   stats_pixels=np.asarray(stats), width=w, height=h, grayscale_source=gray)
+                   stats_pixels=np.asarray(stats), width=w, height=h, grayscale_source=gray,
+                   face_gray=np.asarray(face))
 
 
 def detector_input_for(rgb: Image.Image) -> tuple[Image.Image, tuple[float, float]]:

@@ -24,6 +24,7 @@ The thresholds were calibrated on 162 real photos (``bench/calibration``, measur
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -96,6 +97,11 @@ DET_COUNT_MIN = 0.40
 PERSON = 0
 #: A person box covering this share of the picture makes it a portrait.
 PORTRAIT_AREA = 0.25
+#: A found face counts as a person this sure (the cascade gives no score; at its settings it
+#: put no face on any of the calibration photos without people).
+SCORE_FACE = 0.70
+#: A face's box is about a quarter of the head-and-shoulders a portrait shows.
+FACE_TO_PERSON_AREA = 4.0
 CROWD_MIN = 6
 
 #: A detected animal the classifier does not back (pooled for that animal below this,
@@ -208,7 +214,12 @@ _breadth_cache: dict[str, dict[str, int]] = {}
 
 
 def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, width: int, height: int,
-            vocab: Vocabulary) -> Analysis:
+            vocab: Vocabulary, faces: Sequence[tuple[float, float, float, float]] = ()) -> Analysis:
+    """The language-free conclusions about one picture.
+
+    ``faces`` are frontal faces (see faces.py), looked for only where the detector found
+    no person: a face that fills the frame is a person NanoDet-m has no body to box.
+    """
     breadth = _breadth_cache.get(vocab.digest)
     if breadth is None:
         breadth = _breadth_cache[vocab.digest] = _term_classes(vocab)
@@ -306,6 +317,14 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
             # "people" is about counts (below); "pet" needs the classifier's word (PET_MIN).
             if b not in ("people", "pet") or (b == "pet" and "pet" in accepted_cls):
                 add(b, score * 0.9, "category")
+    if faces and "person" not in accepted_det:
+        accepted_det["person"] = (SCORE_FACE, len(faces))
+        add("person", SCORE_FACE, "object")
+        person_area = max((x1 - x0) * (y1 - y0) * FACE_TO_PERSON_AREA for x0, y0, x1, y1 in faces)
+        # The classifier's view of such a picture is mostly what the person wears.
+        for term in [t for t, p in accepted_cls.items()
+                     if kinds[t] <= PERSON_GEAR_KINDS and p < CLS_GEAR_WITH_PEOPLE_MIN]:
+            del accepted_cls[term]
     n_people = accepted_det.get("person", (0.0, 0))[1]
     if n_people >= 2:
         add("people", accepted_det["person"][0], "category")

@@ -102,6 +102,9 @@ MAX_OUTPUT_TOKENS = 1024
 #: Text tokens of our prompt plus an answer, for budgeting before the first call reports usage.
 PROMPT_TOKENS_GUESS = 350
 ANSWER_TOKENS_GUESS = 250
+#: Added to a pause measured from our send time: the request reached the server a little
+#: after we sent it, so its window frees a little after send time + reset.
+LIMIT_MARGIN = 0.05
 #: A 429 that says when to come back within this many seconds is waited out here, every
 #: worker paused, without spending one of the engine's retries: under a limit announced
 #: in headers, a sliding window frees one slot at a time and several waiting workers try
@@ -420,7 +423,7 @@ class OpenAICompatibleBackend(Backend):
             # Servers count a request when it arrives, and the headers describe the window
             # as it was then; the answer comes a generation later. Measured from our send
             # time, the pause ends when the window really frees, not a whole latency after.
-            left = pause - (time.monotonic() - sent)
+            left = pause - (time.monotonic() - sent) + LIMIT_MARGIN
             if left > 0:
                 self._hold(left)
         return self._read(response, mode=body.get("response_format", {}).get("type") if

@@ -57,6 +57,7 @@ print("SUMMARY " + _json.dumps({
     "failed": int(out["error"].notna().sum()),
     "backends": sorted(set(out["backend"])),
     "tags": {str(i): list(t) for i, t in out["tags"].items() if t is not None},
+    "tags_by_file": {p.rsplit("/", 1)[-1]: list(t) for p, t in zip(out["path"], out["tags"]) if t is not None},
     "top_tag": str(top_tag),
     "filtered": int(len(out.imagetags.filter(all_of=[top_tag]))),
     "filtered_upper": int(len(out.imagetags.filter(all_of=[top_tag.upper()]))),
@@ -129,7 +130,11 @@ def test_notebook_executes_on_the_samples(executed):
     n = len(sample_images())
     assert summary["rows"] == n and summary["failed"] == 0
     assert summary["backends"] == ["local"]
-    assert len(summary["tags"]) == n and all(summary["tags"].values())
+    # every row was looked at (an empty list is "nothing found", which the tagger may say
+    # of a texture), and the unmistakable subjects got their tag
+    assert len(summary["tags"]) == n
+    assert "cat" in summary["tags_by_file"]["chelsea_cat.jpg"]
+    assert "coffee" in summary["tags_by_file"]["coffee.jpg"]
     assert summary["filtered"] >= 1
     assert summary["filtered_upper"] == summary["filtered"]  # tag filters ignore case
     # the quickstart's wide.filter(like="tag:") is the one-hot block and nothing else

@@ -286,6 +286,10 @@ def test_phone_formats_heic_heif_and_avif_are_read_and_converted(tmp_path, api):
     assert all(rows[n]["error"] is None for n in names[:4]), rows
     # The API saw JPEG (or PNG where there is transparency), never a format it refuses.
     assert sorted(c.mime for c in api.calls) == ["image/jpeg"] * 3 + ["image/png"]
+    written = run(["tag", str(phone_file), "--write-metadata", "--sidecars", *FAST], api=api)
+    assert written.returncode == cli.EXIT_PARTIAL  # exiv2 reads HEIF metadata but cannot write it
+    assert "IMG_0001.HEIC: metadata cannot be written into HEIC/HEIF/AVIF files" in written.stderr
+    assert json.loads((phone / "IMG_0001.HEIC.json").read_text(encoding="utf-8"))["image"] == "IMG_0001.HEIC"
     message = rows["notes.txt"]["error"]
     assert "HEIC/HEIF, AVIF" in message and "use JPEG, PNG or WebP" not in message
     assert rows["notes.txt"]["error_code"] is None

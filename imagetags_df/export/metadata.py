@@ -210,6 +210,11 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
         io.munmap()
     except exiv2.Exiv2Error as exc:
         msg = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        if "bmff" in msg.lower():
+            # HEIC/HEIF/AVIF hold XMP, but exiv2 only reads it there.
+            raise MetadataError(
+                f"{name}: metadata cannot be written into HEIC/HEIF/AVIF files (exiv2 only reads them); "
+                "use --sidecars, or convert the image to JPEG", source=name) from None
         if "not supported" in msg.lower():
             raise MetadataError(
                 f"{name}: this format cannot hold XMP/IPTC metadata ({msg}); "

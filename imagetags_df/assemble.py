@@ -72,6 +72,9 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
                 out = run.outcome.get(digest)
                 if isinstance(out, TagResult):
                     res = out
+                    if digest in run.shared:  # answered by another file's call: no credits here
+                        cached[pos] = run.shared[digest]
+                        first_row.setdefault(digest, -1)
                 elif isinstance(out, ImageTagsError):
                     err = _named_for(out, scan.sources[pos])
                 else:  # never sent: credits ran out or the budget stopped the run

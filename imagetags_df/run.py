@@ -87,6 +87,13 @@ class Run:
         self.token_calls = 0
         self.in_flight = 0  # calls started and not finished (their tokens are not known yet)
         self.interrupted = False  # Ctrl-C: calls in flight finish, nothing is sent or retried
+        # Files with different bytes can convert to the same upload (a BMP and a TIFF of one
+        # picture): the first job sending those bytes leads, later ones follow its outcome.
+        self.sent_by: dict[str, Job] = {}  # digest of the bytes sent -> the job sending them
+        self.sent_of: dict[str, str] = {}  # job digest -> digest of the bytes it sends
+        self.followers: dict[str, list[Job]] = {}  # leader's digest -> jobs awaiting its outcome
+        #: Jobs answered without a call of their own: digest -> True when from the cache.
+        self.shared: dict[str, bool] = {}
         self.unreachable = 0  # connections failed in a row since the server last answered
         self.last_answer: float | None = None  # monotonic time of the server's last answer
         be = settings.backend
@@ -104,8 +111,13 @@ class Run:
     # A job finished for good (result or final error).
     def _finish(self, job: Job, outcome: TagResult | ImageTagsError) -> None:
         self.outcome[job.digest] = outcome
+        for follower in self.followers.pop(job.digest, []):
+            self._share(follower, outcome, cached=False)
         if isinstance(outcome, TagResult):
             self.s.cache.set_result(result_key(*self.key_prefix, job.digest), outcome)
+            sent = self.sent_of.get(job.digest, job.digest)
+            if sent != job.digest:  # another file converting to these bytes is answered from the cache
+                self.s.cache.set_result(result_key(*self.key_prefix, sent), outcome)
             self.spent += outcome.credits_used
             if outcome.input_tokens is not None or outcome.output_tokens is not None:
                 self.tokens_used += (outcome.input_tokens or 0) + (outcome.output_tokens or 0)
@@ -119,6 +131,34 @@ class Run:
             self.stop = outcome
         elif self.s.on_error == "raise" and self.fatal is None:
             self.fatal = outcome
+
+    def _share(self, job: Job, outcome: TagResult | ImageTagsError, *, cached: bool) -> None:
+        """A job answered by another's call (or a cached answer for the same upload)."""
+        self.outcome[job.digest] = outcome
+        if isinstance(outcome, TagResult):
+            self.shared[job.digest] = cached
+            self.s.cache.set_result(result_key(*self.key_prefix, job.digest), outcome)
+            self.progress.add(ok=0 if cached else len(job.rows), cached=len(job.rows) if cached else 0)
+        else:
+            self.progress.add(failed=len(job.rows))
+
+    def _same_upload(self, job: Job, sent: str) -> bool:
+        """True when ``job`` needs no call: the same bytes are sent, or were answered, already."""
+        self.sent_of[job.digest] = sent
+        leader = self.sent_by.get(sent)
+        if leader is not None and leader is not job:
+            if leader.digest in self.outcome:
+                self._share(job, self.outcome[leader.digest], cached=False)
+            else:
+                self.followers.setdefault(leader.digest, []).append(job)
+            return True
+        if sent != job.digest:
+            hit = self.s.cache.get_results([result_key(*self.key_prefix, sent)])
+            if hit:
+                self._share(job, next(iter(hit.values())), cached=True)
+                return True
+        self.sent_by[sent] = job
+        return False
 
     def _note_connection(self, res: object) -> None:
         """Stop a run against a server that is not there, instead of retrying each row.
@@ -149,12 +189,13 @@ class Run:
         for job in self.jobs:
             if self.stop is not None or self.fatal is not None:
                 break
+            sent = job.digest
             try:
-                img: PreparedImage | ImageTagsError = await asyncio.to_thread(
-                    prepare_job, job, validate)
+                img: PreparedImage | ImageTagsError
+                img, sent = await asyncio.to_thread(_prepare_and_digest, job, validate)
             except ImageTagsError as exc:
                 img = exc
-            await queue.put((job, img))
+            await queue.put((job, img, sent))
         await queue.put(None)
 
     def _cost(self, n: int) -> float:
@@ -276,10 +317,10 @@ class Run:
             batch: list[tuple[Job, PreparedImage]] = []
             item = await queue.get()
             while item is not None:
-                job, img = item
+                job, img, sent = item
                 if isinstance(img, ImageTagsError):
                     self._finish(job, img)
-                else:
+                elif not self._same_upload(job, sent):
                     batch.append((job, img))
                 if len(batch) >= be.max_batch or queue.empty() or self.fatal is not None:
                     break
@@ -311,6 +352,12 @@ class Run:
 def prepare_job(job: Job, validate: bool) -> PreparedImage:
     data = _images.read_bytes(job.value, source=job.source)
     return _images.prepare(data, source=job.source, digest=job.digest, validate=validate)
+
+
+def _prepare_and_digest(job: Job, validate: bool) -> tuple[PreparedImage, str]:
+    """The prepared image and the digest of the bytes that will be sent."""
+    img = prepare_job(job, validate)
+    return img, (_images.sha256(img.data) if img.converted else job.digest)
 
 
 def run_in_thread(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -18,7 +18,8 @@ A reservation is a row of its own, committed in the same transaction as the
 balance change, so it survives the process: a server killed mid-request (SIGKILL,
 the OOM killer, a power cut) leaves its reservations open, and the next server on
 the same file refunds them before it answers anything (:meth:`KeyStore.claim_for_serving`).
-Settling deletes the row and keeps the credit spent.
+Settling deletes the row and keeps the credit spent; the server settles once the
+answer has left.
 
 Only one server may use a database at a time: the per-key rate limit is counted in
 the server's memory, so two servers would each grant the full limit, and a starting
@@ -324,16 +325,14 @@ class KeyStore:
         with self._tx() as conn:
             conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
 
-    def refund(self, reservation: Reservation, *, settled: bool = False) -> int | None:
-        """Give the credits of ``reservation`` back; the key's credits after it.
+    def refund(self, reservation: Reservation) -> int | None:
+        """Give the credits of an open ``reservation`` back; the key's credits after it.
 
-        An open reservation is refunded at most once (None if it was already closed).
-        ``settled=True`` gives back a charge already settled, for an answer that
-        could not be delivered after all.
+        Refunded at most once: None if the reservation was already closed.
         """
         with self._write() as conn:
-            if not settled and not conn.execute("DELETE FROM reservations WHERE id = ? RETURNING id",
-                                                (reservation.id,)).fetchall():
+            if not conn.execute("DELETE FROM reservations WHERE id = ? RETURNING id",
+                                (reservation.id,)).fetchall():
                 return None
             rows = conn.execute(
                 "UPDATE keys SET credits = credits + :n, used = MAX(used - 1, 0) WHERE id = :id "

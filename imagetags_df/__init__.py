@@ -7,9 +7,10 @@
 >>> "cat" in out.loc[0, "tags"]
 True
 
-Backends: the ImageDescriber API (``backend="imagedescriber"``, needs a key) or
-the embedded offline tagger (``backend="local"``); ``"auto"`` picks the API when
-a key is set. Results are cached on disk by image content.
+Backends: the ImageDescriber API (``backend="imagedescriber"``, needs a key),
+the embedded offline tagger (``backend="local"``), or a vision-language model behind
+any OpenAI-compatible server (``backend="openai"`` / ``"ollama"``, with ``model=``);
+``"auto"`` picks the API when a key is set. Results are cached on disk by image content.
 """
 
 from __future__ import annotations
@@ -33,14 +34,19 @@ from ._exceptions import (
     InsufficientCreditsError,
     InternalServerError,
     InvalidImageFormatError,
+    InvalidOutputError,
     InvalidParameterError,
+    ModelCapabilityError,
+    ModelNotFoundError,
     RateLimitError,
+    ServerUnreachableError,
     UnsupportedImageError,
     UploadFailedError,
 )
 from ._types import Estimate, PreparedImage, RateLimit, TagResult
 from .backends import Backend, register_backend, resolve_backend
 from .backends.imagedescriber import AsyncImageDescriberClient, ImageDescriberClient
+from .backends.openai import OpenAICompatibleBackend
 from .engine import RESULT_COLUMNS, estimate, generate
 
 _cluster.install_accessor()  # DataFrame.imagetags on Dask, when and if dask.dataframe is imported
@@ -57,4 +63,6 @@ __all__ = [
     "APIError", "AuthenticationError", "RateLimitError", "InvalidParameterError",
     "InsufficientCreditsError", "ContentBlockedError", "InvalidImageFormatError", "UploadFailedError",
     "InternalServerError", "APIConnectionError", "APITimeoutError",
+    "OpenAICompatibleBackend", "ModelNotFoundError", "ModelCapabilityError", "InvalidOutputError",
+    "ServerUnreachableError",
 ]

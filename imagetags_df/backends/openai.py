@@ -23,6 +23,7 @@ alone when a server refuses it, and the fallback is kept for the rest of the run
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import re
@@ -317,8 +318,6 @@ class OpenAICompatibleBackend(Backend):
             raise ConfigurationError(f"lang {lang!r} is not supported; use one of {', '.join(C.LANGUAGES)}")
         data, mime, w, h = await asyncio.to_thread(vlm_image.shrink, image, self.max_side)
         self.stats.add(image, data, w, h)
-        import base64
-
         url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
         tokens_in = tokens_out = 0
         previous: str | None = None

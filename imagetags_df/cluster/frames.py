@@ -161,10 +161,7 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
             todo.append(Job(digest=digest, value=value, source=source, rows=[i]))
     run = Run(settings, todo, Progress(len(todo), False, be.name))
     if run.pacer is not None:
-        # A backend builds its connection on its first batch; an empty one builds it now, so
-        # the first paced call is not late by that (a quarter second), landing the next
-        # call, on time, too close behind it for a short rate-limit window.
-        run_in_thread(lambda: be.tag_batch([], lang))
+        _warm(be, lang)
         if make_state is not None:
             run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=make_state())
     if todo:
@@ -194,6 +191,25 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
                          "t_exc": _obj(excs),
                          "opart": jobs["part"].astype("int64").reset_index(drop=True),
                          "orow": jobs["row"].astype("int64").reset_index(drop=True)})
+
+
+def _warm(be: Any, lang: str) -> None:
+    """Do a backend's one-off start-up work before its first slot is claimed.
+
+    A slot is a send time. Start-up paid after it (building the HTTP client, and
+    the async-I/O modules httpx imports on its first request: a quarter second on
+    a busy machine) makes that call late, and the next one, on time, lands too
+    close behind it for a short rate-limit window. An empty batch builds the
+    client without sending anything.
+    """
+    import importlib
+
+    run_in_thread(lambda: be.tag_batch([], lang))
+    for name in ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.to_thread"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def _one_thread_per_task(be: Any) -> None:

@@ -246,9 +246,18 @@ def finish_partition(pdf: pd.DataFrame, scanned: pd.DataFrame, back: pd.DataFram
             run.outcome[digest] = TagResult.from_json(json.loads(res))
         elif isinstance(exc, ImageTagsError):
             run.outcome[digest] = exc
-        if hit:
+        else:
+            continue
+        if hit is True:
             late_hits.add(digest)
         owners[digest] = (int(opart), int(orow))
+    # A scan computed again after a worker died sees as cached what its first computation
+    # sent to be tagged, so the tagged frame may lack a row this partition waits for; its
+    # result is then in the cache it was stored in.
+    lost = {d for pos, d in enumerate(digests)
+            if d is not None and pos not in errors and d not in results and d not in run.outcome}
+    if lost:
+        results.update(_from_cache(opts, lost))
     if len(digests) != n:
         raise ConfigurationError(f"internal: partition has {n} rows but its scan {len(digests)}")
     sources = [None if is_missing(v) else source_name(v, label, pos)
@@ -270,6 +279,16 @@ def finish_partition(pdf: pd.DataFrame, scanned: pd.DataFrame, back: pd.DataFram
     out["credits_used"] = pd.Series(credits, index=out.index, dtype=float)
     out["cached"] = pd.Series(cached, index=out.index, dtype=bool)
     return out
+
+
+def _from_cache(opts: Options, digests: set[str]) -> dict[str, TagResult]:
+    settings = opts.settle()
+    try:
+        identity, lang = settings.backend.cache_identity(), settings.lang
+        hits = settings.cache.get_results([result_key(identity, lang, d) for d in digests])
+        return {d: hits[result_key(identity, lang, d)] for d in digests if result_key(identity, lang, d) in hits}
+    finally:
+        settings.cache.close()
 
 
 def _shares_client_cache(opts: Options, settings: RunSettings) -> bool:

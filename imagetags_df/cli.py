@@ -375,8 +375,9 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     """Tag image files and folders (JPEG, PNG, WebP; GIF, BMP, TIFF, HEIC/HEIF, AVIF are converted).
 
     Folders are read for files with an image extension; hidden files are
-    skipped. Results come from the same cache, pacing and retries as the
-    library's generate().
+    skipped, and one line on stderr names the other files and (without -r)
+    the sub-folders passed over. Results come from the same cache, pacing and
+    retries as the library's generate().
     """
     kwargs = _generate_kwargs(**run)
     search = export.search_images(paths, recursive=recursive)

@@ -368,6 +368,10 @@ def test_error_messages_speak_flags_while_the_library_keeps_its_words(tmp_path):
     assert "--model only apply to --backend openai or ollama" in wrong.stderr
     for proc in (no_key, blank, no_model, wrong):
         assert not [w for w in (*PYTHON_SPEAK, 'model="', "model=") if w in proc.stderr], proc.stderr
+    served = CliRunner().invoke(cli.main, ["serve", "--db", str(tmp_path / "k.sqlite3"), "--backend", "ollama"])
+    assert served.exit_code == 1 and "--backend ollama needs a model: pass --model" in served.output
+    assert "--rate-limit 'fast' is not understood" in CliRunner().invoke(
+        cli.main, ["serve", "--db", str(tmp_path / "k.sqlite3"), "--backend", "local", "--rate-limit", "fast"]).output
     # The Python API is unchanged: it names its own arguments.
     with pytest.raises(ConfigurationError, match='(?s)Pass api_key=.*backend="local"'):
         generate(pd.DataFrame({"path": ["x.jpg"]}), backend="imagedescriber", cache_dir=False)

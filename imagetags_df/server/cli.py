@@ -135,7 +135,9 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, model: str |
                          cors_origins=cors_origins, limits=limits, decode_budget=decode_memory * 2**20)
     except ConfigurationError as exc:
         store.release_serving()
-        raise click.ClickException(str(exc)) from None
+        from ..cli import cli_wording  # here, not at the top: imagetags_df.cli imports this module
+
+        raise click.ClickException(cli_wording(str(exc))) from None
     if refunded:
         click.echo(f"refunded {refunded} credit reservation(s) left open by a server that stopped mid-request",
                    err=True)

@@ -32,6 +32,10 @@ SERVER_MAX_BODY_BYTES = SERVER_MAX_IMAGE_BYTES * 4 // 3 * 80 // 76 + 64 * 1024
 #: file named .jpg would otherwise be read whole into memory. Real photos, even
 #: 100-megapixel TIFFs, stay well under it; ``max_file_bytes=`` raises it.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+ENV_MAX_FILE_BYTES = "IMAGETAGS_MAX_FILE_BYTES"
+#: Bytes the scan may keep of the files it reads to hash, so the tag phase need not
+#: read them again; files past it are read a second time (and checked unchanged).
+READ_ONCE_BYTES = 256 * 1024 * 1024
 
 #: Pillow's decompression-bomb guard: refuse images with more pixels than this.
 MAX_IMAGE_PIXELS = 100_000_000

@@ -95,7 +95,8 @@ class ImageTagsAccessor:
                  on_error: Literal["record", "raise"] = "record", progress: bool = True,
                  timeout: float | None = None, ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
-                 max_side: int | None = None, max_tokens_budget: int | None = None) -> pd.DataFrame:
+                 max_side: int | None = None, max_tokens_budget: int | None = None,
+                 max_file_bytes: int | None = None) -> pd.DataFrame:
         """Tag every image in ``df[col]``: ``df.imagetags.generate(...)`` is
         ``imagetags_df.generate(df, ...)``.
 
@@ -109,7 +110,8 @@ class ImageTagsAccessor:
             cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
             max_retries=max_retries, max_credits=max_credits, on_error=on_error,
             progress=progress, timeout=timeout, ocr=ocr, model=model, labels=labels,
-            instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget)
+            instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget,
+            max_file_bytes=max_file_bytes)
 
     @_adapts(engine.estimate, DATAFRAME_METHODS)
     def estimate(self, col: str = "path", lang: str = C.DEFAULT_LANG, *,
@@ -119,7 +121,7 @@ class ImageTagsAccessor:
                  ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
                  max_side: int | None = None, check_images: bool = True, time_sample: int = 0,
-                 **_ignored: Any) -> Estimate:
+                 max_file_bytes: int | None = None, **_ignored: Any) -> Estimate:
         """What :meth:`generate` would cost, calling nothing: ``df.imagetags.estimate(...)``
         is ``imagetags_df.estimate(df, ...)``.
 
@@ -132,7 +134,7 @@ class ImageTagsAccessor:
             self._obj, col=col, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
             cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, model=model, labels=labels,
             instructions=instructions, max_side=max_side, check_images=check_images,
-            time_sample=time_sample, **_ignored)
+            time_sample=time_sample, max_file_bytes=max_file_bytes, **_ignored)
 
     # --- analysis ----------------------------------------------------------------------
 
@@ -287,7 +289,8 @@ class ImageTagsSeriesAccessor:
                  on_error: Literal["record", "raise"] = "record", progress: bool = True,
                  timeout: float | None = None, ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
-                 max_side: int | None = None, max_tokens_budget: int | None = None) -> pd.DataFrame:
+                 max_side: int | None = None, max_tokens_budget: int | None = None,
+                 max_file_bytes: int | None = None) -> pd.DataFrame:
         """Tag every image of the Series; returns a frame with the Series as a column.
 
         >>> paths = pd.Series(["data/samples/coffee.jpg"], name="path")
@@ -301,7 +304,8 @@ class ImageTagsSeriesAccessor:
             cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
             max_retries=max_retries, max_credits=max_credits, on_error=on_error,
             progress=progress, timeout=timeout, ocr=ocr, model=model, labels=labels,
-            instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget)
+            instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget,
+            max_file_bytes=max_file_bytes)
 
     @_adapts(engine.estimate, SERIES_METHODS)
     def estimate(self, lang: str = C.DEFAULT_LANG, *, backend: str | Backend = "auto",
@@ -310,7 +314,7 @@ class ImageTagsSeriesAccessor:
                  ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
                  max_side: int | None = None, check_images: bool = True, time_sample: int = 0,
-                 **_ignored: Any) -> Estimate:
+                 max_file_bytes: int | None = None, **_ignored: Any) -> Estimate:
         """What :meth:`generate` would cost, calling nothing.
 
         >>> pd.Series(["data/samples/coffee.jpg"]).imagetags.estimate(
@@ -322,7 +326,7 @@ class ImageTagsSeriesAccessor:
             frame, col=name, lang=lang, backend=backend, api_key=api_key, base_url=base_url,
             cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, model=model, labels=labels,
             instructions=instructions, max_side=max_side, check_images=check_images,
-            time_sample=time_sample, **_ignored)
+            time_sample=time_sample, max_file_bytes=max_file_bytes, **_ignored)
 
     # --- analysis of a Series of tag lists -----------------------------------------------
 

@@ -52,7 +52,8 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
              max_credits: float | None = None, on_error: Literal["record", "raise"] = "record",
              progress: bool = True, timeout: float | None = None, ocr: bool | None = None,
              model: str | None = None, labels: Sequence[str] | None = None, instructions: str | None = None,
-             max_side: int | None = None, max_tokens_budget: int | None = None) -> pd.DataFrame:
+             max_side: int | None = None, max_tokens_budget: int | None = None,
+             max_file_bytes: int | None = None) -> pd.DataFrame:
     """Tags, title and description for every image in ``df[col]``; returns a new DataFrame.
 
     The input's columns and index are kept; added columns are ``RESULT_COLUMNS``.
@@ -83,6 +84,9 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     * ``max_credits``: stop sending once the run would spend more; unsent rows say why.
     * ``on_error``: ``"record"`` (an ``error`` per row) or ``"raise"``.
     * ``progress``: a progress bar; ``ocr``: read text in the image (offline tagger).
+    * ``max_file_bytes``: image files bigger than this are refused unread, as row errors
+      (``IMAGETAGS_MAX_FILE_BYTES``; 64 MB). Only regular files are read: a FIFO or a
+      device named ``x.jpg`` is a row error too.
 
     >>> out = generate(pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"]}), backend="local",
     ...                progress=False)
@@ -94,7 +98,7 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
                       cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
                       max_retries=max_retries, max_credits=max_credits, on_error=on_error,
                       progress=progress, ocr=ocr, model=model, labels=labels, instructions=instructions,
-                      max_side=max_side, max_tokens_budget=max_tokens_budget)
+                      max_side=max_side, max_tokens_budget=max_tokens_budget, max_file_bytes=max_file_bytes)
     try:
         return _generate(df, series, col, settings)
     finally:
@@ -159,7 +163,7 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
              cache_dir: str | os.PathLike | bool | None = None, rate_limit: Any = None,
              ocr: bool | None = None, model: str | None = None, labels: Sequence[str] | None = None,
              instructions: str | None = None, max_side: int | None = None, check_images: bool = True,
-             time_sample: int = 0, **_ignored: Any) -> Estimate:
+             time_sample: int = 0, max_file_bytes: int | None = None, **_ignored: Any) -> Estimate:
     """What ``generate`` would do: rows, unique images, cached, calls, credits, time. Calls nothing.
 
     Unread files are read and hashed (that is how the cache is consulted), and the
@@ -181,7 +185,8 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     series = _column(df, col)
     settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,
                       rate_limit=rate_limit, progress=False, ocr=ocr, model=model, labels=labels,
-                      instructions=instructions, max_side=max_side, keyless=True)
+                      instructions=instructions, max_side=max_side, keyless=True,
+                      max_file_bytes=max_file_bytes)
     try:
         found = scan(series.tolist(), list(df.index), col, settings)
     finally:
@@ -190,7 +195,7 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     errors: dict[int, str] = {pos: str(e) for pos, e in found.errors.items()}
     jobs = found.jobs
     if check_images and jobs:
-        unreadable = _decode_check(jobs)
+        unreadable = _decode_check(jobs, settings.max_file_bytes)
         for job in jobs:
             if job.digest in unreadable:
                 errors.update((pos, unreadable[job.digest]) for pos in job.rows)
@@ -219,13 +224,14 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     )
 
 
-def _decode_check(jobs: Sequence[Any]) -> dict[str, str]:
+def _decode_check(jobs: Sequence[Any], max_file_bytes: int) -> dict[str, str]:
     """digest -> message for every job whose image cannot be decoded."""
     from concurrent.futures import ThreadPoolExecutor
 
     def one(job: Any) -> tuple[str, str | None]:
         try:
-            _images.check(job.value, source=job.source)
+            _images.check(job.data if job.data is not None else job.value, source=job.source,
+                          max_file_bytes=max_file_bytes)
         except ImageTagsError as exc:
             return job.digest, str(exc)
         return job.digest, None

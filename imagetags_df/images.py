@@ -353,7 +353,7 @@ def prepare(data: bytes, *, source: str, digest: str | None = None, validate: bo
                          width=w, height=h, converted=True)
 
 
-def check(value: ImageInput, *, source: str | None = None) -> None:
+def check(value: ImageInput, *, source: str | None = None, max_file_bytes: int = C.MAX_FILE_BYTES) -> None:
     """Raise the :class:`ImageError` a run would meet on ``value``; keep nothing.
 
     Reads and decodes the image as :func:`prepare` would (JPEG at 1/8 scale, which
@@ -361,7 +361,7 @@ def check(value: ImageInput, *, source: str | None = None) -> None:
     before a run rather than during it.
     """
     name = source or describe(value)
-    img = _open(read_bytes(value, source=name), name)
+    img = _open(read_bytes(value, source=name, max_file_bytes=max_file_bytes), name)
     _decode(img, name, cheap=True)
 
 

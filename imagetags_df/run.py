@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -26,6 +27,7 @@ from ._exceptions import (
     APIError,
     AuthenticationError,
     BudgetExceededError,
+    ImageError,
     ImageTagsError,
     InsufficientCreditsError,
     RateLimitError,
@@ -192,7 +194,8 @@ class Run:
             sent = job.digest
             try:
                 img: PreparedImage | ImageTagsError
-                img, sent = await asyncio.to_thread(_prepare_and_digest, job, validate)
+                img, sent = await asyncio.to_thread(_prepare_and_digest, job, validate,
+                                                    self.s.max_file_bytes)
             except ImageTagsError as exc:
                 img = exc
             await queue.put((job, img, sent))
@@ -245,7 +248,10 @@ class Run:
             attempt = 0
             pending = batch
             while pending:
-                results = await be.tag_batch([img for _, img in pending], self.s.lang)
+                try:
+                    results = await be.tag_batch([img for _, img in pending], self.s.lang)
+                except Exception as exc:  # noqa: BLE001 - a backend bug fails its rows, not the run
+                    results = [exc] * len(pending)
                 retry: list[tuple[Job, PreparedImage]] = []
                 wait = 0.0
                 for (job, img), res in zip(pending, results):
@@ -349,14 +355,21 @@ class Run:
             task.add_done_callback(tasks.discard)
 
 
-def prepare_job(job: Job, validate: bool) -> PreparedImage:
-    data = _images.read_bytes(job.value, source=job.source)
+def prepare_job(job: Job, validate: bool, max_file_bytes: int = C.MAX_FILE_BYTES) -> PreparedImage:
+    """Prepare from the bytes the scan kept, else read the file again (and check it is unchanged)."""
+    data, job.data = job.data, None  # prepared once: let the bytes go
+    if data is None:
+        data = _images.read_bytes(job.value, source=job.source, max_file_bytes=max_file_bytes)
+        if isinstance(job.value, (str, os.PathLike)) and _images.sha256(data) != job.digest:
+            # Tagging these bytes would file the answer under the old content's digest.
+            raise ImageError(f"{job.source}: the file changed during the run; run again to tag its new "
+                             "content", source=job.source)
     return _images.prepare(data, source=job.source, digest=job.digest, validate=validate)
 
 
-def _prepare_and_digest(job: Job, validate: bool) -> tuple[PreparedImage, str]:
+def _prepare_and_digest(job: Job, validate: bool, max_file_bytes: int) -> tuple[PreparedImage, str]:
     """The prepared image and the digest of the bytes that will be sent."""
-    img = prepare_job(job, validate)
+    img = prepare_job(job, validate, max_file_bytes)
     return img, (_images.sha256(img.data) if img.converted else job.digest)
 
 

@@ -9,11 +9,13 @@ error here, named after their own row and file.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _constants as C
 from . import images as _images
 from ._exceptions import ImageError, ImageTagsError
 from ._types import TagResult
@@ -29,6 +31,9 @@ class Job:
     value: Any  # the first row's input (path, bytes or PIL image)
     source: str
     rows: list[int] = field(default_factory=list)
+    #: The bytes the scan read to hash, when it could keep them: the tag phase then
+    #: prepares from them instead of reading the file again.
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -83,15 +88,24 @@ def scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunSe
             memo[path] = ""  # claimed: the same path later in the column waits for this read
             to_read.append((pos, path, st))
 
+    kept: dict[str, bytes] = {}  # digest -> bytes read, for the tag phase (bounded)
+    room = [C.READ_ONCE_BYTES]
+    lock = threading.Lock()
+
     def digest_of(item: tuple[int, str, os.stat_result | None]) -> tuple[int, str | ImageTagsError]:
         pos, path, st = item
         value = values[pos]
         name = source_name(value, labels[pos], pos)
         try:
-            data = _images.read_bytes(value, source=name)
+            data = _images.read_bytes(value, source=name, max_file_bytes=settings.max_file_bytes)
         except ImageTagsError as exc:
             return pos, exc
         digest = _images.sha256(data)
+        if path:  # bytes and PIL images are in memory anyway
+            with lock:
+                if len(data) <= room[0] and digest not in kept:
+                    kept[digest] = data
+                    room[0] -= len(data)
         if path and st is not None:
             cache.set_hash(path, st, digest)
         return pos, digest
@@ -135,7 +149,7 @@ def scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunSe
             job.rows.append(pos)
             continue
         jobs[digest] = Job(digest=digest, value=values[pos], source=source_name(values[pos], labels[pos], pos),
-                           rows=[pos])
+                           rows=[pos], data=kept.pop(digest, None))
     sources = [None if _images.is_missing(v) else source_name(v, labels[pos], pos)
                for pos, v in enumerate(values)]
     return Scan(n=n, digests=digests, errors=errors, results=results, jobs=list(jobs.values()),

@@ -6,6 +6,7 @@ environment variable and no loose keyword argument.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +32,7 @@ class RunSettings:
     on_error: Literal["record", "raise"]
     progress: bool
     max_tokens_budget: int | None = None
+    max_file_bytes: int = C.MAX_FILE_BYTES
 
 
 def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_key: str | None = None,
@@ -39,7 +41,8 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
            max_credits: float | None = None, on_error: str = "record", progress: bool = True,
            ocr: bool | None = None, model: str | None = None, labels: Any = None,
            instructions: str | None = None, max_side: int | None = None,
-           max_tokens_budget: int | None = None, keyless: bool = False) -> RunSettings:
+           max_tokens_budget: int | None = None, keyless: bool = False,
+           max_file_bytes: int | None = None) -> RunSettings:
     """Validate options and build the backend and cache. Raises ConfigurationError.
 
     ``keyless``: settle for pricing only; the API backend needs no key (see ``resolve_backend``).
@@ -61,6 +64,7 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
         if isinstance(labels, str) or not all(isinstance(x, str) for x in labels):
             raise ConfigurationError('labels must be a list of strings, e.g. labels=["scratch", "dent"]')
         labels = list(labels)
+    file_cap = _max_file_bytes(max_file_bytes)
     rate = RateLimit.parse(rate_limit) if rate_limit is not None else None
     be = resolve_backend(backend, api_key=api_key, base_url=base_url, timeout=timeout,
                          rate_limit=rate, ocr=ocr, model=model, labels=labels, instructions=instructions,
@@ -85,4 +89,22 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
         on_error=on_error,  # type: ignore[arg-type]
         progress=progress,
         max_tokens_budget=max_tokens_budget,
+        max_file_bytes=file_cap,
     )
+
+
+def _max_file_bytes(value: int | None) -> int:
+    """The size cap for image files: the argument, else ``$IMAGETAGS_MAX_FILE_BYTES``, else 64 MB."""
+    where = "max_file_bytes"
+    raw: object = value
+    if value is None:
+        raw, where = os.environ.get(C.ENV_MAX_FILE_BYTES), f"${C.ENV_MAX_FILE_BYTES}"
+        if raw is None or not str(raw).strip():
+            return C.MAX_FILE_BYTES
+        try:
+            raw = int(str(raw).strip())
+        except ValueError:
+            raise ConfigurationError(f"{where} must be a whole number of bytes, not {raw!r}") from None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ConfigurationError(f"{where} must be a positive whole number of bytes, not {raw!r}")
+    return raw

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from conftest import API_KEY, make_photo
 
-from imagetags_df import images
+from imagetags_df import ConfigurationError, images
+from imagetags_df import _constants as C
 from imagetags_df._exceptions import ImageTooLargeError, UnsupportedImageError
 
 
@@ -88,3 +89,46 @@ def test_hostile_paths_are_row_errors_and_the_run_goes_on(tmp_path, api, cache_d
                                         ("sparse.jpg", "2,147,483,648 bytes")], 1):
         assert name in out.error[i] and words in out.error[i], out.error[i]
     assert api.count() == 1
+
+
+def test_max_file_bytes_is_an_option_of_the_run(tmp_path, api, cache_dir, monkeypatch):
+    small = make_photo(tmp_path / "small.jpg", size=(64, 48))
+    big = make_photo(tmp_path / "big.jpg", size=(640, 480), seed=3)
+    cap = (small.stat().st_size + big.stat().st_size) // 2
+    df = pd.DataFrame({"path": [str(small), str(big)]})
+    opts = dict(backend="imagedescriber", api_key=API_KEY, base_url=api.url, cache_dir=cache_dir,
+                rate_limit="600/min", progress=False)
+    out = df.imagetags.generate(max_file_bytes=cap, **opts)
+    assert out.ok.tolist() == [True, False]
+    assert f"big.jpg: the file is {big.stat().st_size:,} bytes, over the {cap:,}-byte limit" in out.error[1]
+    est = df.imagetags.estimate(max_file_bytes=cap, **opts)
+    assert est.invalid == 1 and "big.jpg" in est.errors[1]
+    monkeypatch.setenv("IMAGETAGS_MAX_FILE_BYTES", str(cap))  # the environment, when no argument
+    assert df.imagetags.generate(**opts).ok.tolist() == [True, False]
+    assert df.imagetags.generate(max_file_bytes=10 ** 6, **opts).ok.all()  # the argument wins
+    for bad in (0, -5, "big", 1.5):
+        with pytest.raises(ConfigurationError, match="max_file_bytes"):
+            df.imagetags.generate(max_file_bytes=bad, **opts)
+    monkeypatch.setenv("IMAGETAGS_MAX_FILE_BYTES", "64MB")
+    with pytest.raises(ConfigurationError, match="IMAGETAGS_MAX_FILE_BYTES"):
+        df.imagetags.generate(**opts)
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_each_file_is_read_once(tmp_path, api, cache_dir, monkeypatch, keep):
+    photos = [make_photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(6)]
+    reads: list[str] = []
+    real = images.read_file
+
+    def counting(path, **kw):  # the real read, counted
+        reads.append(os.fspath(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr(images, "read_file", counting)
+    if not keep:  # no room to keep bytes: the tag phase reads again, and checks nothing changed
+        monkeypatch.setattr(C, "READ_ONCE_BYTES", 0)
+    df = pd.DataFrame({"path": [str(p) for p in photos] + [str(photos[0])]})
+    out = df.imagetags.generate(backend="imagedescriber", api_key=API_KEY, base_url=api.url,
+                                cache_dir=cache_dir, rate_limit="600/min", progress=False)
+    assert out.ok.all() and api.count() == 6
+    assert sorted(reads) == sorted([str(p) for p in photos] * (1 if keep else 2))

@@ -48,3 +48,23 @@ def test_ok_column_tells_success_from_every_kind_of_failure(tmp_path, api, cache
     assert out[~out.ok].error.notna().all()
     again = _run([*photos, missing, notes, photos[0]], api, cache_dir)
     assert again.ok.tolist() == out.ok.tolist() and again.cached.sum() == 3
+
+
+def test_a_backend_that_raises_fails_its_rows_with_a_reason(tmp_path, cache_dir):
+    from imagetags_df import Backend
+
+    class Broken(Backend):
+        name = "broken"
+
+        def cache_identity(self) -> str:
+            return "broken"
+
+        async def tag_batch(self, images, lang):
+            raise RuntimeError("model file missing")
+
+    photos = [make_photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(2)]
+    out = pd.DataFrame({"path": [str(p) for p in photos]}).imagetags.generate(
+        backend=Broken(), cache_dir=cache_dir, progress=False)
+    assert not out.ok.any()
+    for pos, path in enumerate(photos):
+        assert out.error[pos] == f"{path}: RuntimeError: model file missing", out.error[pos]

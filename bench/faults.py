@@ -4,8 +4,8 @@ Each section runs a real failure against real processes on 127.0.0.1 and prints
 what was charged against what was delivered; every difference must be 0.
 
 * ``server_crash``: ``imagetags serve`` (the offline tagger, real sample photos)
-  under a steady load from concurrent clients is killed with SIGKILL while a batch
-  is being tagged, then started again on the same key database. Credits charged
+  under a steady load from concurrent clients is killed with SIGKILL while requests
+  hold credit reservations (being tagged), then started again on the same key database. Credits charged
   (read from the database after the restart) against answers the clients received.
 
 Every loop is bounded in requests and seconds.
@@ -71,10 +71,12 @@ def _credits(db: Path, key_id: int) -> tuple[int, int]:
     return info.credits, len(KeyStore(db).open_reservations())
 
 
-async def _load(port: int, key: str, bodies: list[bytes], proc: subprocess.Popen, *, clients: int,
-                kill_after: int, quiet: float, time_cap: float) -> tuple[int, int]:
-    """Clients post photos in a loop; SIGKILL once ``kill_after`` answers have arrived, a
-    moment after one did (the next batch is then being tagged). (received, sent)."""
+async def _load(port: int, key: str, bodies: list[bytes], proc: subprocess.Popen, db: Path, *, clients: int,
+                kill_after: int, min_open: int, time_cap: float) -> tuple[int, int]:
+    """Clients post photos in a loop; SIGKILL once ``kill_after`` answers have arrived and
+    at least ``min_open`` requests hold a reservation (are being tagged). (received, sent)."""
+    from imagetags_df.server.keystore import KeyStore
+
     received = sent = 0
     enough = asyncio.Event()
     stop_at = time.monotonic() + time_cap
@@ -99,8 +101,12 @@ async def _load(port: int, key: str, bodies: list[bytes], proc: subprocess.Popen
 
     tasks = [asyncio.create_task(client(n)) for n in range(clients)]
     await asyncio.wait_for(enough.wait(), time_cap)
-    await asyncio.sleep(quiet)
+    store = KeyStore(db)
+    deadline = time.monotonic() + 10
+    while len(store.open_reservations()) < min_open and time.monotonic() < deadline:
+        await asyncio.sleep(0.002)
     os.kill(proc.pid, signal.SIGKILL)
+    store.close()
     await asyncio.wait_for(asyncio.gather(*tasks), 120)
     return received, sent
 
@@ -120,8 +126,8 @@ def server_crash(args: argparse.Namespace) -> int:
         proc = _start_server(db, port, log)
         t0 = time.perf_counter()
         try:
-            received, sent = asyncio.run(_load(port, key, bodies, proc, clients=args.clients,
-                                               kill_after=args.kill_after, quiet=args.quiet,
+            received, sent = asyncio.run(_load(port, key, bodies, proc, db, clients=args.clients,
+                                               kill_after=args.kill_after, min_open=args.min_open,
                                                time_cap=args.time_cap))
         finally:
             proc.kill()
@@ -151,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="run only this section (repeatable)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (server_crash)")
     parser.add_argument("--kill-after", type=int, default=24, help="answers received before the SIGKILL")
-    parser.add_argument("--quiet", type=float, default=0.05,
-                        help="seconds from the last answer counted to the SIGKILL")
+    parser.add_argument("--min-open", type=int, default=4,
+                        help="requests holding a credit reservation (being tagged) at the SIGKILL")
     parser.add_argument("--time-cap", type=float, default=120.0, help="seconds of load at most")
     args = parser.parse_args(argv)
     differences = {name: SECTIONS[name](args) for name in (args.only or SECTIONS)}

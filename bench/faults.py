@@ -7,11 +7,16 @@ what was charged against what was delivered; every difference must be 0.
   under a steady load from concurrent clients is killed with SIGKILL while requests
   hold credit reservations (being tagged), then started again on the same key database. Credits charged
   (read from the database after the restart) against answers the clients received.
+* ``client_interrupt``: ``generate`` in a child process against a loopback API whose
+  every call takes 3 s gets SIGINT (Ctrl-C) with calls in flight, once while images
+  are still being paced out and once after every call has been sent. Calls the server
+  charged for against rows a re-run finds cached.
 
 Every loop is bounded in requests and seconds.
 
     python bench/faults.py                      # every section
     python bench/faults.py --only server_crash --clients 12 --kill-after 24
+    python bench/faults.py --only client_interrupt --images 16 --latency 3
 """
 
 from __future__ import annotations
@@ -148,7 +153,86 @@ def server_crash(args: argparse.Namespace) -> int:
     return charged - received
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"server_crash": server_crash}
+_GENERATE = """
+import sys
+import pandas as pd
+import imagetags_df
+url, cache, key, rate, *paths = sys.argv[1:]
+imagetags_df.generate(pd.DataFrame({"path": paths}), backend="imagedescriber", api_key=key, base_url=url,
+                      cache_dir=cache, rate_limit=rate, max_concurrency=len(paths), progress=False)
+"""
+
+
+def _distinct_photos(folder: Path, n: int) -> list[str]:
+    """n distinct images: the sample photos, then noisy variants of them."""
+    from PIL import Image
+
+    photos = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    out: list[str] = []
+    for i in range(n):
+        src = photos[i % len(photos)]
+        if i < len(photos):
+            out.append(str(src))
+            continue
+        img = Image.open(src).convert("RGB")
+        img.putpixel((i % img.width, 0), (i % 256, 0, 0))  # one pixel: new bytes, new image
+        path = folder / f"variant_{i}.jpg"
+        img.save(path, quality=90)
+        out.append(str(path))
+    return out
+
+
+def _interrupt_once(phase: str, paths: list[str], latency: float, folder: Path) -> tuple[int, int, str, float]:
+    """SIGINT a run with calls in flight; (calls charged, rows cached on the re-run, last line, seconds to exit)."""
+    import pandas as pd
+
+    from imagetags_df.testing import FakeImageDescriber
+
+    key = "sk-bench-faults"
+    cache = folder / f"cache-{phase}"
+    # "sending": 2 calls/s, so Ctrl-C lands while images are still being paced out;
+    # "all-sent": every call goes out at once and the engine only waits for answers.
+    rate = "120/min" if phase == "sending" else "100000/min"
+    with FakeImageDescriber(keys={key}, latency=latency) as api:
+        proc = subprocess.Popen([sys.executable, "-c", _GENERATE, api.url, str(cache), key, rate, *paths],
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (phase == "sending" and api.count("ok") >= 1 and api.in_flight() >= 2) or \
+                    (phase == "all-sent" and api.in_flight() >= len(paths)):
+                break
+            time.sleep(0.02)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        exit_s = time.perf_counter() - t0
+        while api.in_flight() and time.monotonic() < deadline:  # what the server still answers is charged
+            time.sleep(0.05)
+        charged = api.count("ok")
+        again = pd.DataFrame({"path": paths}).imagetags.generate(
+            backend="imagedescriber", api_key=key, base_url=api.url, cache_dir=cache,
+            rate_limit="100000/min", max_concurrency=len(paths), progress=False)
+    last = err.strip().splitlines()[-1] if err.strip() else "(no message)"
+    return charged, int(again.cached.sum()), last, exit_s
+
+
+def client_interrupt(args: argparse.Namespace) -> int:
+    """Ctrl-C a run with slow calls in flight; calls paid for vs results cached."""
+    total = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _distinct_photos(Path(tmp), args.images)
+        print(f"client_interrupt: {len(paths)} images, {args.latency:g} s per call, SIGINT with calls in flight")
+        for phase in ("sending", "all-sent"):
+            charged, cached, last, exit_s = _interrupt_once(phase, paths, args.latency, Path(tmp))
+            print(f"  {phase:9s} paid {charged:3d}  cached {cached:3d}  difference {charged - cached:3d}  "
+                  f"(exited {exit_s:.1f} s after SIGINT: {last.split(': ', 1)[-1]})")
+            total += abs(charged - cached)
+    print(f"  difference                    {total:6d}")
+    return total
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"server_crash": server_crash,
+                                                           "client_interrupt": client_interrupt}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-open", type=int, default=4,
                         help="requests holding a credit reservation (being tagged) at the SIGKILL")
     parser.add_argument("--time-cap", type=float, default=120.0, help="seconds of load at most")
+    parser.add_argument("--images", type=int, default=16, help="images in the interrupted run (client_interrupt)")
+    parser.add_argument("--latency", type=float, default=3.0, help="seconds per call (client_interrupt)")
     args = parser.parse_args(argv)
     differences = {name: SECTIONS[name](args) for name in (args.only or SECTIONS)}
     print("differences: " + ", ".join(f"{name} {diff}" for name, diff in differences.items())

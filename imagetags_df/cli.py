@@ -446,7 +446,11 @@ def _duration(seconds: float) -> str:
 
 
 def _estimate_text(est: Any) -> str:
-    if est.seconds_needed != est.seconds_needed:  # NaN: neither paced nor sampled
+    sampled = (f"{est.timed_sample} image{'s' if est.timed_sample != 1 else ''} tagged and cached "
+               "to time it") if est.timed_sample else ""
+    if est.calls_needed == 0:
+        time_line = "none: nothing left to tag" + (f" ({sampled})" if sampled else "")
+    elif est.seconds_needed != est.seconds_needed:  # NaN: neither paced nor sampled
         time_line = "not paced (no rate limit)"
     elif est.timed_sample:
         time_line = (f"{_duration(est.seconds_needed)} (timed on {est.timed_sample} image"

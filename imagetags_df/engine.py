@@ -210,9 +210,9 @@ def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
         sample = [series.iloc[job.rows[0]] for job in jobs[:time_sample]]
         options = dict(lang=lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,
                        ocr=ocr, model=model, labels=labels, instructions=instructions, max_side=max_side)
-        seconds = _timed_sample(sample, calls, options)
         sampled = len(sample)
         calls -= sampled
+        seconds = _timed_sample(sample, calls, options)
         cached += sampled
     unique = len(set(d for d in found.digests if d is not None))
     return Estimate(
@@ -241,10 +241,11 @@ def _decode_check(jobs: Sequence[Any], max_file_bytes: int) -> dict[str, str]:
         return {digest: msg for digest, msg in pool.map(one, jobs) if msg is not None}
 
 
-def _timed_sample(values: list[Any], calls: int, options: dict[str, Any]) -> float:
-    """Seconds a run of ``calls`` images would take, from tagging ``values`` (cached as a real run would).
+def _timed_sample(values: list[Any], remaining: int, options: dict[str, Any]) -> float:
+    """Seconds a run of the ``remaining`` images would take, from tagging ``values`` now.
 
-    The first image is timed alone: it pays for loading the models, which every
+    They are tagged through :func:`generate`, so they are cached as a real run's
+    would be. The first is timed alone: it pays for loading the models, which a
     run pays once; the others give the time per image.
     """
     import time
@@ -256,7 +257,8 @@ def _timed_sample(values: list[Any], calls: int, options: dict[str, Any]) -> flo
 
     first = timed(values[:1])
     if len(values) == 1:
-        return first * calls
+        return first * remaining  # start-up and work not told apart: errs on the long side
     per_image = timed(values[1:]) / (len(values) - 1)
-    startup = max(0.0, first - per_image)
-    return startup + per_image * calls
+    if remaining == 0:
+        return 0.0
+    return max(0.0, first - per_image) + per_image * remaining  # start-up once, then each image

@@ -228,6 +228,16 @@ def test_dry_run_times_the_offline_tagger_on_a_cached_sample(tmp_path):
     assert lines["calls needed"].strip() == "2"
     assert "timed on 3 images, which are now tagged and cached" in lines["time needed"]
     assert re.search(r"~\d+ (s|min)", lines["time needed"]), lines["time needed"]
+    # Three images, all sampled: nothing is left, and all three really were tagged.
+    few = tmp_path / "few"
+    few.mkdir()
+    for name in ("grass.jpg", "brick.jpg", "retina.jpg"):  # none of them cached yet
+        (few / name).write_bytes((samples / name).read_bytes())
+    done = run(["tag", str(few), "--backend", "local", "--dry-run", "--no-progress"], key=None)
+    assert "calls needed:   0" in done.stdout, done.stdout
+    assert "time needed:    none: nothing left to tag (3 images tagged and cached to time it)" in done.stdout
+    again = run(["tag", str(few), "--backend", "local", "--dry-run", "--no-progress"], key=None)
+    assert "images:         3 (3 unique, 3 cached, 0 unreadable)" in again.stdout
     # The sampled images were really tagged: the run reuses them.
     real = run(["tag", str(album), "--backend", "local", "--out", "-", "--no-progress"], key=None)
     rows = [json.loads(line) for line in real.stdout.splitlines()]

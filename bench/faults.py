@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import io
 import json
 import os
 import signal
@@ -116,13 +117,26 @@ async def _load(port: int, key: str, bodies: list[bytes], proc: subprocess.Popen
     return received, sent
 
 
+def _variant(photos: list[Path], i: int) -> bytes:
+    """Sample photo ``i % n`` cropped by a few pixels: other pixels, so the tagger's own
+    cache of analyses cannot answer it without tagging."""
+    from PIL import Image
+
+    with Image.open(photos[i % len(photos)]) as img:
+        shift = 1 + i // len(photos)
+        img = img.convert("RGB").crop((shift, shift, img.width - shift, img.height - shift))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
 def server_crash(args: argparse.Namespace) -> int:
     """SIGKILL ``imagetags serve`` mid-load, restart it; credits charged vs answers delivered."""
     from imagetags_df.server.keystore import KeyStore
 
     photos = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
-    bodies = [json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(p.read_bytes()).decode(),
-                          "lang": "en"}).encode() for p in photos]
+    bodies = [json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(_variant(photos, i)).decode(),
+                          "lang": "en"}).encode() for i in range(args.variants)]
     with tempfile.TemporaryDirectory() as tmp:
         db, log = Path(tmp) / "keys.sqlite3", Path(tmp) / "server.log"
         start = 100_000
@@ -144,7 +158,7 @@ def server_crash(args: argparse.Namespace) -> int:
         restarted.wait(timeout=60)
         left_after, open_after = _credits(db, info.id)
     charged = start - left_after
-    print(f"server_crash: {args.clients} clients, {len(photos)} sample photos, offline tagger; "
+    print(f"server_crash: {args.clients} clients, {args.variants} crops of {len(photos)} sample photos, offline tagger; "
           f"SIGKILL after {load_s:.1f} s with {sent - received} requests unanswered")
     print(f"  credits held at the kill      {start - left:6d}  ({open_at_kill} reservations open)")
     print(f"  credits charged after restart {charged:6d}  ({open_after} reservations open)")
@@ -243,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-after", type=int, default=24, help="answers received before the SIGKILL")
     parser.add_argument("--min-open", type=int, default=4,
                         help="requests holding a credit reservation (being tagged) at the SIGKILL")
+    parser.add_argument("--variants", type=int, default=256, help="distinct images posted (server_crash)")
     parser.add_argument("--time-cap", type=float, default=120.0, help="seconds of load at most")
     parser.add_argument("--images", type=int, default=16, help="images in the interrupted run (client_interrupt)")
     parser.add_argument("--latency", type=float, default=3.0, help="seconds per call (client_interrupt)")

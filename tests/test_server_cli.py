@@ -8,6 +8,7 @@ serves. The others use click's runner on the same commands.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
+from PIL import Image
 
 from imagetags_df import _constants as C
 from imagetags_df.server.cli import keys, serve
@@ -191,3 +193,56 @@ print(result.output)
     exit_code, _, output = done.stdout.partition("\n")
     assert exit_code == "1"
     assert 'pip install "imagetags-df[server]"' in output
+
+
+def test_serve_flags_reach_the_running_server(tmp_path):
+    """--header-timeout, --max-connections and --decode-memory as `imagetags serve` applies them."""
+    db = tmp_path / "keys.sqlite3"
+    key, _ = KeyStore(db).create("flags", 10)
+    port = free_port()
+    server = subprocess.Popen([*imagetags_command(), "serve", "--port", str(port), "--db", str(db),
+                               "--header-timeout", "0.5", "--max-connections", "3", "--decode-memory", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, server.communicate()[1]
+            assert time.monotonic() < deadline, "imagetags serve did not come up"
+            time.sleep(0.2)
+        # A connection that says nothing gets 408 once the header timeout has passed.
+        with socket.create_connection(("127.0.0.1", port)) as silent:
+            silent.settimeout(10)
+            started = time.monotonic()
+            answer = silent.recv(65536)
+            assert b" 408 " in answer.split(b"\r\n")[0] and time.monotonic() - started < 5
+        # Beyond three connections: 503 at once.
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        try:
+            time.sleep(0.1)
+            with socket.create_connection(("127.0.0.1", port)) as extra:
+                extra.settimeout(5)
+                assert b" 503 " in extra.recv(65536).split(b"\r\n")[0]
+        finally:
+            for sock in held:
+                sock.close()
+        time.sleep(0.2)
+        # A 1 MiB decode budget: a 1000x1000 PNG (17 MiB to decode) is refused from its header.
+        buf = io.BytesIO()
+        Image.new("RGB", (1000, 1000), "white").save(buf, "PNG")
+        r = httpx.post(f"http://127.0.0.1:{port}{C.GENERATE_TAGS_PATH}", timeout=30,
+                       json={"image": base64.b64encode(buf.getvalue()).decode()},
+                       headers={"authorization": f"Bearer {key}"})
+        assert r.json()["code"] == 2004 and "1 MiB per image" in r.json()["message"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0

@@ -1,11 +1,14 @@
 """``imagetags serve``: a self-hosted server that speaks the ImageDescriber API.
 
 =============  ==============================================================
-``app``        the ASGI app (Starlette): gates, endpoints, error answers
-``keystore``   keys (stored as hashes) and credits in SQLite, WAL mode
+``app``        the ASGI app (Starlette): gates, endpoints, error answers, settling credits
+``keystore``   keys (stored as hashes), credits and their reservations in SQLite, WAL
+               mode; one server per database
 ``limits``     the per-key rate limit (sliding-window log)
-``validation`` request body -> checked image and language, cheapest first
+``validation`` request body -> checked image and language, cheapest first, within a
+               decode budget
 ``batching``   concurrent requests -> batched backend calls, off the loop
+``serving``    time limits, connection caps and uvicorn's own answers in the API's shape
 ``cli``        the ``serve`` command and the ``keys`` group
 =============  ==============================================================
 

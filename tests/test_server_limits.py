@@ -213,7 +213,7 @@ def test_loop_error_log_says_each_kind_once_per_interval_with_a_count():
     finally:
         logger.removeHandler(catch)
     assert len(records) == 2
-    assert "Too many open files" in records[0] and "2047 more like it" in records[1]
+    assert "socket.accept() out of system resource" in records[0] and "2047 more like it" in records[1]
 
 
 def test_out_of_file_descriptors_the_log_stays_small_and_the_server_recovers(tmp_path):

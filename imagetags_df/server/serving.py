@@ -170,8 +170,10 @@ class LoopErrorLog:
         self._last[kind] = now
         skipped = self._skipped.pop(kind, 0)
         more = f" ({skipped} more like it in the last {now - last:.0f} s)" if skipped and last is not None else ""
-        detail = f": {type(exc).__name__}: {exc}" if exc is not None else ""
-        log.error("%s%s%s", message, detail, more)
+        # The traceback too (of this one, not of the ones left out): an error in a
+        # callback is a bug to find.
+        log.error("%s%s", message, more,
+                  exc_info=(type(exc), exc, exc.__traceback__) if isinstance(exc, BaseException) else None)
 
 
 def install_loop_error_log(loop: asyncio.AbstractEventLoop | None = None) -> None:

@@ -118,6 +118,27 @@ def test_find_images_keeps_explicit_files_once_and_names_missing_paths(tmp_path)
 # --------------------------------------------------------------------------- tables
 
 
+def test_text_table_cuts_and_aligns_wide_and_decomposed_text():
+    import unicodedata
+
+    from wcwidth import wcswidth  # an independent measure of terminal columns
+
+    titles = ["一只猫在沙发上睡觉，阳光从窗户照进来，照在它的毛上，很温暖的一个下午", "Ｆｕｌｌｗｉｄｔｈ ＴＩＴＬＥ",
+              unicodedata.normalize("NFD", "ガイドブックの表紙とコーヒー"), "short"]
+    df = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg", "d.jpg"], "title": titles,
+                       "tags": [["猫", "沙发"], ["x"], ["本"], ["y"]], "error": [None] * 4})
+    labels = ["旅行/二〇二四年の夏休みの写真とても長い名前.jpg", "b.jpg", unicodedata.normalize("NFD", "한국.jpg"),
+              "d.jpg"]
+    header, *rows = export.text_table(df, "path", width=100, labels=labels).splitlines()
+    title_col, tags_col = wcswidth(header[:header.index("title")]), wcswidth(header[:header.index("tags")])
+    assert title_col == 34 and tags_col == 34 + 36 + 2  # both columns at their caps
+    for row, title, tag in zip(rows, titles, ["猫", "x", "本", "y"]):
+        first = unicodedata.normalize("NFC", title)[0]
+        assert wcswidth(row[:row.index(first)]) == title_col, row
+        assert wcswidth(row[:row.rindex(tag)]) == tags_col, row
+    assert rows[0].startswith("旅行/二〇二四年の夏休みの写真と…")  # cut with an ellipsis, within 32 columns
+
+
 @pytest.mark.parametrize("name", ["out.csv", "out.parquet", "out.jsonl"])
 def test_write_table_round_trips_with_pandas(tmp_path, name):
     df = result_frame(["ph otos/猫.jpg", "b.png"], errors={1: "b.png: invalid image format (code=2004)"})

@@ -163,7 +163,9 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
     if run.pacer is not None:
         _warm(be, lang)
         if make_state is not None:
-            run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=make_state())
+            state = make_state()
+            getattr(state, "warm", lambda: None)()
+            run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=state)
     if todo:
         run_in_thread(run.run)
     if run.fatal is not None:

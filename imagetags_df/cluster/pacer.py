@@ -166,7 +166,11 @@ class SchedulerState:
 
     def claim(self, key: str, now: float, interval: float) -> float:
         alone = self._alone
-        reply = self._call(_CLAIM, key=key, interval=interval, earliest=now + alone.offset)
+        # A free schedule hands out "now", which reaches us a reply later while slots taken
+        # ahead are slept to exactly: ask for a time we can still keep, so the first call
+        # after an idle spell is not late relative to the ones behind it.
+        lead = alone.best_rtt if alone.best_rtt != float("inf") else 0.0
+        reply = self._call(_CLAIM, key=key, interval=interval, earliest=now + alone.offset + lead)
         with alone.lock:
             if reply is not None:
                 slot = float(reply["at"]) - alone.offset
@@ -175,6 +179,10 @@ class SchedulerState:
             slot = max(now, alone.times.get(key, 0.0))
             alone.times[key] = slot + interval * alone.workers
             return slot
+
+    def warm(self) -> None:
+        """One round trip now: opens the connection and measures the clocks before any slot."""
+        self._call(_GET, key="warm")
 
     def raise_to(self, key: str, value: float, now: float) -> None:
         self._call(_RAISE, key=key, value=value + self._alone.offset)

@@ -160,7 +160,7 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
         else:
             todo.append(Job(digest=digest, value=value, source=source, rows=[i]))
     run = Run(settings, todo, Progress(len(todo), False, be.name))
-    if run.pacer is not None:
+    if run.pacer is not None and todo:
         _warm(be, lang)
         if make_state is not None:
             state = make_state()

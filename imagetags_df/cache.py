@@ -113,9 +113,10 @@ class Cache:
         return self._disk
 
     def _set(self, key: str, value: Any) -> None:
-        if self._disk is not None:
+        disk = self._disk  # one read: another thread may give the disk up meanwhile
+        if disk is not None:
             try:
-                self._disk.set(key, value)
+                disk.set(key, value)
                 return
             except CACHE_FAULTS as exc:
                 self._give_up_disk("cannot store results", exc)
@@ -124,14 +125,16 @@ class Cache:
     def _get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         """Values of many keys, from memory first, then from disk in a few SQL queries."""
         found = {k: self._mem[k] for k in keys if k in self._mem}
-        if self._disk is not None:
+        disk = self._disk
+        if disk is not None:
             try:
-                found.update(self._disk_many([k for k in keys if k not in found]))
+                found.update(self._disk_many(disk, [k for k in keys if k not in found]))
             except CACHE_FAULTS as exc:
                 self._give_up_disk("cannot be read", exc)
         return found
 
-    def _disk_many(self, keys: Sequence[str]) -> dict[str, Any]:
+    @staticmethod
+    def _disk_many(disk: diskcache.Cache, keys: Sequence[str]) -> dict[str, Any]:
         """Values of many keys in a few SQL queries instead of one each.
 
         diskcache has no multi-get, and one ``get`` per row is what made a cached
@@ -139,17 +142,16 @@ class Cache:
         raw, short strings stored raw with ``MODE_RAW``) has been stable since
         diskcache 4; anything stored another way falls back to the public ``get``.
         """
-        assert self._disk is not None
         found: dict[str, Any] = {}
         now = time.time()
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):  # SQLite's bound-parameter limit is 999 on old builds
             chunk = unique[start:start + 500]
-            rows = self._disk._sql(
+            rows = disk._sql(
                 f"SELECT key, mode, value FROM Cache WHERE raw = 1 AND key IN ({','.join('?' * len(chunk))})"
                 " AND (expire_time IS NULL OR expire_time > ?)", (*chunk, now)).fetchall()
             for key, mode, value in rows:
-                found[key] = value if mode == MODE_RAW else self._disk.get(key)
+                found[key] = value if mode == MODE_RAW else disk.get(key)
         return found
 
     # file hash memo -----------------------------------------------------
@@ -191,9 +193,10 @@ class Cache:
         self._set(key, json.dumps(value, ensure_ascii=False))
 
     def __len__(self) -> int:
-        if self._disk is not None:
+        disk = self._disk
+        if disk is not None:
             try:
-                return len(self._disk) + len(self._mem)
+                return len(disk) + len(self._mem)
             except CACHE_FAULTS as exc:
                 self._give_up_disk("cannot be read", exc)
         return len(self._mem)

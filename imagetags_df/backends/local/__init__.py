@@ -1,8 +1,10 @@
 """The embedded offline tagger (``backend="local"``): no key, no network.
 
-EfficientNet-Lite0 (ImageNet-1k) and NanoDet-m (COCO-80) run with onnxruntime; a curated
-vocabulary turns their classes into tags in seven languages; templates compose a title and
-a description. See ``backend.py`` for the flow and ``tags.py`` for the precision rules.
+EfficientNet-Lite0 (ImageNet-1k) and NanoDet-m (COCO-80) run with onnxruntime, and OpenCV's
+frontal-face cascade where no person was boxed; a curated vocabulary turns their classes
+into content tags in seven languages (colours and orientation go to their own fields);
+templates compose a title and a description, left empty when nothing was recognised. See
+``backend.py`` for the flow, ``tags.py`` for the precision rules and ``faces.py``.
 
 >>> from imagetags_df.backends.local import describe_image
 >>> "cat" in describe_image("data/samples/chelsea_cat.jpg").tags

@@ -272,7 +272,11 @@ def test_scenes_from_pooled_classes_and_open_sky_from_the_top_rows() -> None:
     a = analyse(_probs(v, sandbar=0.40, beach=0.19, lakeshore=0.10), [], sky, 1920, 1080, v)
     terms = [t.term for t in a.tags]
     assert {"landscape", "sea", "water", "sky", "outdoor"} <= set(terms)
-    assert a.subject in ("landscape", "sea", "water")
+    assert a.subject == "landscape"  # the picture the sea is part of; "a photo of a water" never
+    assert compose(a, v, "fr")[3].startswith("Une photo d’un paysage.")
+    by_water = analyse(_probs(v, pier=0.40), [], _PLAIN, 640, 480, v)
+    assert [t.term for t in by_water.tags] == ["water"] and by_water.subject is None
+    assert compose(by_water, v, "en")[2:] == ("Water", "")
     for lang in LANGUAGES:  # every new scene word exists in every language
         for term in ("landscape", "sea", "water", "sky", "mountain", "screenshot", "illustration"):
             assert v.has(term, lang), (term, lang)

@@ -107,7 +107,7 @@ def prepare(im: Image.Image) -> Decoded:
     det, extent = detector_input_for(rgb)
     stats = rgb.resize((STATS_SIZE, STATS_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
     scale = min(1.0, FACE_SIDE / max(w, h))
-    face = rgb.convert("L").resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR,
+    face = rgb.convert("L").resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC,
                                    reducing_gap=2.0) if scale < 1.0 else rgb.convert("L")
     return Decoded(classifier_crop=np.asarray(cls), detector_input=np.asarray(det), detector_extent=extent,
                    stats_pixels=np.asarray(stats), width=w, height=h, grayscale_source=gray,

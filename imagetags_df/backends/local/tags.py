@@ -67,6 +67,8 @@ CLS_TERM_MIN: dict[str, float] = {"landscape": 0.30, "sea": 0.40, "water": 0.36,
                                   "screenshot": 0.20, "illustration": 0.15}
 #: Scene terms pool classes that belong together without being one narrower group.
 SCENE_TERMS = frozenset({"landscape", "sea", "water", "mountain"})
+#: Tags that name what a picture is of but read badly as its subject ("a water").
+MASS_TERMS = frozenset({"water"})
 #: "pet" only when the classifier itself is this sure of a domestic species: detector
 #: "cat" boxes went to a quokka (.67) and a bison read as "dog" (.52).
 PET_MIN = 0.60
@@ -392,6 +394,10 @@ def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[
         return ("people" if count >= 2 else "person"), count
     candidates: list[tuple[float, str, int]] = []
     for term, p in accepted_cls.items():
+        # "A photo of a landscape", never "of a water": a mass noun is no subject, and the
+        # landscape is the picture that the sea or the mountains are part of.
+        if term in MASS_TERMS or (term in SCENE_TERMS and term != "landscape" and "landscape" in accepted_cls):
+            continue
         # Broad terms lose a little per doubling of the classes they cover; the everyday
         # words of the COCO classes win ties ("motorcycle" over "scooter" for a moped).
         n = max(1, breadth.get(term, 1))

@@ -119,7 +119,7 @@ def tagger(images: list[PreparedImage], lang: str, batch: int) -> tuple[float, d
                 raise res
     elapsed = time.perf_counter() - t_start
     t = backend.times
-    return elapsed, {"decode": t.decode, "classify": t.classify, "detect": t.detect,
+    return elapsed, {"decode": t.decode, "classify": t.classify, "detect": t.detect, "faces": t.faces,
                      "compose": t.analyse + t.compose,
                      "cpu": time.process_time() - cpu_start}
 

@@ -296,3 +296,14 @@ def test_sky_share_is_measured_on_the_top_rows() -> None:
     assert stats.sky_blue == 1.0 and stats.sky_texture < 0.01
     img[:14:2] = (200, 200, 200)  # striped: not smooth
     assert colors.pixel_stats(img).sky_texture > 0.03 or colors.pixel_stats(img).sky_blue < 0.8
+
+
+def test_a_found_face_makes_a_person_and_drops_guesses_at_clothes() -> None:
+    """Where NanoDet-m boxes no one, a face found by the cascade is a person; the classifier's
+    unsure guess at what they wear (sombrero .43 on a close crop of Grace Hopper) goes."""
+    v = get_vocabulary()
+    probs = _probs(v, sombrero=0.62)
+    without = {t.term for t in analyse(probs, [], _PLAIN, 300, 400, v).tags}
+    assert "sombrero" in without and "person" not in without
+    a = analyse(probs, [], _PLAIN, 300, 400, v, faces=[(0.2, 0.2, 0.7, 0.6)])
+    assert [t.term for t in a.tags] == ["person"] and a.subject == "person" and a.portrait

@@ -310,6 +310,13 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         for term in SCREEN_DEVICES:
             accepted_det.pop(term, None)
             accepted_cls.pop(term, None)
+    if faces and "person" not in accepted_det:
+        accepted_det["person"] = (SCORE_FACE, len(faces))
+        person_area = max((x1 - x0) * (y1 - y0) * FACE_TO_PERSON_AREA for x0, y0, x1, y1 in faces)
+        # The classifier's view of such a picture is mostly what the person wears.
+        for term in [t for t, p in accepted_cls.items()
+                     if kinds[t] <= PERSON_GEAR_KINDS and p < CLS_GEAR_WITH_PEOPLE_MIN]:
+            del accepted_cls[term]
 
     for term, p in accepted_cls.items():
         add(term, p, "object" if term in specific else "category")
@@ -320,14 +327,6 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
             # "people" is about counts (below); "pet" needs the classifier's word (PET_MIN).
             if b not in ("people", "pet") or (b == "pet" and "pet" in accepted_cls):
                 add(b, score * 0.9, "category")
-    if faces and "person" not in accepted_det:
-        accepted_det["person"] = (SCORE_FACE, len(faces))
-        add("person", SCORE_FACE, "object")
-        person_area = max((x1 - x0) * (y1 - y0) * FACE_TO_PERSON_AREA for x0, y0, x1, y1 in faces)
-        # The classifier's view of such a picture is mostly what the person wears.
-        for term in [t for t, p in accepted_cls.items()
-                     if kinds[t] <= PERSON_GEAR_KINDS and p < CLS_GEAR_WITH_PEOPLE_MIN]:
-            del accepted_cls[term]
     n_people = accepted_det.get("person", (0.0, 0))[1]
     if n_people >= 2:
         add("people", accepted_det["person"][0], "category")

@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from . import _constants as C
 from . import images as _images
@@ -73,6 +73,26 @@ class Progress:
             self._bar.close()
 
 
+class SharedBudget(Protocol):
+    """Credits shared with other processes running the same job (a Dask cluster's scheduler keeps them).
+
+    Its methods block; the run calls them from a thread.
+    """
+
+    def reserve(self, need: float) -> dict[str, Any] | None:
+        """Hold ``need`` credits for a call: ``{"ok", "spent", "reserved", "halted"}``, or None when
+        the keeper cannot be reached."""
+
+    def settle(self, held: float, used: float, halt: bool) -> None:
+        """Release a call's reservation, count what it cost, and with ``halt`` stop every sender (2002)."""
+
+
+def over_budget(limit: float, spent: float, reserved: float) -> BudgetExceededError:
+    """Why a call was not sent: the same words on one host and on a cluster."""
+    return BudgetExceededError(f"not sent: max_credits={limit:g} would be exceeded "
+                               f"({spent:g} spent, {reserved:g} in flight)")
+
+
 class Run:
     """State of the tag phase; lives inside the event loop's thread."""
 
@@ -109,6 +129,8 @@ class Run:
         if self.pacer is not None:
             be.attach_pacer(self.pacer)
         self.key_prefix = (be.cache_identity(), settings.lang)
+        #: Credits shared with other processes (on Dask); asked after the run's own budget.
+        self.shared_budget: SharedBudget | None = None
 
     # A job finished for good (result or final error).
     def _finish(self, job: Job, outcome: TagResult | ImageTagsError) -> None:
@@ -214,9 +236,7 @@ class Run:
         if self.s.max_credits is not None and self.s.backend.costs_credits:
             need = self._cost(n)
             if self.spent + self.reserved + need > self.s.max_credits + 1e-9:
-                self.stop = BudgetExceededError(
-                    f"not sent: max_credits={self.s.max_credits:g} would be exceeded "
-                    f"({self.spent:g} spent, {self.reserved:g} in flight)")
+                self.stop = over_budget(self.s.max_credits, self.spent, self.reserved)
                 return False
             self.reserved += need
         self.in_flight += n
@@ -242,8 +262,40 @@ class Run:
         self.reserved -= self._cost(n)
         self.in_flight -= n
 
+    async def _shared_allows(self, shared: SharedBudget, n: int) -> bool:
+        """Reserve n calls in the budget shared with other processes, or set ``stop`` and say no.
+
+        Asked once the pacer has handed out the slot, right before sending, so a 2002 seen
+        by another process stops this one at its very next call.
+        """
+        answer = await asyncio.to_thread(shared.reserve, self._cost(n))
+        limit = self.s.max_credits if self.s.backend.costs_credits else None
+        if answer is None:
+            if limit is None:  # nothing to overspend: only the 2002 stop is shared, and it can wait
+                return True
+            self.stop = BudgetExceededError(
+                f"not sent: max_credits={limit:g} could not be checked: the budget shared by every "
+                "worker (kept by the Dask scheduler) did not answer; finished rows are cached")
+            return False
+        if answer.get("halted"):
+            self.stop = InsufficientCreditsError("not sent: another worker's call was refused for lack of "
+                                                 "credits (2002)", code=C.CODE_NO_CREDITS)
+            return False
+        if not answer.get("ok"):
+            self.stop = over_budget(limit if limit is not None else 0.0, float(answer.get("spent", 0.0)),
+                                    float(answer.get("reserved", 0.0)))
+            return False
+        return True
+
+    async def _shared_settle(self, shared: SharedBudget, n: int, used: float) -> None:
+        halt = isinstance(self.stop, InsufficientCreditsError)
+        held = self._cost(n)
+        if held or used or halt:
+            await asyncio.to_thread(shared.settle, held, used, halt)
+
     async def _attempt(self, batch: list[tuple[Job, PreparedImage]], sem: asyncio.Semaphore) -> None:
         be = self.s.backend
+        used = 0.0  # credits these calls cost, for the shared budget
         try:
             attempt = 0
             pending = batch
@@ -259,6 +311,7 @@ class Run:
                     if isinstance(res, TagResult):
                         if not res.backend:
                             res = TagResult(**{**res.to_json(), "backend": be.name})
+                        used += res.credits_used
                         self._finish(job, res)
                     elif isinstance(res, ImageTagsError) and should_retry(res) and attempt < self.s.max_retries:
                         retry.append((job, img))
@@ -280,8 +333,12 @@ class Run:
                     if self.pacer is not None:
                         await self.pacer.acquire()
         finally:
-            self._release(len(batch))
-            sem.release()
+            try:
+                if self.shared_budget is not None:
+                    await self._shared_settle(self.shared_budget, len(batch), used)
+            finally:
+                self._release(len(batch))
+                sem.release()
 
     async def run(self) -> None:
         be = self.s.backend
@@ -291,6 +348,8 @@ class Run:
         tasks: set[asyncio.Task] = set()
         try:
             try:
+                if self.jobs:
+                    await self._warm()
                 await self._dispatch(queue, sem, tasks)
                 if self.fatal is not None:
                     for t in tasks:
@@ -314,6 +373,14 @@ class Run:
                 t.cancel()
             await asyncio.gather(producer, *tasks, return_exceptions=True)
             await be.aclose()
+
+    async def _warm(self) -> None:
+        """The backend's start-up work, before the pacer's first slot (images are prepared meanwhile):
+        a slot is a send time, and a first call that builds its client after it goes out late."""
+        try:
+            await asyncio.to_thread(self.s.backend.warm)
+        except Exception:  # noqa: BLE001 - a failed warm-up is retried by the first call, which reports it
+            pass
 
     async def _dispatch(self, queue: asyncio.Queue, sem: asyncio.Semaphore, tasks: set[asyncio.Task]) -> None:
         """Take prepared images in batches, wait for a slot and a pace, start a call."""
@@ -342,11 +409,13 @@ class Run:
             try:
                 if self.pacer is not None:
                     await self.pacer.acquire()
+                go = self.fatal is None and self.stop is None and (
+                    self.shared_budget is None or await self._shared_allows(self.shared_budget, len(batch)))
             except BaseException:
                 sem.release()
                 self._release(len(batch))
                 raise
-            if self.fatal is not None or self.stop is not None:
+            if not go:
                 sem.release()
                 self._release(len(batch))
                 return

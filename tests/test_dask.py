@@ -87,6 +87,41 @@ def test_results_equal_pandas_each_image_paid_once(client, images, tmp_path):
     assert list(est.errors) == [39]
 
 
+def test_max_credits_is_one_budget_for_the_whole_cluster(client, images, tmp_path):
+    # 16 unique images racing in 8 partitions on 4 task threads, and a budget of 5 credits.
+    ddf = dd.from_pandas(_frame([str(p) for p in images[:16]]), npartitions=8, sort=False)
+    with FakeImageDescriber(keys={API_KEY}) as api:
+        got = ddf.imagetags.generate(col="path", **_api_options(api, tmp_path / "c1", max_credits=5)).compute()
+        assert (api.count("ok"), api.count()) == (5, 5)  # exactly the budget, cluster-wide; nothing refused
+        ref = imagetags_df.generate(ddf.compute(), col="path", progress=False,
+                                    **_api_options(api, tmp_path / "c2", max_credits=5))
+        assert api.count("ok") == 10
+        # Results are cached as they come: a run with a budget big enough pays for the rest only.
+        again = ddf.imagetags.generate(col="path", **_api_options(api, tmp_path / "c1", max_credits=20)).compute()
+        assert api.count() == 10 + 11
+    assert list(got.columns) == list(ref.columns) and got.dtypes.equals(ref.dtypes)
+    assert got.index.equals(ref.index) and got["n"].tolist() == list(range(16))
+    for out in (got, ref):  # which rows were answered depends on the order; how many does not
+        assert out["ok"].sum() == 5 and out["credits_used"].sum() == 5
+        assert (out["ok"] ^ out["error"].notna()).all()  # every row has an answer or an error
+        assert out.loc[~out["ok"], "error"].str.startswith("not sent: max_credits=5 would be exceeded").all()
+        assert out["error_code"].isna().all()
+    assert again["ok"].all() and again["credits_used"].sum() == 11
+
+
+def test_out_of_credits_on_one_worker_stops_every_worker(client, images, tmp_path):
+    ddf = dd.from_pandas(_frame([str(p) for p in images]), npartitions=8, sort=False)
+    with FakeImageDescriber(keys={API_KEY}, credits=2) as api:
+        got = ddf.imagetags.generate(col="path", max_concurrency=1,
+                                     **_api_options(api, tmp_path / "c", rate_limit="600/min")).compute()
+        refused = api.count("2002")
+    # One refusal stops the cluster; a call already past its check on another worker may meet one more.
+    assert api.count("ok") == 2 and 1 <= refused <= 2
+    assert got["ok"].sum() == 2 and (got["ok"] ^ got["error"].notna()).all()
+    assert (got.loc[~got["ok"], "error_code"] == 2002).all()
+    assert got.loc[~got["ok"], "error"].str.contains("2002|credits").all()
+
+
 @pytest.mark.slow
 def test_one_rate_limit_for_all_partitions(client, images, tmp_path):
     # A window long enough that a send a tenth of a second late (a loaded machine) is not
@@ -227,8 +262,6 @@ def test_bad_options_fail_on_the_client(client, tmp_path):
         ddf.imagetags.generate(col="nope", backend="local")
     with pytest.raises(imagetags_df.ConfigurationError, match="lang"):
         ddf.imagetags.generate(col="path", lang="xx", backend="local")
-    with pytest.raises(imagetags_df.ConfigurationError, match="max_credits"):
-        ddf.imagetags.generate(col="path", backend="local", max_credits=5)
 
 
 def test_key_stays_out_of_the_graph_reprs_and_names(client, tmp_path):

@@ -16,6 +16,7 @@ import functools
 import math
 import os
 import socket
+import uuid
 from typing import Any
 
 import dask.dataframe as dd
@@ -65,6 +66,14 @@ def _scheduler_state(workers: int) -> Any:
     return SchedulerState(get_worker(), workers=workers)
 
 
+def _scheduler_budget(run: str, limit: float | None) -> Any:
+    from distributed import get_worker
+
+    from .budget import SchedulerBudget
+
+    return SchedulerBudget(get_worker(), run, limit)
+
+
 def _options(ddf: Any, col: str, lang: str, client: Any, settle_kwargs: dict[str, Any]) -> frames.Options:
     # Settled once here, so a bad option or a missing key fails now, not in a worker's log,
     # and "auto" and the environment are read on this machine: workers need neither.
@@ -77,6 +86,9 @@ def _options(ddf: Any, col: str, lang: str, client: Any, settle_kwargs: dict[str
     if client is None:
         return opts
     opts.workers = max(1, len(client.scheduler_info().get("workers", {})))
+    # One credit account per generate() call, shared by its partitions (and by a second
+    # compute of the same graph: the budget is the run's, however often it is computed).
+    opts.budget_run = f"{client.id}|{uuid.uuid4().hex}"
     cache_dir = settle_kwargs.get("cache_dir")
     if cache_dir is not False:
         from .results import filler
@@ -94,7 +106,9 @@ def generate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *
 
     Options are those of :func:`imagetags_df.generate`. Each unique image is
     tagged once in the whole cluster, all calls with one key share one rate
-    limit, and results are cached on the workers as they arrive. ``progress`` is
+    limit, ``max_credits`` is one budget for the whole cluster (it needs a
+    distributed ``Client``), a 2002 on any worker stops sending on every one,
+    and results are cached on the workers as they arrive. ``progress`` is
     the pandas path's bar and does nothing here: use
     ``distributed.progress(out.persist())`` or the dashboard.
 
@@ -103,24 +117,27 @@ def generate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *
     """
     _check(ddf, col)
     options.pop("progress", None)
-    if options.get("max_credits") is not None:
-        raise ConfigurationError(
-            "max_credits is not enforced across a Dask cluster (each partition would hold its own "
-            "budget); run ddf.imagetags.estimate() first, or tag on one host with the pandas path")
     kwargs = _settle_kwargs(options)
     client = _client(client)
+    if client is None and options.get("max_credits") is not None:
+        raise ConfigurationError(
+            "max_credits on Dask needs a distributed Client: the scheduler keeps the one budget every "
+            "partition spends from. Start one (from distributed import Client; client = Client()), or tag "
+            "on one host with the pandas path")
     if client is not None:
-        from .pacer import ensure_plugin
+        from . import budget, pacer
 
-        ensure_plugin(client)
+        pacer.ensure_plugin(client)
+        budget.ensure_plugin(client)
     opts = _options(ddf, col, lang, client, kwargs)
     make_state = functools.partial(_scheduler_state, opts.workers) if client is not None else None
+    make_budget = functools.partial(_scheduler_budget, opts.budget_run) if opts.budget_run else None
     n = ddf.npartitions
     scanned = ddf.map_partitions(frames.scan_partition, opts, meta=frames.scan_meta(), clear_divisions=True,
                                  enforce_metadata=False)
     todo = scanned[scanned["source"].notnull()][["digest", "value", "source", "part", "row"]]
     jobs = todo.drop_duplicates(subset=["digest"], split_out=n, shuffle_method=frames.SHUFFLE)
-    tagged = jobs.map_partitions(frames.tag_partition, opts, make_state, meta=frames.tagged_meta(),
+    tagged = jobs.map_partitions(frames.tag_partition, opts, make_state, make_budget, meta=frames.tagged_meta(),
                                  clear_divisions=True, enforce_metadata=False)
     waiting = scanned[scanned["digest"].notnull() & scanned["cached"].isnull() & scanned["error"].isnull()]
     back = waiting[["part", "row", "digest"]].merge(tagged, on="digest", how="left",

@@ -58,6 +58,7 @@ class Options:
         self.workers = workers
         self.results_target = results_target  # where the client's cache collects results
         self.client_cache = client_cache  # (host, directory) of the client's cache
+        self.budget_run: str | None = None  # the run's credit account on the scheduler
 
     def settle(self, **override: Any) -> RunSettings:
         return settle(lang=self.lang, progress=False, **{**self.settle_kwargs, **override})
@@ -69,8 +70,8 @@ class Options:
     def __dask_tokenize__(self) -> str:
         public = {k: v for k, v in self.settle_kwargs.items() if k != "api_key"}
         key = self.settle_kwargs.get("api_key") or ""
-        text = json.dumps([self.col, self.lang, public, self.workers, self.results_target], default=repr,
-                          sort_keys=True)
+        text = json.dumps([self.col, self.lang, public, self.workers, self.results_target, self.budget_run],
+                          default=repr, sort_keys=True)
         # A one-way digest of the key: two keys give two graphs, and no task name shows one.
         return hashlib.sha256(f"{text}|{hashlib.sha256(key.encode()).hexdigest()}".encode()).hexdigest()
 
@@ -129,8 +130,8 @@ def scan_partition(pdf: pd.DataFrame, opts: Options, partition_info: dict | None
                          "cached": _obj(cached), "exc": _obj(excs), "error": _obj(errors)})
 
 
-def tag_partition(jobs: pd.DataFrame, opts: Options, make_state: Callable[[], Any] | None = None
-                  ) -> pd.DataFrame:
+def tag_partition(jobs: pd.DataFrame, opts: Options, make_state: Callable[[], Any] | None = None,
+                  make_budget: Callable[[float | None], Any] | None = None) -> pd.DataFrame:
     """Tag one share of the cluster's unique, uncached images (the engine's run phase).
 
     Each result is stored in this worker's cache the moment it arrives, and this
@@ -140,13 +141,13 @@ def tag_partition(jobs: pd.DataFrame, opts: Options, make_state: Callable[[], An
     settings = opts.settle()
     _one_thread_per_task(settings.backend)
     try:
-        return _tag(jobs, opts, settings, make_state)
+        return _tag(jobs, opts, settings, make_state, make_budget)
     finally:
         settings.cache.close()
 
 
-def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
-         make_state: Callable[[], Any] | None) -> pd.DataFrame:
+def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings, make_state: Callable[[], Any] | None,
+         make_budget: Callable[[float | None], Any] | None) -> pd.DataFrame:
     be, lang = settings.backend, settings.lang
     identity = be.cache_identity()
     digests = jobs["digest"].tolist()
@@ -160,12 +161,13 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
         else:
             todo.append(Job(digest=digest, value=value, source=source, rows=[i]))
     run = Run(settings, todo, Progress(len(todo), False, be.name))
-    if run.pacer is not None and todo:
-        _warm(be, lang)
-        if make_state is not None:
-            state = make_state()
-            getattr(state, "warm", lambda: None)()
-            run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=state)
+    if run.pacer is not None and todo and make_state is not None:
+        state = make_state()
+        getattr(state, "warm", lambda: None)()  # clocks measured before the first slot (the backend warms in run)
+        run.pacer = Pacer(run.pacer.rate, be.limiter_id() or identity, state=state)
+    if make_budget is not None and be.costs_credits and todo:
+        # Every partition spends from one budget, and a 2002 anywhere stops every sender.
+        run.shared_budget = make_budget(settings.max_credits)
     if todo:
         run_in_thread(run.run)
     if run.fatal is not None:
@@ -193,25 +195,6 @@ def _tag(jobs: pd.DataFrame, opts: Options, settings: RunSettings,
                          "t_exc": _obj(excs),
                          "opart": jobs["part"].astype("int64").reset_index(drop=True),
                          "orow": jobs["row"].astype("int64").reset_index(drop=True)})
-
-
-def _warm(be: Any, lang: str) -> None:
-    """Do a backend's one-off start-up work before its first slot is claimed.
-
-    A slot is a send time. Start-up paid after it (building the HTTP client, and
-    the async-I/O modules httpx imports on its first request: a quarter second on
-    a busy machine) makes that call late, and the next one, on time, lands too
-    close behind it for a short rate-limit window. An empty batch builds the
-    client without sending anything.
-    """
-    import importlib
-
-    run_in_thread(lambda: be.tag_batch([], lang))
-    for name in ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.to_thread"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
 
 
 def _one_thread_per_task(be: Any) -> None:

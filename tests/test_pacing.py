@@ -166,3 +166,36 @@ def test_second_process_does_not_burst(tmp_path):
     busiest = max(sum(1 for t in sends if s0 <= t < s0 + 2.5) for s0 in sends)
     assert busiest <= 6, sends
     assert sends[-1] - sends[0] >= 11 * 0.5 * 0.95
+
+
+@pytest.mark.parametrize("kind", ["imagedescriber", "ollama"])
+def test_backend_is_warmed_before_the_first_slot(tmp_path, monkeypatch, kind):
+    # A slot is a send time: a backend that builds its HTTP client (and lets httpx import its
+    # async modules) after the slot sends its first call late, and the second one, on time,
+    # lands too close behind it. So the client must exist before the pacer is first asked.
+    import imagetags_df
+    from imagetags_df.testing_openai import FakeVisionModel
+
+    model = "qwen2.5vl:7b"
+    server = FakeImageDescriber(keys={API_KEY}) if kind == "imagedescriber" else FakeVisionModel(models={model})
+    paths = [str(make_photo(tmp_path / f"w{i}.jpg", seed=i, size=(64, 48))) for i in range(3)]
+    with server:
+        extra = {"api_key": API_KEY} if kind == "imagedescriber" else {"model": model}
+        be = imagetags_df.resolve_backend(kind, base_url=server.url, rate_limit="600/min", **extra)
+
+        def has_client() -> bool:
+            return (be._client if kind == "imagedescriber" else be._http) is not None  # type: ignore[attr-defined]
+
+        seen: list[bool] = []
+        acquire = Pacer.acquire
+
+        async def recording_acquire(self):
+            seen.append(has_client())
+            return await acquire(self)
+
+        monkeypatch.setattr(Pacer, "acquire", recording_acquire)
+        out = imagetags_df.generate(pd.DataFrame({"path": paths}), backend=be, cache_dir=str(tmp_path / "c"),
+                                    progress=False)
+        assert server.count() == 3
+    assert out["error"].isna().all()
+    assert seen and seen[0] is True, seen

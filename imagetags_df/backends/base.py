@@ -20,6 +20,8 @@ A backend must provide:
   worker when an answer says the server's request budget is spent.
 * optionally ``expected_tokens()`` – with ``reports_tokens``, a call's expected cost in
   tokens before any call has reported one (for ``max_tokens_budget``).
+* optionally ``warm()`` – one-off start-up work (an HTTP client, lazy imports), done
+  before the run's first paced slot so the first call is not sent late.
 
 Backends that have a natural synchronous single-image call implement
 ``tag(image, lang)`` and inherit ``tag_batch``.
@@ -90,6 +92,16 @@ class Backend(abc.ABC):
         keeps the former there, so asking again in another language costs no model time.
         Keys must come from :func:`~imagetags_df.cache.analysis_key`. Default: unused."""
 
+    def warm(self) -> None:
+        """Do the start-up work a first call would do, without calling anything. Default: nothing.
+
+        The engine calls it (in a worker thread) before the run's pacer hands out its
+        first slot. A slot is a send time: start-up paid after it (building an HTTP
+        client, the async-I/O modules httpx imports on its first request, a quarter
+        second on a busy machine) makes that call late, and the next one, on time,
+        lands too close behind it for a short rate-limit window.
+        """
+
     def tag(self, image: PreparedImage, lang: str) -> TagResult:
         """Tag one image synchronously. Override this or :meth:`tag_batch`."""
         raise NotImplementedError
@@ -108,3 +120,15 @@ class Backend(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+def preload_async_http() -> None:
+    """Import what httpx imports lazily on an async client's first request (anyio's asyncio
+    backend, its TLS streams and thread pool), so that request is not the one paying for it."""
+    import importlib
+
+    for name in ("anyio._backends._asyncio", "anyio.streams.tls", "anyio.to_thread"):
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another httpx transport: nothing to preload
+            pass

@@ -22,7 +22,7 @@ from .. import images as _images
 from .._exceptions import APIConnectionError, APITimeoutError, ConfigurationError, api_error_for
 from .._types import PreparedImage, RateLimit, TagResult
 from ..retry import parse_retry_after, retry_delay, should_retry
-from .base import Backend
+from .base import Backend, preload_async_http
 
 
 def _as_number(value: Any) -> float | None:
@@ -282,6 +282,12 @@ class ImageDescriberBackend(Backend):
 
     def limiter_id(self) -> str:
         return f"{self.base_url}|{self._key_digest}"
+
+    def warm(self) -> None:
+        """Build the HTTP client and import what its first request would, before the first slot."""
+        if self._client is None:
+            self._client = AsyncImageDescriberClient(max_retries=0, **self._settings)
+        preload_async_http()
 
     async def tag_batch(self, images: Sequence[PreparedImage], lang: str) -> list[TagResult | BaseException]:
         if self._client is None:

@@ -55,7 +55,7 @@ from .._exceptions import (
 from .._types import PreparedImage, RateLimit, TagResult
 from ..retry import parse_retry_after
 from . import vlm_image, vlm_prompt
-from .base import Backend
+from .base import Backend, preload_async_http
 
 if TYPE_CHECKING:
     from ..ratelimit import Pacer
@@ -303,6 +303,11 @@ class OpenAICompatibleBackend(Backend):
                 out.append(exc)
         return out
 
+    def warm(self) -> None:
+        """Build the HTTP client and import what its first request would, before the first slot."""
+        self._ensure_http()
+        preload_async_http()
+
     async def aclose(self) -> None:
         if self._http is not None and self._owns_http:
             await self._http.aclose()
@@ -394,16 +399,20 @@ class OpenAICompatibleBackend(Backend):
                 # Remembered for the run; a concurrent call may have moved it on already.
                 self._format = max(self._format, i + 1)
 
-    async def _post(self, body: dict[str, Any]) -> _Reply:
+    def _ensure_http(self) -> httpx.AsyncClient:
         if self._http is None:
             limits = httpx.Limits(max_connections=max(4, self.max_concurrency * 2))
             self._http = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout, connect=min(C.DEFAULT_CONNECT_TIMEOUT, self.timeout)),
                 limits=limits)
+        return self._http
+
+    async def _post(self, body: dict[str, Any]) -> _Reply:
+        http = self._ensure_http()
         url = self.base_url + "/chat/completions"
         sent = time.monotonic()
         try:
-            response = await self._http.post(url, content=json.dumps(body).encode(), headers=self._headers())
+            response = await http.post(url, content=json.dumps(body).encode(), headers=self._headers())
         except httpx.ConnectError as exc:
             if not self._answered:
                 hint = f" ({self.preset.start_hint})" if self.preset.start_hint else ""

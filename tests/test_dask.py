@@ -122,6 +122,25 @@ def test_out_of_credits_on_one_worker_stops_every_worker(client, images, tmp_pat
     assert got.loc[~got["ok"], "error"].str.contains("2002|credits").all()
 
 
+def test_budget_unreachable_sends_nothing(client, images, tmp_path):
+    def drop_handlers(dask_scheduler) -> None:
+        for op in ("imagetags_budget_reserve", "imagetags_budget_settle"):
+            dask_scheduler.handlers.pop(op, None)
+
+    ddf = dd.from_pandas(_frame([str(p) for p in images[:4]]), npartitions=2, sort=False)
+    with FakeImageDescriber(keys={API_KEY}) as api:
+        out = ddf.imagetags.generate(col="path", **_api_options(api, tmp_path / "c", max_credits=10))
+        client.run_on_scheduler(drop_handlers)
+        try:
+            got = out.compute()
+        finally:
+            client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.plugins["imagetags-budget"].install(
+                dask_scheduler))
+        assert api.count() == 0  # a budget that cannot be checked is not spent
+    assert not got["ok"].any()
+    assert got["error"].str.startswith("not sent: max_credits=10 could not be checked").all()
+
+
 @pytest.mark.slow
 def test_one_rate_limit_for_all_partitions(client, images, tmp_path):
     # A window long enough that a send a tenth of a second late (a loaded machine) is not

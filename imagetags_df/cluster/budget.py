@@ -62,6 +62,9 @@ class BudgetPlugin(SchedulerPlugin):
         self._runs: dict[str, _Account] = {}
 
     async def start(self, scheduler: Any) -> None:
+        self.install(scheduler)
+
+    def install(self, scheduler: Any) -> None:
         scheduler.handlers[_RESERVE] = self.reserve
         scheduler.handlers[_SETTLE] = self.settle
 

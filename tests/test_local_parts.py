@@ -265,6 +265,31 @@ def test_a_screenshot_is_called_so_and_not_a_laptop() -> None:
         assert v.word("screenshot", lang).lower() in desc.lower() and "photo" not in desc.lower()
 
 
+def test_a_colourless_page_of_print_is_a_document_with_text() -> None:
+    """A scanned diagram: crossword puzzle .65 + menu .09 + web site .05 and no colour. It is a
+    document with text; not a "crossword puzzle" or "puzzle", and a drawn figure boxed as a
+    person at .47 is no person on such a page."""
+    v = get_vocabulary()
+    page = colors.PixelStats(colors=[("white", 0.9)], brightness=0.94, saturation=0.0, black_and_white=True,
+                             colorful=False)
+    probs = _probs(v, crossword_puzzle=0.65, menu=0.09, screenshot=0.05)
+    figure = [Detection(_coco(v, "person"), 0.47, (0.1, 0.6, 0.2, 0.7))]
+    a = analyse(probs, figure, page, 700, 560, v)
+    assert {t.term for t in a.tags} == {"document", "text"} and a.subject == "document" and a.confidence >= 0.5
+    for lang in LANGUAGES:
+        tags, _scores, title, _desc = compose(a, v, lang)
+        assert set(tags) == {v.word("document", lang), v.word("text", lang)}
+        assert title == _cap(v.word("document", lang))
+    # The same classes on a colourful picture are no evidence of print: nothing changes.
+    colourful = colors.PixelStats(colors=[("blue", 0.5)], brightness=0.6, saturation=0.3, black_and_white=False,
+                                  colorful=False)
+    terms = {t.term for t in analyse(probs, figure, colourful, 700, 560, v).tags}
+    assert "crossword puzzle" in terms and not {"document", "text"} & terms
+    # A colourless screen capture keeps its name and gains "text", not "document".
+    shot = analyse(_probs(v, screenshot=0.9), [], page, 1280, 800, v)
+    assert [t.term for t in shot.tags] == ["screenshot", "text"] and shot.subject == "screenshot"
+
+
 def test_scenes_from_pooled_classes_and_open_sky_from_the_top_rows() -> None:
     v = get_vocabulary()
     sky = colors.PixelStats(colors=[("blue", 0.6)], brightness=0.6, saturation=0.4, black_and_white=False,

@@ -408,3 +408,28 @@ def test_a_face_that_fills_the_frame_is_a_person() -> None:
         assert vocab.word("person", lang) in res.tags, (lang, res)
         assert res.confidence is not None and res.confidence >= 0.6
     assert backend.tag(img, "en").title == "Portrait of a person"
+
+
+def test_a_typed_page_says_text_without_ocr() -> None:
+    """A page of black words on white, drawn here: the classifier pools it into the classes of
+    printed paper and the page has no colour, so every language says "text" (no OCR needed)."""
+    import random
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = random.Random(1)
+    words = "the of and to in is that for it as with was on be by this are from at or an which have not".split()
+    im = Image.new("RGB", (850, 1100), "white")
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=18)
+    for y in range(60, 1040, 28):
+        draw.text((70, y), " ".join(rng.choice(words) for _ in range(14)), fill="black", font=font)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    data = buf.getvalue()
+    img = PreparedImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), source="page.png")
+    vocab = get_vocabulary()
+    backend = LocalBackend()
+    for lang in LANGUAGES:
+        res = backend.tag(img, lang)
+        assert vocab.word("text", lang) in res.tags, (lang, res)

@@ -179,6 +179,14 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ('imagemagick_bluebells_clipped.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/bluebells_clipped.jpg'),
     ('imagemagick_configure.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/configure.jpg'),
     ('imagemagick_wizard.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/wizard.jpg'),
+    # Pages of print and night cities (the rules for "document", "text" and night scenes).
+    ('skimage_page.png', 'pypi', 'scikit-image==0.25.2', 'skimage/data/page.png'),
+    ('unpaper_deskew-detail1.png', 'deb', 'unpaper', 'usr/share/doc/unpaper/html/img/deskew-detail1.png'),
+    ('unpaper_deskew-detail2.png', 'deb', 'unpaper', 'usr/share/doc/unpaper/html/img/deskew-detail2.png'),
+    ('unpaper_mask-scan-detail1.png', 'deb', 'unpaper', 'usr/share/doc/unpaper/html/img/mask-scan-detail1.png'),
+    ('scratch_night-city.gif', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Outdoors/night-city.gif'),
+    ('scratch_night-city-with-street.gif', 'deb', 'scratch',
+     'usr/share/scratch/Media/Backgrounds/Outdoors/night-city-with-street.gif'),
     ('imgaug_quokka.jpg', 'pypi', 'imgaug==0.4.0', 'imgaug/quokka.jpg'),
     ('mahotas_DepartmentStore.jpg', 'pypi', 'mahotas==1.4.19', 'mahotas/demos/data/DepartmentStore.jpg'),
     ('mahotas_luispedro.jpg', 'pypi', 'mahotas==1.4.19', 'mahotas/demos/data/luispedro.jpg'),
@@ -259,11 +267,13 @@ def _wheel(spec: str) -> tuple[Path, str, str]:
     name, version = spec.split("==")
     folder = DOWNLOADS / "pypi"
     folder.mkdir(parents=True, exist_ok=True)
-    wheels = list(folder.glob(f"{name}-{version}-*.whl"))
+    # Wheel file names spell the project name with underscores (scikit_image-0.25.2-...).
+    stem = name.replace("-", "_").replace(".", "_")
+    wheels = list(folder.glob(f"{stem}-{version}-*.whl"))
     if not wheels:
         _run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
               "-d", str(folder), spec], folder)
-        wheels = list(folder.glob(f"{name}-{version}-*.whl"))
+        wheels = list(folder.glob(f"{stem}-{version}-*.whl"))
     wheel = wheels[0]
     with zipfile.ZipFile(wheel) as z:
         meta_name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))

@@ -112,6 +112,21 @@ CROWD_MIN = 6
 CLS_BACKS_ANIMAL = 0.10
 CLS_OTHER_ANIMAL = 0.30
 
+#: A page of print: the classifier spreads it over the classes of paper with print on it
+#: and the page has no colour. On the calibration set these classes pooled .28-.92 on five
+#: of the seven colourless (mean saturation <= .07) pictures of text, scans, diagrams and
+#: screen captures, and below .25 on every other picture that colourless; colourful
+#: pictures reach .39 (a sky chart as "packet"), drawings more through "illustration",
+#: which is not counted. The single classes are what the page looks like, not what it is
+#: (a scanned diagram as "crossword puzzle" .65), so they give way to "document".
+PRINT_TERMS = frozenset({"crossword puzzle", "menu", "memorial plaque", "packet", "envelope", "book cover",
+                         "screenshot"})
+PRINT_MIN = 0.25
+PRINT_MAX_SATURATION = 0.08
+#: On such a page a person box needs more than elsewhere: NanoDet-m boxed a drawn figure in
+#: a scanned diagram as "person" .47.
+PRINT_PERSON_MIN = 0.60
+
 # Scores of the pixel rules, kept below confident objects so that objects lead the list.
 SCORE_INDOOR = 0.50
 SCORE_TEXT = 0.80
@@ -310,6 +325,21 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         for term in SCREEN_DEVICES:
             accepted_det.pop(term, None)
             accepted_cls.pop(term, None)
+    printed = (stats.saturation <= PRINT_MAX_SATURATION
+               and sum(pooled.get(t, 0.0) for t in PRINT_TERMS) >= PRINT_MIN)
+    if printed:
+        print_mass = sum(pooled.get(t, 0.0) for t in PRINT_TERMS)
+        for term in PRINT_TERMS - {"screenshot"}:
+            accepted_cls.pop(term, None)
+            # ...and so do the broader terms only they support ("puzzle", "container").
+            for b in _broader_of(term, vocab):
+                from_print = sum(pooled.get(t, 0.0) for t in PRINT_TERMS if b in _broader_of(t, vocab))
+                if b in accepted_cls and pooled.get(b, 0.0) - from_print < CLS_BROADER_MIN:
+                    del accepted_cls[b]
+        if accepted_det.get("person", (1.0, 0))[0] < PRINT_PERSON_MIN:
+            del accepted_det["person"]
+        if "screenshot" not in accepted_cls:
+            accepted_cls["document"] = max(accepted_cls.get("document", 0.0), 0.5 + print_mass / 2)
     if faces and "person" not in accepted_det:
         accepted_det["person"] = (SCORE_FACE, len(faces))
         person_area = max((x1 - x0) * (y1 - y0) * FACE_TO_PERSON_AREA for x0, y0, x1, y1 in faces)
@@ -351,6 +381,8 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
             add("indoor", SCORE_INDOOR * (0.5 + indoor_votes / 2), "attribute")
         elif outdoor_votes > 0:
             add("outdoor", SCORE_INDOOR * (0.5 + outdoor_votes / 2), "attribute")
+    if printed:
+        add("text", SCORE_TEXT, "attribute")
     ratio = width / max(height, 1)
     orientation = "landscape" if ratio > 1.15 else "portrait" if ratio < 0.87 else "square"
 

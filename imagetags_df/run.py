@@ -409,8 +409,12 @@ class Run:
             try:
                 if self.pacer is not None:
                     await self.pacer.acquire()
-                go = self.fatal is None and self.stop is None and (
-                    self.shared_budget is None or await self._shared_allows(self.shared_budget, len(batch)))
+                go = self.fatal is None and self.stop is None
+                if go and self.shared_budget is not None:
+                    go = await self._shared_allows(self.shared_budget, len(batch))
+                    if go and (self.fatal is not None or self.stop is not None):  # came while we asked
+                        await self._shared_settle(self.shared_budget, len(batch), 0.0)
+                        go = False
             except BaseException:
                 sem.release()
                 self._release(len(batch))

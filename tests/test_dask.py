@@ -309,3 +309,20 @@ def test_accessor_registered_lazily_and_import_is_cheap_without_dask():
         assert hasattr(pd.DataFrame({"path": []}), "imagetags")
     """)
     subprocess.run([sys.executable, "-c", blocked], check=True, timeout=120)
+
+
+def test_max_credits_without_a_distributed_client_is_refused():
+    # A fresh process: no distributed Client anywhere, so no scheduler to keep one budget.
+    code = textwrap.dedent("""
+        import dask.dataframe as dd, pandas as pd
+        import imagetags_df
+        ddf = dd.from_pandas(pd.DataFrame({"path": ["a.jpg"]}), npartitions=1)
+        try:
+            ddf.imagetags.generate(col="path", backend="imagedescriber", api_key="sk-test-0123456789",
+                                   base_url="http://127.0.0.1:9", max_credits=5)
+        except imagetags_df.ConfigurationError as exc:
+            assert "max_credits on Dask needs a distributed Client" in str(exc), exc
+        else:
+            raise SystemExit("not refused")
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -311,6 +311,13 @@ def test_accessor_registered_lazily_and_import_is_cheap_without_dask():
     subprocess.run([sys.executable, "-c", blocked], check=True, timeout=120)
 
 
+def test_a_token_budget_is_refused_rather_than_spent_once_per_partition():
+    ddf = dd.from_pandas(pd.DataFrame({"path": ["a.jpg", "b.jpg"]}), npartitions=2)
+    with pytest.raises(imagetags_df.ConfigurationError, match="max_tokens_budget is not enforced across a Dask"):
+        ddf.imagetags.generate(col="path", backend="ollama", model="m", base_url="http://127.0.0.1:9/v1",
+                               max_tokens_budget=1000)
+
+
 def test_max_credits_without_a_distributed_client_is_refused():
     # A fresh process: no distributed Client anywhere, so no scheduler to keep one budget.
     code = textwrap.dedent("""

@@ -117,6 +117,13 @@ def generate(ddf: dd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *
     """
     _check(ddf, col)
     options.pop("progress", None)
+    if options.get("max_tokens_budget") is not None:
+        # Each tag partition would hold its own token count, so a cluster could spend about
+        # one budget per partition: refuse rather than overspend.
+        raise ConfigurationError(
+            "max_tokens_budget is not enforced across a Dask cluster yet (each partition would keep "
+            "its own count). Run ddf.imagetags.estimate() first, cap the run with max_credits= where the "
+            "server charges credits, or tag on one host with the pandas path")
     kwargs = _settle_kwargs(options)
     client = _client(client)
     if client is None and options.get("max_credits") is not None:

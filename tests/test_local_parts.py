@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from imagetags_df._constants import LANGUAGES
 from imagetags_df.backends.local import colors
 from imagetags_df.backends.local.compose import _cap, _ko_has_final, color_words, compose
 from imagetags_df.backends.local.models import _STRIDES, DETECTOR_SIZE, Detection, decode_detections
-from imagetags_df.backends.local.tags import Analysis, Scored, analyse
+from imagetags_df.backends.local.tags import Analysis, Scored, analyse, with_text
 from imagetags_df.backends.local.vocab import ClassInfo, get_vocabulary, load_vocabulary
 
 
@@ -288,6 +289,27 @@ def test_a_colourless_page_of_print_is_a_document_with_text() -> None:
     # A colourless screen capture keeps its name and gains "text", not "document".
     shot = analyse(_probs(v, screenshot=0.9), [], page, 1280, 800, v)
     assert [t.term for t in shot.tags] == ["screenshot", "text"] and shot.subject == "screenshot"
+
+
+def test_ocr_of_a_colourless_page_full_of_text_makes_a_document() -> None:
+    """OCR read 797-1,021 letters on scanned diagrams the classifier calls an oscilloscope:
+    such a page is a document (and its subject, the classifier being unsure); a little text,
+    colour, or a screen capture are no page of print."""
+    v = get_vocabulary()
+    page = "Hello, hello, how are you, " * 20
+    unsure = _analysis("electronics", [], tags=[Scored("electronics", 0.52, "category")], black_and_white=True)
+    a = with_text(unsure, page, v)
+    assert {t.term for t in a.tags} == {"document", "text", "electronics"} and a.subject == "document"
+    for lang in LANGUAGES:
+        assert compose(a, v, lang)[2].startswith(_cap(v.word("document", lang)))
+    assert "document" not in {t.term for t in with_text(unsure, "Hello, hello " * 4, v).tags}
+    coloured = replace(unsure, black_and_white=False)
+    assert "document" not in {t.term for t in with_text(coloured, page, v).tags}
+    shot = _analysis("screenshot", [], black_and_white=True)
+    b = with_text(shot, page, v)
+    assert "document" not in {t.term for t in b.tags} and b.subject == "screenshot"
+    sure = _analysis("dog", [], black_and_white=True)  # a surer subject stays the subject
+    assert with_text(sure, page, v).subject == "dog"
 
 
 def test_scenes_from_pooled_classes_and_open_sky_from_the_top_rows() -> None:

@@ -90,8 +90,9 @@ def test_a_server_restart_mid_run_is_waited_out(sixteen, cache_dir, quick_retrie
         t.join(10)
         servers[-1].stop()
     assert out.ok.all(), out.error.dropna().tolist()
-    # 16 answers; one more charge if the stop cut a call whose answer was on its way.
-    assert len(servers) == 2 and 16 <= first.count("ok") + servers[1].count("ok") <= 17
+    # 16 answers; one more charge for each call in flight (two at most) whose answer the
+    # stop cut on its way back: the server counted it, the client never received it.
+    assert len(servers) == 2 and 16 <= first.count("ok") + servers[1].count("ok") <= 16 + 2
 
 
 def test_dropped_connections_in_a_live_run_are_still_retried(sixteen, api, cache_dir, quick_retries):

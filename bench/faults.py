@@ -28,7 +28,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from imagetags_df.server.testing import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -47,27 +48,15 @@ def _imagetags(*args: str) -> list[str]:
     return [sys.executable, "-c", "from imagetags_df.cli import main; main()", *args]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _start_server(db: Path, port: int, log: Path) -> subprocess.Popen:
     proc = subprocess.Popen(_imagetags("serve", "--db", str(db), "--port", str(port), "--backend", "local",
                                        "--rate-limit", "100000/min"),
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise SystemExit(f"imagetags serve did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    try:
+        wait_until_serving(proc, f"http://127.0.0.1:{port}", timeout=120, log=log)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    return proc
 
 
 def _credits(db: Path, key_id: int) -> tuple[int, int]:
@@ -141,7 +130,7 @@ def server_crash(args: argparse.Namespace) -> int:
         db, log = Path(tmp) / "keys.sqlite3", Path(tmp) / "server.log"
         start = 100_000
         key, info = KeyStore(db).create("bench", start)
-        port = _free_port()
+        port = free_port()
         proc = _start_server(db, port, log)
         t0 = time.perf_counter()
         try:

@@ -45,8 +45,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
 from PIL import Image
+
+from imagetags_df.server.testing import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT / "data" / "samples" / "chelsea_cat.jpg"
@@ -202,16 +203,10 @@ def main() -> None:
                                "--decode-memory", str(args.decode_memory), "--server-log-level", args.server_log_level], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start; see {log.name}")
-            time.sleep(0.1)
+        try:
+            wait_until_serving(server, url, timeout=30, poll=0.1)
+        except RuntimeError:
+            raise SystemExit(f"the server did not start; see {log.name}") from None
 
         if args.only != "decoding":
             throughput(port, key, args)

@@ -35,13 +35,19 @@ from .settings import RunSettings, settle
 __all__ = ["generate", "estimate", "remember", "RESULT_COLUMNS", "RunSettings", "settle"]
 
 
+def check_column(columns: Iterable[Any], col: str) -> None:
+    """ConfigurationError, naming the frame's columns, when ``col`` is not one of them."""
+    names = list(columns)
+    if col not in names:
+        raise ConfigurationError(
+            f"column {col!r} not found; the frame has {', '.join(map(str, names)) or 'no columns'}. "
+            "Pass col= with the name of the column that holds image paths.")
+
+
 def _column(df: pd.DataFrame, col: str) -> pd.Series:
     if not isinstance(df, pd.DataFrame):
         raise ConfigurationError(f"expected a pandas DataFrame, got {type(df).__name__}")
-    if col not in df.columns:
-        raise ConfigurationError(
-            f"column {col!r} not found; the frame has {', '.join(map(str, df.columns)) or 'no columns'}. "
-            "Pass col= with the name of the column that holds image paths.")
+    check_column(df.columns, col)
     return df[col]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import random
 from pathlib import Path
 
@@ -55,3 +57,9 @@ def jpeg_bytes(size=(64, 48), color="red") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, "JPEG")
     return buf.getvalue()
+
+
+def request_body(lang: str = "en") -> bytes:
+    """A generate_tags request body carrying a small JPEG, as the API document shows it."""
+    image = base64.b64encode(jpeg_bytes((32, 24), "teal")).decode()
+    return json.dumps({"image": "data:image/jpeg;base64," + image, "lang": lang}).encode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -13,13 +12,8 @@ from conftest import API_KEY, make_photo
 import imagetags_df
 from imagetags_df import _constants as C
 from imagetags_df._exceptions import ServerUnreachableError
+from imagetags_df.server.testing import free_port
 from imagetags_df.testing import FakeImageDescriber
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed on exit: nothing listens there any more
 
 
 def _run(paths, url, cache_dir, **kw):
@@ -40,7 +34,7 @@ def quick_retries(monkeypatch):
 
 
 def test_nothing_listening_stops_the_run_with_one_error(sixteen, cache_dir, quick_retries):
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ServerUnreachableError) as info:
         _run(sixteen, url, cache_dir, max_concurrency=2)
     message = str(info.value)
@@ -53,7 +47,7 @@ def test_nothing_listening_stops_the_run_with_one_error(sixteen, cache_dir, quic
 def test_finished_rows_stay_cached_when_the_server_dies_mid_run(sixteen, cache_dir, quick_retries,
                                                                 monkeypatch):
     monkeypatch.setattr(C, "DEAD_SERVER_SECONDS", 0.5)
-    port = _free_port()
+    port = free_port()
     with FakeImageDescriber(keys={API_KEY}, latency=0.1, port=port) as api:
         killer = threading.Thread(target=lambda: (_wait(lambda: api.count("ok") >= 4), api.stop()), daemon=True)
         killer.start()
@@ -72,7 +66,7 @@ def test_finished_rows_stay_cached_when_the_server_dies_mid_run(sixteen, cache_d
 
 
 def test_a_server_restart_mid_run_is_waited_out(sixteen, cache_dir, quick_retries):
-    port = _free_port()
+    port = free_port()
     first = FakeImageDescriber(keys={API_KEY}, latency=0.05, port=port).start()
     servers = [first]
 

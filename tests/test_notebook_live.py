@@ -19,7 +19,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from imagetags_df.server.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "data" / "samples"
@@ -53,12 +54,6 @@ out = pd.DataFrame({{"path": paths}}).imagetags.generate(progress=False)
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[dict]:
     """A JupyterLab server on loopback serving a scratch notebook; stopped afterwards."""
@@ -68,7 +63,7 @@ def lab(tmp_path_factory) -> Iterator[dict]:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) for src in NOTEBOOK_CELLS]
     nbformat.write(nb, root / "scratch.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     home = tmp_path_factory.mktemp("jupyter-home")
     # No "get notified about Jupyter news?" toast over the widgets.
     news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"

@@ -25,6 +25,7 @@ from PIL import Image
 from imagetags_df import _constants as C
 from imagetags_df.server.cli import keys, serve
 from imagetags_df.server.keystore import KEY_PREFIX, KeyStore
+from imagetags_df.server.testing import free_port, wait_until_serving
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -33,12 +34,6 @@ def imagetags_command() -> list[str]:
     """The installed ``imagetags`` script of this interpreter, else ``python -m imagetags_df``."""
     script = Path(sys.executable).with_name("imagetags")
     return [str(script)] if script.exists() else [sys.executable, "-m", "imagetags_df"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -60,16 +55,7 @@ def test_real_commands_in_subprocesses_serve_the_offline_tagger(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.communicate()[1]
-            assert time.monotonic() < deadline, "imagetags serve did not come up"
-            time.sleep(0.2)
+        wait_until_serving(server, url)
 
         image = base64.b64encode((SAMPLES / "chelsea_cat.jpg").read_bytes()).decode()
         payload = tmp_path / "body.json"
@@ -204,16 +190,7 @@ def test_serve_flags_reach_the_running_server(tmp_path):
                                "--header-timeout", "0.5", "--max-connections", "3", "--decode-memory", "1"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.communicate()[1]
-            assert time.monotonic() < deadline, "imagetags serve did not come up"
-            time.sleep(0.2)
+        wait_until_serving(server, f"http://127.0.0.1:{port}")
         # A connection that says nothing gets 408 once the header timeout has passed.
         with socket.create_connection(("127.0.0.1", port)) as silent:
             silent.settimeout(10)

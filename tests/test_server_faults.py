@@ -8,9 +8,6 @@ the clients actually received.
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
-import json
 import os
 import signal
 import socket
@@ -22,28 +19,15 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from PIL import Image
+from conftest import request_body
 
 from imagetags_df import _constants as C
 from imagetags_df.server import create_app
 from imagetags_df.server.cli import serve
 from imagetags_df.server.keystore import KeyStore
-from imagetags_df.server.testing import ServerThread, StubBackend
+from imagetags_df.server.testing import ServerThread, StubBackend, free_port, wait_until_serving
 
 TAGS = C.GENERATE_TAGS_PATH
-
-
-def _body() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 24), "teal").save(buf, "JPEG")
-    return json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(),
-                       "lang": "en"}).encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_stub_server(db: Path, port: int, delay: float, log: Path) -> subprocess.Popen:
@@ -51,17 +35,8 @@ def start_stub_server(db: Path, port: int, delay: float, log: Path) -> subproces
     proc = subprocess.Popen([sys.executable, "-m", "imagetags_df.server.testing", "--db", str(db),
                              "--port", str(port), "--delay", str(delay)],
                             stdout=subprocess.DEVNULL, stderr=log.open("ab"))
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"the stub server did not start: {log.read_text()}")
-        time.sleep(0.1)
+    wait_until_serving(proc, f"http://127.0.0.1:{port}", timeout=30, poll=0.1, log=log)
+    return proc
 
 
 async def _load_until_killed(port: int, key: str, proc: subprocess.Popen, *, clients: int,
@@ -69,7 +44,7 @@ async def _load_until_killed(port: int, key: str, proc: subprocess.Popen, *, cli
     """``clients`` loops sending requests; SIGKILL the server once ``kill_after`` answers
     arrived (``quiet`` s later, while the next batch is being tagged). Returns the
     successes the clients received in full."""
-    body = _body()
+    body = request_body()
     received = 0
     enough = asyncio.Event()
 
@@ -101,7 +76,7 @@ def test_sigkill_mid_burst_then_restart_charges_exactly_the_answers_received(tmp
     store = KeyStore(db)
     key, info = store.create("burst", 1000)
     log = tmp_path / "server.log"
-    port = _free_port()
+    port = free_port()
     proc = start_stub_server(db, port, delay=1.0, log=log)
     try:
         received = asyncio.run(_load_until_killed(port, key, proc, clients=12, kill_after=20, quiet=0.3))
@@ -119,7 +94,7 @@ def test_sigkill_mid_burst_then_restart_charges_exactly_the_answers_received(tmp
         assert 1000 - after.credits == received == after.used
         assert KeyStore(db).open_reservations() == []
         # And the restarted server serves.
-        r = httpx.post(f"http://127.0.0.1:{port}{TAGS}", content=_body(), timeout=30,
+        r = httpx.post(f"http://127.0.0.1:{port}{TAGS}", content=request_body(), timeout=30,
                        headers={"content-type": "application/json", "authorization": f"Bearer {key}"})
         assert r.json()["data"]["credits"]["remaining"] == after.credits - 1
     finally:
@@ -133,7 +108,7 @@ def test_a_second_server_on_the_same_database_is_refused_with_a_clear_message(tm
     store = KeyStore(db)
     store.create("k", 10)
     with ServerThread(create_app(store, backend=StubBackend())):
-        refused = CliRunner().invoke(serve, ["--db", str(db), "--backend", "local", "--port", str(_free_port())])
+        refused = CliRunner().invoke(serve, ["--db", str(db), "--backend", "local", "--port", str(free_port())])
         assert refused.exit_code == 1
         assert f"another imagetags serve (process {os.getpid()}) is already serving the key database" \
             in refused.output and "--db" in refused.output
@@ -148,7 +123,7 @@ def test_a_client_that_hangs_up_while_its_image_is_tagged_is_not_charged(tmp_pat
     backend = StubBackend(delay=1.0)
     with ServerThread(create_app(store, backend=backend)) as server, \
             caplog.at_level("INFO", logger="imagetags_df.server"):
-        body = _body()
+        body = request_body()
         with socket.create_connection((server.host, server.port)) as sock:
             sock.sendall((f"POST {TAGS} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
                           f"authorization: Bearer {key}\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body)
@@ -187,7 +162,7 @@ def test_an_answer_that_cannot_be_sent_is_refunded(tmp_path):
     store = KeyStore(tmp_path / "keys.sqlite3")
     key, info = store.create("unlucky", 10)
     app = create_app(store, backend=StubBackend())
-    body = _body()
+    body = request_body()
 
     async def run() -> list[str]:
         sent: list[str] = []
@@ -235,8 +210,8 @@ def test_a_1004_is_logged_under_its_key_and_key_names_cannot_forge_log_lines(tmp
     with ServerThread(create_app(store, backend=StubBackend(), rate_limit="1/min")) as server, \
             caplog.at_level("INFO", logger="imagetags_df.server"):
         headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-        assert httpx.post(server.url + TAGS, content=_body(), headers=headers).json()["code"] == 0
-        assert httpx.post(server.url + TAGS, content=_body(), headers=headers).json()["code"] == 1004
+        assert httpx.post(server.url + TAGS, content=request_body(), headers=headers).json()["code"] == 0
+        assert httpx.post(server.url + TAGS, content=request_body(), headers=headers).json()["code"] == 1004
     lines = [r.getMessage() for r in caplog.records]
     refused = [line for line in lines if "code=1004" in line]
     assert len(refused) == 1 and f"#{info.id}" in refused[0] and "key=-" not in refused[0]

@@ -8,8 +8,6 @@ second.
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import json
 import resource
 import socket
@@ -19,22 +17,15 @@ import time
 
 import httpx
 import pytest
-from PIL import Image
+from conftest import request_body
 
 from imagetags_df import _constants as C
 from imagetags_df.server import create_app
 from imagetags_df.server.keystore import KeyStore
 from imagetags_df.server.serving import LoopErrorLog, ServingLimits
-from imagetags_df.server.testing import ServerThread, StubBackend
+from imagetags_df.server.testing import ServerThread, StubBackend, wait_until_serving
 
 TAGS = C.GENERATE_TAGS_PATH
-
-
-def _body() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 24), "teal").save(buf, "JPEG")
-    return json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode(),
-                       "lang": "en"}).encode()
 
 
 def _head(key: str, length: int) -> bytes:
@@ -105,7 +96,7 @@ def test_a_header_dripped_a_byte_at_a_time_does_not_reset_the_clock(server):
 
 def test_a_body_shorter_than_its_content_length_gets_408_after_the_body_timeout(server):
     srv, key, store, info = server(ServingLimits(body_timeout=1.0))
-    body = _body()
+    body = request_body()
     with socket.create_connection((srv.host, srv.port)) as sock:
         sock.sendall(_head(key, len(body) + 500) + body)  # 500 bytes promised but never sent
         status, _, answer = _read_answer(sock)
@@ -116,7 +107,7 @@ def test_a_body_shorter_than_its_content_length_gets_408_after_the_body_timeout(
 
 def test_a_body_sent_a_byte_a_second_gets_408(server):
     srv, key, _, _ = server(ServingLimits(body_timeout=1.0))
-    body = _body()
+    body = request_body()
     with socket.create_connection((srv.host, srv.port)) as sock:
         sock.sendall(_head(key, len(body)))
         sock.settimeout(10)
@@ -132,7 +123,7 @@ def test_a_body_sent_a_byte_a_second_gets_408(server):
 
 def test_a_kept_alive_connection_gets_the_header_timeout_for_its_next_request(server):
     srv, key, _, _ = server(ServingLimits(header_timeout=0.5, keep_alive_timeout=30))
-    body = _body()
+    body = request_body()
     with socket.create_connection((srv.host, srv.port)) as sock:
         sock.sendall(_head(key, len(body)).replace(b"host: x", b"host: x\r\nconnection: keep-alive") + body)
         sock.settimeout(10)
@@ -158,7 +149,7 @@ def test_connections_over_the_cap_get_503_at_once_and_the_rest_still_serve(serve
         for sock in idle:
             sock.close()
     time.sleep(0.2)
-    r = httpx.post(srv.url + TAGS, content=_body(), timeout=10,
+    r = httpx.post(srv.url + TAGS, content=request_body(), timeout=10,
                    headers={"content-type": "application/json", "authorization": f"Bearer {key}"})
     assert r.json()["code"] == 0
 
@@ -168,7 +159,7 @@ def test_requests_over_the_concurrency_cap_get_5050_with_503_and_retry_after(ser
 
     async def three() -> list[httpx.Response]:
         async with httpx.AsyncClient(timeout=30) as http:
-            post = lambda: http.post(srv.url + TAGS, content=_body(),  # noqa: E731
+            post = lambda: http.post(srv.url + TAGS, content=request_body(),  # noqa: E731
                                      headers={"content-type": "application/json", "authorization": f"Bearer {key}"})
             return list(await asyncio.gather(post(), post(), post()))
 
@@ -235,15 +226,7 @@ def test_out_of_file_descriptors_the_log_stays_small_and_the_server_recovers(tmp
                             stdout=subprocess.DEVNULL, stderr=log.open("wb"), preexec_fn=low_file_limit)
     idle: list[socket.socket] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_until_serving(proc, f"http://127.0.0.1:{port}", timeout=30, poll=0.1, log=log)
         for _ in range(150):
             s = socket.socket()
             s.connect(("127.0.0.1", port))  # completes in the listen backlog even when not accepted
@@ -253,7 +236,7 @@ def test_out_of_file_descriptors_the_log_stays_small_and_the_server_recovers(tmp
             s.close()
         idle.clear()
         time.sleep(2.5)  # the rest of the backlog is accepted and times out too
-        r = httpx.post(f"http://127.0.0.1:{port}{TAGS}", content=_body(), timeout=10,
+        r = httpx.post(f"http://127.0.0.1:{port}{TAGS}", content=request_body(), timeout=10,
                        headers={"content-type": "application/json", "authorization": f"Bearer {key}"})
         assert r.json()["code"] == 0
     finally:

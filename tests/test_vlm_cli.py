@@ -6,15 +6,15 @@ import base64
 import json
 import os
 import subprocess
-import time
 
 import httpx
 import pytest
 from click.testing import CliRunner
 from conftest import make_photo
-from test_server_cli import free_port, imagetags_command, run
+from test_server_cli import imagetags_command, run
 
 from imagetags_df.cli import main
+from imagetags_df.server.testing import free_port, wait_until_serving
 from imagetags_df.testing_openai import FakeVisionModel
 
 MODEL = "qwen2.5vl:7b"
@@ -79,16 +79,7 @@ def test_serve_backed_by_an_ollama_model(srv, tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.communicate()[1]
-            assert time.monotonic() < deadline, "imagetags serve did not come up"
-            time.sleep(0.2)
+        wait_until_serving(server, url)
         image = make_photo(tmp_path / "x.jpg", size=(64, 48)).read_bytes()
         body = {"image": "data:image/jpeg;base64," + base64.b64encode(image).decode(), "lang": "zh"}
         answer = httpx.post(url + "/api/v1/generate_tags", json=body,

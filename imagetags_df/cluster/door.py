@@ -26,6 +26,7 @@ from .._exceptions import ConfigurationError
 from .._types import Estimate
 from ..backends import Backend, settle_api_key
 from ..cache import default_cache_dir
+from ..engine import check_column
 from . import frames
 
 
@@ -43,10 +44,7 @@ def _client(client: Any) -> Any:
 def _check(ddf: Any, col: str) -> None:
     if not isinstance(ddf, dd.DataFrame):
         raise ConfigurationError(f"expected a dask DataFrame, got {type(ddf).__name__}")
-    if col not in ddf.columns:
-        raise ConfigurationError(
-            f"column {col!r} not found; the frame has {', '.join(map(str, ddf.columns)) or 'no columns'}. "
-            "Pass col= with the name of the column that holds image paths.")
+    check_column(ddf.columns, col)
 
 
 def _settle_kwargs(options: dict[str, Any]) -> dict[str, Any]:

@@ -17,11 +17,15 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from .._types import PreparedImage, TagResult
 from ..backends.base import Backend, tag_each
@@ -83,6 +87,33 @@ def free_socket(host: str = "127.0.0.1") -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     return sock
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on at this moment, for a server started in another process."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, *, timeout: float = 60.0, poll: float = 0.2,
+                       log: Path | None = None) -> None:
+    """Return once ``url``'s ``/healthz`` answers 200; raise RuntimeError, with what the
+    process wrote (``log``, or its piped stderr), if it exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url.rstrip("/") + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                proc.kill()
+            said = log.read_text(errors="replace") if log is not None else \
+                (proc.communicate()[1] if proc.stderr is not None else "")
+            raise RuntimeError(f"the server at {url} did not come up (exit code {proc.poll()}):\n{said}")
+        time.sleep(poll)
 
 
 class ServerThread:
@@ -210,7 +241,8 @@ def serve_stub(argv: Sequence[str] | None = None) -> None:
         sys.exit(3)
 
 
-__all__ = ["PromptStubBackend", "RawResponse", "ServerThread", "StubBackend", "burst", "free_socket", "serve_stub"]
+__all__ = ["PromptStubBackend", "RawResponse", "ServerThread", "StubBackend", "burst", "free_port", "free_socket",
+           "serve_stub", "wait_until_serving"]
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _constants as C
 
@@ -66,7 +66,7 @@ class _State:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the real service behind a proxy
-    server: _Server
+    server: ScriptedHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         pass
@@ -210,11 +210,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(int(code_text), f"scripted error {code_text}", http200=(variant == "200"), headers=headers)
 
 
-class _Server(ThreadingHTTPServer):
+class ScriptedHTTPServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer that remembers its open connections, so ``stop`` can cut them."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
-    state: _State
+    state: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -232,25 +234,31 @@ class _Server(ThreadingHTTPServer):
         super().shutdown_request(request)
 
 
-class FakeImageDescriber:
-    """Start with ``with FakeImageDescriber(...) as api:``; ``api.url`` is the base URL."""
+_S = TypeVar("_S", bound="LoopbackServer")
 
-    def __init__(self, *, keys: Iterable[str] | None = ("sk-test",), latency: float | tuple[float, float] = 0.0,
-                 rate_limit: int | None = None, window: float = 60.0, credits: float | None = None,
-                 retry_after: float | None = None, port: int = 0) -> None:
-        lat = (latency, latency) if isinstance(latency, (int, float)) else tuple(latency)
-        self.state = _State(keys=set(keys) if keys is not None else None, latency=lat,  # type: ignore[arg-type]
-                            rate_limit=rate_limit, window=window, credits=credits, retry_after=retry_after)
+
+class LoopbackServer:
+    """A scripted HTTP server on 127.0.0.1 in a daemon thread: what every fake here shares.
+
+    ``state`` carries ``lock``, ``scripts``, ``default_script`` and ``calls``; the handler
+    class answers from it. ``url_path`` is appended to the base URL (``/v1`` for an
+    OpenAI-compatible server).
+    """
+
+    url_path = ""
+
+    def __init__(self, state: Any, handler: type[BaseHTTPRequestHandler], port: int = 0) -> None:
+        self.state = state
         # port=0 picks a free one; a fixed port lets a test restart "the same" server.
-        self._server = _Server(("127.0.0.1", port), _Handler)
-        self._server.state = self.state
+        self._server = ScriptedHTTPServer(("127.0.0.1", port), handler)
+        self._server.state = state
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{host!s}:{port}{self.url_path}"
 
     def script(self, digest: str, steps: Iterable[str]) -> None:
         """Answers for the next calls carrying this image (by SHA-256 of the bytes sent)."""
@@ -263,19 +271,14 @@ class FakeImageDescriber:
             self.state.default_script.extend(steps)
 
     @property
-    def calls(self) -> list[Call]:
+    def calls(self) -> list[Any]:
         with self.state.lock:
             return list(self.state.calls)
-
-    def in_flight(self) -> int:
-        """Requests received and not yet answered (sleeping out the latency, say)."""
-        with self.state.lock:
-            return self.state.active
 
     def count(self, outcome: str | None = None) -> int:
         return sum(1 for c in self.calls if outcome is None or c.outcome == outcome)
 
-    def start(self) -> FakeImageDescriber:
+    def start(self: _S) -> _S:
         self._thread.start()
         return self
 
@@ -290,8 +293,25 @@ class FakeImageDescriber:
                 except OSError:
                     pass
 
-    def __enter__(self) -> FakeImageDescriber:
+    def __enter__(self: _S) -> _S:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class FakeImageDescriber(LoopbackServer):
+    """Start with ``with FakeImageDescriber(...) as api:``; ``api.url`` is the base URL."""
+
+    def __init__(self, *, keys: Iterable[str] | None = ("sk-test",), latency: float | tuple[float, float] = 0.0,
+                 rate_limit: int | None = None, window: float = 60.0, credits: float | None = None,
+                 retry_after: float | None = None, port: int = 0) -> None:
+        lat = (latency, latency) if isinstance(latency, (int, float)) else tuple(latency)
+        super().__init__(_State(keys=set(keys) if keys is not None else None, latency=lat,  # type: ignore[arg-type]
+                                rate_limit=rate_limit, window=window, credits=credits,
+                                retry_after=retry_after), _Handler, port)
+
+    def in_flight(self) -> int:
+        """Requests received and not yet answered (sleeping out the latency, say)."""
+        with self.state.lock:
+            return int(self.state.active)

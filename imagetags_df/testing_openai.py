@@ -34,11 +34,12 @@ import uuid
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .backends.vlm_image import estimate_image_tokens
 from .backends.vlm_prompt import LANGUAGE_NAMES
+from .testing import LoopbackServer, ScriptedHTTPServer
 
 #: MIME types Ollama's ``decodeImageURL`` accepts in a data URI (``openai/openai.go``).
 DATA_URI = re.compile(r"^data:image/(jpeg|jpg|png|webp);base64,(.+)$", re.DOTALL)
@@ -147,7 +148,7 @@ def request_problems(body: Any) -> list[str]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: ScriptedHTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -334,14 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
         }, headers)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 256
-    state: _State
-
-
-class FakeVisionModel:
+class FakeVisionModel(LoopbackServer):
     """Start with ``with FakeVisionModel(...) as srv:``; ``srv.url`` is the base URL (with ``/v1``).
 
     ``formats``: the ``response_format`` types honoured (others get a 400);
@@ -349,53 +343,15 @@ class FakeVisionModel:
     ``limit``/``window``: requests allowed per sliding window, announced in headers.
     """
 
+    url_path = "/v1"
+
     def __init__(self, *, keys: Iterable[str] | None = None, models: Iterable[str] | None = None,
                  formats: Iterable[str] = ("json_schema", "json_object"), ignore_format: bool = False,
                  latency: float | tuple[float, float] = 0.0, limit: int | None = None,
                  window: float = 60.0) -> None:
         lat = (latency, latency) if isinstance(latency, (int, float)) else (float(latency[0]), float(latency[1]))
-        self.state = _State(keys=set(keys) if keys is not None else None,
-                            models=set(models) if models is not None else None,
-                            formats={"json_schema", "json_object"} if ignore_format else set(formats),
-                            ignore_format=ignore_format, latency=lat, limit=limit, window=window)
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.state = self.state
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    def script(self, digest: str, steps: Iterable[str]) -> None:
-        """Answers for the next calls carrying this image (SHA-256 of the bytes sent)."""
-        with self.state.lock:
-            self.state.scripts.setdefault(digest, deque()).extend(steps)
-
-    def script_next(self, steps: Iterable[str]) -> None:
-        """Answers for the next calls, whatever the image."""
-        with self.state.lock:
-            self.state.default_script.extend(steps)
-
-    @property
-    def calls(self) -> list[Call]:
-        with self.state.lock:
-            return list(self.state.calls)
-
-    def count(self, outcome: str | None = None) -> int:
-        return sum(1 for c in self.calls if outcome is None or c.outcome == outcome)
-
-    def start(self) -> FakeVisionModel:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeVisionModel:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        state = _State(keys=set(keys) if keys is not None else None,
+                       models=set(models) if models is not None else None,
+                       formats={"json_schema", "json_object"} if ignore_format else set(formats),
+                       ignore_format=ignore_format, latency=lat, limit=limit, window=window)
+        super().__init__(state, _Handler)

@@ -252,8 +252,29 @@ def test_a_weak_detection_needs_the_classifier_to_name_the_same_thing() -> None:
     v = get_vocabulary()
     a = analyse(_probs(v, bee=0.17, sulphur_butterfly=0.17, daisy=0.13),
                 [Detection(_coco(v, "bird"), 0.33, (0.2, 0.2, 0.6, 0.6))], _PLAIN, 640, 480, v)
-    assert not {t.term for t in a.tags} & {"bird", "animal"}
-    assert a.subject is None and a.confidence == 0.0
+    terms = {t.term for t in a.tags}
+    assert not terms & {"bird", "animal"}
+    # ...and the flowers' visitors are evidence of the flower itself.
+    assert {"flower", "plant"} <= terms and a.subject == "flower"
+
+
+def test_a_flower_from_the_classes_seen_with_flowers_only_above_its_minimum() -> None:
+    v = get_vocabulary()
+    weak = analyse(_probs(v, bee=0.12, daisy=0.10), [], _PLAIN, 640, 480, v)
+    assert "flower" not in {t.term for t in weak.tags}
+    # A classifier sure of the butterfly names it as the subject; the flower is context.
+    a = analyse(_probs(v, monarch_butterfly=0.75, cabbage_white=0.05), [], _PLAIN, 640, 480, v)
+    assert {"butterfly", "flower"} <= {t.term for t in a.tags}
+    assert a.subject in ("monarch butterfly", "butterfly")
+
+
+def test_a_broader_term_one_class_carries_alone_needs_the_specific_minimum() -> None:
+    """Calibration photo: a toy brick as "joystick" .57 made it "electronics"."""
+    v = get_vocabulary()
+    assert "electronics" not in {t.term for t in analyse(_probs(v, joystick=0.57), [], _PLAIN, 640, 480, v).tags}
+    # Pooled from several classes, the broader term keeps its lower minimum.
+    birds = analyse(_probs(v, brambling=0.22, robin=0.2, chickadee=0.15), [], _PLAIN, 640, 480, v)
+    assert "bird" in {t.term for t in birds.tags}
 
 
 def test_a_screenshot_is_called_so_and_not_a_laptop() -> None:

@@ -35,7 +35,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "coins.png": (set(), {"orange fruit", "banana", "fruit", "food"}),
     "retina.jpg": (set(), {"table", "sink", "person", "lampshade", "mask", "jellyfish"}),
     "china_temple.jpg": ({"building"}, {"boat", "person", "dog", "cat"}),
-    "flower.jpg": (set(), {"vase", "bee", "mushroom", "sea anemone", "food"}),
+    "flower.jpg": ({"flower"}, {"vase", "bee", "mushroom", "sea anemone", "food", "bird"}),
 }
 
 

@@ -97,7 +97,7 @@ def baseline(images: list[PreparedImage], lang: str) -> tuple[float, dict[str, f
         t2 = time.perf_counter()
         dets = models.detect(det_px, extent)
         t3 = time.perf_counter()
-        compose(analyse(probs, dets, pixel_stats(stats_px), w, h, vocab), vocab, lang)
+        compose(analyse(probs, dets, pixel_stats(stats_px, crop), w, h, vocab), vocab, lang)
         t4 = time.perf_counter()
         stages["decode"] += t1 - t0
         stages["classify"] += t2 - t1

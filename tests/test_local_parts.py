@@ -375,3 +375,24 @@ def test_a_found_face_makes_a_person_and_drops_guesses_at_clothes() -> None:
     assert "sombrero" in without and "person" not in without
     a = analyse(probs, [], _PLAIN, 300, 400, v, faces=[(0.2, 0.2, 0.7, 0.6)])
     assert [t.term for t in a.tags] == ["person"] and a.subject == "person" and a.portrait
+
+
+def test_a_picture_drawn_in_flat_colour_is_an_illustration() -> None:
+    from PIL import Image, ImageDraw
+
+    v = get_vocabulary()
+    drawing = Image.new("RGB", (224, 224), (250, 250, 250))
+    pen = ImageDraw.Draw(drawing)
+    pen.rectangle((20, 30, 200, 190), fill=(200, 120, 40))
+    pen.ellipse((60, 60, 160, 160), fill=(40, 90, 200))
+    pen.polygon([(0, 224), (112, 150), (224, 224)], fill=(30, 160, 60))
+    crop = np.asarray(drawing)
+    rng = np.random.default_rng(0)
+    photo = np.clip(crop.astype(np.int16) + rng.integers(-3, 4, crop.shape), 0, 255).astype(np.uint8)
+    assert colors.flat_share(crop) > 0.9 and colors.flat_share(photo) < 0.05
+    # A white page around the drawing does not count either way.
+    assert colors.flat_share(np.full((50, 50, 3), 255, np.uint8)) == 0.0
+    drawn = analyse(_probs(v), [], colors.pixel_stats(crop[::4, ::4], crop), 640, 480, v)
+    assert [t.term for t in drawn.tags] == ["illustration"] and drawn.subject == "illustration"
+    shot = analyse(_probs(v), [], colors.pixel_stats(photo[::4, ::4], photo), 640, 480, v)
+    assert "illustration" not in {t.term for t in shot.tags}

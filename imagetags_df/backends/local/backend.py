@@ -404,7 +404,7 @@ def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: T
             out.append(d)
             continue
         assert probs is not None
-        out.append(analyse(probs[k], dets[k], pixel_stats(d.stats_pixels), d.width, d.height, vocab, faces[k]))
+        out.append(analyse(probs[k], dets[k], pixel_stats(d.stats_pixels, d.classifier_crop), d.width, d.height, vocab, faces[k]))
         k += 1
     t4 = time.perf_counter()
     return out, {"decode": t1 - t0, "classify": t2 - t1, "detect": t_faces - t2, "faces": t3 - t_faces,

@@ -35,6 +35,21 @@ class PixelStats:
     #: brightness between neighbours): open sky is blue and smooth.
     sky_blue: float = 0.0
     sky_texture: float = 1.0
+    #: Share of the classifier crop's coloured pixels that equal their right and lower
+    #: neighbours exactly: flat fills are drawn, a camera's noise never repeats a value.
+    flat: float = 0.0
+
+
+def flat_share(crop: np.ndarray) -> float:
+    """Share of the pixels of an (H, W, 3) uint8 picture, leaving out near-white and
+    near-black ones (the page or backdrop a drawing or a cut-out sits on), that equal both
+    their right and their lower neighbour exactly."""
+    a = crop.astype(np.int16)
+    step = np.abs(np.diff(a, axis=1)).sum(-1)[:-1] + np.abs(np.diff(a, axis=0)).sum(-1)[:, :-1]
+    core = a[:-1, :-1]
+    coloured = (core.min(-1) <= 245) & (core.max(-1) >= 10)
+    n = int(coloured.sum())
+    return float(((step == 0) & coloured).sum()) / n if n else 0.0
 
 
 def _hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +94,9 @@ def name_pixels(rgb: np.ndarray) -> np.ndarray:
     return names
 
 
-def pixel_stats(rgb: np.ndarray) -> PixelStats:
+def pixel_stats(rgb: np.ndarray, crop: np.ndarray | None = None) -> PixelStats:
+    """Colours, light and sky of a small thumbnail ``rgb``; with the classifier ``crop``,
+    also its flat share."""
     hue, sat, val = _hsv(rgb)
     mean_sat = float(sat.mean())
     bw = mean_sat < BW_MAX_SATURATION
@@ -97,4 +114,5 @@ def pixel_stats(rgb: np.ndarray) -> PixelStats:
     sky_blue = float(((h2 >= 185) & (h2 < 255) & (s2 > 0.12) & (v2 > 0.35)).mean())
     sky_texture = float(np.abs(np.diff(v2, axis=1)).mean()) if v2.shape[1] > 1 else 1.0
     return PixelStats(colors=colors, brightness=float(val.mean()), saturation=mean_sat,
-                      black_and_white=bw, colorful=len(chromatic) >= 4, sky_blue=sky_blue, sky_texture=sky_texture)
+                      black_and_white=bw, colorful=len(chromatic) >= 4, sky_blue=sky_blue, sky_texture=sky_texture,
+                      flat=flat_share(crop) if crop is not None else 0.0)

@@ -70,6 +70,12 @@ CLS_SINGLE_CLASS_SHARE = 0.9
 #: "web site" class is screen captures (.30-.92 on four of the eight screenshots, never
 #: above .005 on anything else) and its "comic book" class drawings (.15-.54 on three
 #: cartoons and a mural, never above .003 on a photo).
+#: Drawings, cartoons and flat-colour art: the share of flat pixels (colors.flat_share). On
+#: the calibration photos it was .52-.76 on six of the eight drawings and screen captures
+#: drawn in flat colour, at most .42 on any photograph (a grey, motion-blurred clock; .35 on
+#: a dog before a blown-out window), and photos of drawings, paintings and JPEG art sit
+#: with the photographs (.02-.17): only the flat ones can be told.
+DRAWN_FLAT_SHARE = 0.55
 CLS_TERM_MIN: dict[str, float] = {"landscape": 0.30, "sea": 0.40, "water": 0.36, "mountain": 0.40,
                                   "screenshot": 0.20, "illustration": 0.15}
 #: Scene terms pool classes that belong together without being one narrower group.
@@ -354,6 +360,8 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         if pooled.get(tag, 0.0) < CLS_BACKS_ANIMAL and other_animals >= CLS_OTHER_ANIMAL:
             del accepted_det[tag]
             accepted_cls["animal"] = max(accepted_cls.get("animal", 0.0), score * 0.9)
+    if stats.flat >= DRAWN_FLAT_SHARE and "screenshot" not in accepted_cls:
+        accepted_cls["illustration"] = max(accepted_cls.get("illustration", 0.0), stats.flat)
     if "screenshot" in accepted_cls:
         for term in SCREEN_DEVICES:
             accepted_det.pop(term, None)

@@ -396,3 +396,20 @@ def test_a_picture_drawn_in_flat_colour_is_an_illustration() -> None:
     assert [t.term for t in drawn.tags] == ["illustration"] and drawn.subject == "illustration"
     shot = analyse(_probs(v), [], colors.pixel_stats(photo[::4, ::4], photo), 640, 480, v)
     assert "illustration" not in {t.term for t in shot.tags}
+
+
+def test_buildings_and_water_from_the_classes_seen_with_them() -> None:
+    """Calibration photos: a brick warehouse as castle .15 + tile roof .07 + ...; a lake
+    as great egret .10 + lakeshore .09 + sandbar .05 + black stork .05 + ..."""
+    v = get_vocabulary()
+    house = analyse(_probs(v, castle=0.15, tile_roof=0.12, mobile_home=0.11, palace=0.05, church=0.05),
+                    [], _PLAIN, 640, 480, v)
+    assert [t.term for t in house.tags] == ["building"] and house.subject == "building"
+    lake = analyse(_probs(v, great_egret=0.12, lakeshore=0.12, sandbar=0.08, black_stork=0.05, goose=0.05),
+                   [], _PLAIN, 640, 480, v)
+    # Water only: not the "structure" and "landscape" that piers and shores would imply.
+    assert [t.term for t in lake.tags] == ["water"]
+    # A boat on a white page is no evidence of water; a stage is no building.
+    assert "water" not in {t.term for t in analyse(_probs(v, ocean_liner=0.41, yawl=0.1), [], _PLAIN, 640, 480, v).tags}
+    stage = analyse(_probs(v, home_theater=0.36, stage=0.1, window_shade=0.1), [], _PLAIN, 640, 480, v)
+    assert "building" not in {t.term for t in stage.tags}

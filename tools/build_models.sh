@@ -42,11 +42,19 @@ fi
   --output "$WORK/out/nanodet_raw.onnx" --opset 13
 "$WORK/venv-tf/bin/python" "$HERE/build_models.py" nanodet "$WORK/out/nanodet_raw.onnx" "$WORK/out/nanodet_m.onnx"
 
-( cd "$WORK/out" && sha256sum efficientnet_lite0.onnx nanodet_m.onnx ) > "$WORK/out/models.sha256"
+mkdir -p "$WORK/fixed"
+"$WORK/venv-tf/bin/python" "$HERE/build_models.py" tfjs-fix "$WORK/package/models/blazeface-front.json" \
+  "$WORK/fixed/blazeface-front.json"
+"$WORK/venv-tf/bin/python" -m tf2onnx.convert --tfjs "$WORK/fixed/blazeface-front.json" \
+  --output "$WORK/out/blazeface_raw.onnx" --opset 13
+"$WORK/venv-torch/bin/python" "$HERE/build_models.py" blazeface "$WORK/out/blazeface_raw.onnx" \
+  "$WORK/out/blazeface_front.onnx"
+
+( cd "$WORK/out" && sha256sum efficientnet_lite0.onnx nanodet_m.onnx blazeface_front.onnx ) > "$WORK/out/models.sha256"
 cat "$WORK/out/models.sha256"
 case "$MODE" in
   --record)
-    cp "$WORK/out/efficientnet_lite0.onnx" "$WORK/out/nanodet_m.onnx" "$DEST/"
+    cp "$WORK/out/efficientnet_lite0.onnx" "$WORK/out/nanodet_m.onnx" "$WORK/out/blazeface_front.onnx" "$DEST/"
     cp "$WORK/out/models.sha256" "$HERE/models.sha256" ;;
 esac
 # The shipped files must match the recorded checksums...
@@ -54,6 +62,6 @@ esac
 # ...and the rebuild must compute the same thing. The EfficientNet export is byte-for-byte
 # reproducible; tf2onnx names nodes differently on every run, so NanoDet is compared by
 # its outputs on the sample photos.
-for m in efficientnet_lite0 nanodet_m; do
+for m in efficientnet_lite0 nanodet_m blazeface_front; do
   "$WORK/venv-torch/bin/python" "$HERE/build_models.py" compare "$DEST/$m.onnx" "$WORK/out/$m.onnx"
 done

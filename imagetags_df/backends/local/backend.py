@@ -32,7 +32,7 @@ from ..base import Backend
 from . import imaging
 from .colors import pixel_stats
 from .compose import color_words, compose
-from .faces import cascade_digest, find_faces
+from .faces import faces_digest, find_faces
 from .models import Detection, get_models, models_digest
 from .tags import DET_MIN, PERSON, PERSON_GEAR_KINDS, Analysis, analyse
 from .tags import with_text as analyse_again
@@ -138,7 +138,7 @@ class LocalBackend(Backend):
         # The language-free analysis does not depend on the label set: runs with and
         # without labels share it.
         vocab = get_vocabulary()
-        return (f"local:v{IDENTITY_VERSION}:{models_digest()}:{cascade_digest()}:{vocab.digest}:{rules_digest()}"
+        return (f"local:v{IDENTITY_VERSION}:{models_digest()}:{faces_digest()}:{vocab.digest}:{rules_digest()}"
                 f":ocr={int(self.ocr)}")
 
     # Synchronous API ---------------------------------------------------------------

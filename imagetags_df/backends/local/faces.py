@@ -24,8 +24,8 @@ BlazeFace >= .75   6 of 13             20 of 22                  0 + 0
 both (shipped)     7 of 13             20 of 22                  0 + 1
 =================  ==================  ========================  ======================
 
-BlazeFace's best score on any picture without a face was .70 (a blurred lake), its median
-on faces .90; below .70 it puts faces on cars, cartoon cats and coins. On the 240-pixel
+BlazeFace's best score on any picture without a face was .70 (a splash of water), its median
+on the close-ups' faces .90; below .70 it puts faces on cars, cartoon cats and coins. On the 240-pixel
 grayscale it costs 1.7 ms per picture against the cascade's 3-5 ms. BlazeFace on the
 detector's RGB input, and the back-camera model (256x256, trained down to 5 % of the frame),
 put faces on cars, cats and sunsets at every score that kept their recall.

@@ -14,10 +14,15 @@ Precision comes first: a wrong tag costs a user's trust more than a missing one.
   apart (``Analysis.colors``, ``orientation``...) and become their own columns;
 * when a fine class is uncertain, the tagger backs off to the broader class the evidence
   supports ("animal" rather than a confident wrong species) or says nothing;
+* a broader term that one class carries alone is no safer than that class's own name;
 * scenes (landscape, sea, water, mountain, sky) come from pooled ImageNet scene classes and
-  from the picture's top rows; screenshots and illustrations from the classes that hold them.
+  from the picture's top rows; screenshots and illustrations from the classes that hold them
+  and, for drawings in flat colour, from the pixels;
+* what ImageNet has no class for is evidenced by the classes seen only with it (a flower
+  by the bees and butterflies on it, a building by its roofs, water by its shores and
+  wading birds), and such context never outranks the things it is the context of.
 
-The thresholds were calibrated on 162 real photos (``bench/calibration``, measured by
+The thresholds were calibrated on 168 real pictures (``bench/calibration``, measured by
 ``bench/tag_quality.py``) and checked on the sample photos in ``data/samples``.
 """
 

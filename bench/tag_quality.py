@@ -1,7 +1,7 @@
 """How right the offline tagger's content tags are, on the calibration photos.
 
     python bench/calibration/build.py      # once: fetch the photos (see that script)
-    python bench/tag_quality.py [--json out.json] [--show-all]
+    python bench/tag_quality.py [--json out.json] [--show-all] [--held-out]
 
 For every photo in ``bench/calibration/labels.json`` (labels written by a person looking at
 each photo: the main subject's acceptable names and every acceptable content tag), tags it
@@ -67,14 +67,18 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, default=PHOTOS,
                         help="another folder of labelled photos (a set the thresholds were not calibrated on)")
     parser.add_argument("--labels", type=Path, default=LABELS, help="their labels, in labels.json's format")
+    parser.add_argument("--held-out", action="store_true",
+                        help="the held-out pictures (build.py --held-out), which no threshold was calibrated on")
     args = parser.parse_args()
+    if args.held_out:
+        args.photos, args.labels = CALIBRATION / "held_out", CALIBRATION / "held_out_labels.json"
     photos: Path = args.photos
 
     labels: dict[str, dict] = json.loads(args.labels.read_text())
     missing = [name for name in labels if not (photos / name).exists()]
     if missing:
-        sys.exit(f"{len(missing)} calibration photos are missing (e.g. {missing[0]}): "
-                 "run `python bench/calibration/build.py` first")
+        sys.exit(f"{len(missing)} labelled pictures are missing from {photos} (e.g. {missing[0]}): "
+                 "run `python bench/calibration/build.py --held-out` first")
     names = sorted(labels)
     backend = LocalBackend()
     t0 = time.perf_counter()

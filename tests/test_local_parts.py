@@ -355,6 +355,13 @@ def test_scenes_from_pooled_classes_and_open_sky_from_the_top_rows() -> None:
     assert "sky" not in {t.term for t in analyse(_probs(v), [], leafy, 640, 480, v).tags}
     drawn = analyse(_probs(v, illustration=0.5), [], sky, 640, 480, v)
     assert "sky" not in {t.term for t in drawn.tags} and "illustration" in {t.term for t in drawn.tags}
+    # Nor is the smooth blue top of an abstract wallpaper, where the classifier sees nothing
+    # that stands outdoors (a held-out wallpaper: honeycomb .57, jigsaw puzzle .03...).
+    rendered = analyse(_probs(v, honeycomb=0.57, jigsaw_puzzle=0.03), [], sky, 1920, 1080, v)
+    assert not {t.term for t in rendered.tags} & {"sky", "outdoor"}
+    dune = analyse(_probs(v, ear_of_wheat=0.12, corn=0.03, hay=0.02, bittern=0.02, sandbar=0.06), [], sky,
+                   1920, 1080, v)
+    assert "sky" in {t.term for t in dune.tags}
 
 
 def test_sky_share_is_measured_on_the_top_rows() -> None:

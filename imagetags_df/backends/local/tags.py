@@ -189,6 +189,26 @@ SCORE_TEXT = 0.80
 SKY_BLUE_SHARE = 0.80
 SKY_MAX_TEXTURE = 0.03
 SCORE_SKY = 0.60
+#: ...and the classifier must see something that is only ever outdoors: the smooth blue top
+#: of a rendered abstract wallpaper looks like open sky too. On the calibration photos every
+#: picture the sky rule named had .25 or more of these classes (a dune under a blue sky);
+#: blue abstract wallpapers had .05-.20.
+SKY_OUTDOOR_MIN = 0.15
+OUTDOOR_CLASSES = frozenset({
+    'acorn', 'apiary', 'barn', 'beach', 'bee', 'bell tower', 'bighorn sheep', 'birdhouse', 'bison',
+    'black stork', 'boathouse', 'breakwater', 'canoe', 'cardoon', 'castle', 'catamaran', 'chain-link fence',
+    'church', 'cliff', 'cliff dwelling', 'combine harvester', 'coral reef', 'corn', 'cricket', 'daisy', 'dam',
+    'damselfly', 'dock', 'dome', 'dragonfly', 'ear of wheat', 'flagpole', 'fountain', 'garbage truck',
+    'gazelle', 'geyser', 'go-kart', 'golf cart', 'gondola', 'goose', 'gossamer-winged butterfly',
+    'grasshopper', 'great egret', 'greenhouse', 'hartebeest', 'hay', 'headland', 'horse chestnut', 'ibex',
+    'impala', 'ladybug', 'lakeshore', 'lifeboat', 'lighthouse', 'mailbox', 'maze', 'megalith', 'mobile home',
+    'monarch butterfly', 'monastery', 'mosque', 'mountain', 'obelisk', 'ox', 'paddle', 'palace', 'parachute',
+    'park bench', 'parking meter', 'patio', 'picket fence', 'pier', 'planetarium', 'plow', 'police van',
+    'rapeseed', 'ringlet butterfly', 'rose hip', 'sandbar', 'schooner', 'shipwreck', 'ski', 'snowmobile',
+    'solar collector', 'speedboat', 'split-rail fence', 'stone wall', 'street sign', 'stupa',
+    'sulphur butterfly', 'sundial', 'suspension bridge', 'swing', 'thatched roof', 'tile roof', 'totem pole',
+    'tractor', 'traffic light', 'trimaran', 'triumphal arch', 'trolleybus', 'valley', 'viaduct', 'volcano',
+    'water tower', 'white stork', 'wild boar', 'yawl', 'yurt', 'zebra'})
 
 #: With people in the picture, the classifier mostly reacts to what they wear or hold, and
 #: often wrongly (the astronaut's helmet: "football helmet" .66 and "sports equipment" .82; Grace Hopper's uniform:
@@ -442,7 +462,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     # 4. Scene from pixels; colours, light and orientation stay out of the tags.
     screenshot = "screenshot" in accepted_cls
     if (not screenshot and "illustration" not in accepted_cls and stats.sky_blue >= SKY_BLUE_SHARE
-            and stats.sky_texture <= SKY_MAX_TEXTURE):
+            and stats.sky_texture <= SKY_MAX_TEXTURE and _outdoor_mass(probs, vocab) >= SKY_OUTDOOR_MIN):
         add("sky", SCORE_SKY, "scene")
         outdoor_votes = max(outdoor_votes, SCORE_SKY)
     # In a black-and-white photo "gray" says nothing the black-and-white flag does not.
@@ -554,6 +574,18 @@ def _context(probs: np.ndarray, vocab: Vocabulary) -> dict[str, float]:
             term: np.array([i for i, c in enumerate(vocab.imagenet) if c is not None and c.tag in tags], dtype=int)
             for term, tags in CONTEXT_EVIDENCE.items()}
     return {term: float(probs[idx].sum()) for term, idx in index.items()}
+
+
+_outdoor_index: dict[str, np.ndarray] = {}
+
+
+def _outdoor_mass(probs: np.ndarray, vocab: Vocabulary) -> float:
+    """The pooled probability of the classes only ever seen outdoors (OUTDOOR_CLASSES)."""
+    idx = _outdoor_index.get(vocab.digest)
+    if idx is None:
+        idx = _outdoor_index[vocab.digest] = np.array(
+            [i for i, c in enumerate(vocab.imagenet) if c is not None and c.tag in OUTDOOR_CLASSES], dtype=int)
+    return float(probs[idx].sum())
 
 
 _broader_index: dict[str, dict[str, set[str]]] = {}

@@ -1,7 +1,8 @@
 """The embedded offline tagger (``backend="local"``): no key, no network.
 
-EfficientNet-Lite0 (ImageNet-1k) and NanoDet-m (COCO-80) run with onnxruntime, and OpenCV's
-frontal-face cascade where no person was boxed; a curated vocabulary turns their classes
+EfficientNet-Lite0 (ImageNet-1k) and NanoDet-m (COCO-80) run with onnxruntime, and two face
+finders (MediaPipe's BlazeFace and OpenCV's frontal-face cascade) where no person was boxed;
+a curated vocabulary turns their classes
 into content tags in seven languages (colours and orientation go to their own fields);
 templates compose a title and a description, left empty when nothing was recognised. See
 ``backend.py`` for the flow, ``tags.py`` for the precision rules and ``faces.py``.

@@ -75,14 +75,14 @@ CLS_SINGLE_CLASS_SHARE = 0.9
 #: "web site" class is screen captures (.30-.92 on four of the eight screenshots, never
 #: above .005 on anything else) and its "comic book" class drawings (.15-.54 on three
 #: cartoons and a mural, never above .003 on a photo).
+CLS_TERM_MIN: dict[str, float] = {"landscape": 0.30, "sea": 0.40, "water": 0.36, "mountain": 0.40,
+                                  "screenshot": 0.20, "illustration": 0.15}
 #: Drawings, cartoons and flat-colour art: the share of flat pixels (colors.flat_share). On
 #: the calibration photos it was .52-.76 on six of the eight drawings and screen captures
 #: drawn in flat colour, at most .42 on any photograph (a grey, motion-blurred clock; .35 on
 #: a dog before a blown-out window), and photos of drawings, paintings and JPEG art sit
 #: with the photographs (.02-.17): only the flat ones can be told.
 DRAWN_FLAT_SHARE = 0.55
-CLS_TERM_MIN: dict[str, float] = {"landscape": 0.30, "sea": 0.40, "water": 0.36, "mountain": 0.40,
-                                  "screenshot": 0.20, "illustration": 0.15}
 #: Scene terms pool classes that belong together without being one narrower group.
 SCENE_TERMS = frozenset({"landscape", "sea", "water", "mountain"})
 #: Tags that name what a picture is of but read badly as its subject ("a water").
@@ -195,20 +195,20 @@ SCORE_SKY = 0.60
 #: blue abstract wallpapers had .05-.20.
 SKY_OUTDOOR_MIN = 0.15
 OUTDOOR_CLASSES = frozenset({
-    'acorn', 'apiary', 'barn', 'beach', 'bee', 'bell tower', 'bighorn sheep', 'birdhouse', 'bison',
-    'black stork', 'boathouse', 'breakwater', 'canoe', 'cardoon', 'castle', 'catamaran', 'chain-link fence',
-    'church', 'cliff', 'cliff dwelling', 'combine harvester', 'coral reef', 'corn', 'cricket', 'daisy', 'dam',
-    'damselfly', 'dock', 'dome', 'dragonfly', 'ear of wheat', 'flagpole', 'fountain', 'garbage truck',
-    'gazelle', 'geyser', 'go-kart', 'golf cart', 'gondola', 'goose', 'gossamer-winged butterfly',
-    'grasshopper', 'great egret', 'greenhouse', 'hartebeest', 'hay', 'headland', 'horse chestnut', 'ibex',
-    'impala', 'ladybug', 'lakeshore', 'lifeboat', 'lighthouse', 'mailbox', 'maze', 'megalith', 'mobile home',
-    'monarch butterfly', 'monastery', 'mosque', 'mountain', 'obelisk', 'ox', 'paddle', 'palace', 'parachute',
-    'park bench', 'parking meter', 'patio', 'picket fence', 'pier', 'planetarium', 'plow', 'police van',
-    'rapeseed', 'ringlet butterfly', 'rose hip', 'sandbar', 'schooner', 'shipwreck', 'ski', 'snowmobile',
-    'solar collector', 'speedboat', 'split-rail fence', 'stone wall', 'street sign', 'stupa',
-    'sulphur butterfly', 'sundial', 'suspension bridge', 'swing', 'thatched roof', 'tile roof', 'totem pole',
-    'tractor', 'traffic light', 'trimaran', 'triumphal arch', 'trolleybus', 'valley', 'viaduct', 'volcano',
-    'water tower', 'white stork', 'wild boar', 'yawl', 'yurt', 'zebra'})
+    "acorn", "apiary", "barn", "beach", "bee", "bell tower", "bighorn sheep", "birdhouse", "bison",
+    "black stork", "boathouse", "breakwater", "canoe", "cardoon", "castle", "catamaran", "chain-link fence",
+    "church", "cliff", "cliff dwelling", "combine harvester", "coral reef", "corn", "cricket", "daisy", "dam",
+    "damselfly", "dock", "dome", "dragonfly", "ear of wheat", "flagpole", "fountain", "garbage truck",
+    "gazelle", "geyser", "go-kart", "golf cart", "gondola", "goose", "gossamer-winged butterfly",
+    "grasshopper", "great egret", "greenhouse", "hartebeest", "hay", "headland", "horse chestnut", "ibex",
+    "impala", "ladybug", "lakeshore", "lifeboat", "lighthouse", "mailbox", "maze", "megalith", "mobile home",
+    "monarch butterfly", "monastery", "mosque", "mountain", "obelisk", "ox", "paddle", "palace", "parachute",
+    "park bench", "parking meter", "patio", "picket fence", "pier", "planetarium", "plow", "police van",
+    "rapeseed", "ringlet butterfly", "rose hip", "sandbar", "schooner", "shipwreck", "ski", "snowmobile",
+    "solar collector", "speedboat", "split-rail fence", "stone wall", "street sign", "stupa",
+    "sulphur butterfly", "sundial", "suspension bridge", "swing", "thatched roof", "tile roof", "totem pole",
+    "tractor", "traffic light", "trimaran", "triumphal arch", "trolleybus", "valley", "viaduct", "volcano",
+    "water tower", "white stork", "wild boar", "yawl", "yurt", "zebra"})
 
 #: With people in the picture, the classifier mostly reacts to what they wear or hold, and
 #: often wrongly (the astronaut's helmet: "football helmet" .66 and "sports equipment" .82; Grace Hopper's uniform:
@@ -326,7 +326,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
             scores[term] = Scored(term, score, role if old is None else old.role)
 
     pooled, top, specific, coherent, kinds = _pool(probs, vocab.imagenet)
-    context = _context(probs, vocab)
+    context = {term: _mass(probs, tags, vocab) for term, tags in CONTEXT_EVIDENCE.items()}
     # 1. Detector first: whether people are in the picture changes what the classifier may say.
     indoor_votes = 0.0
     outdoor_votes = 0.0
@@ -462,7 +462,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     # 4. Scene from pixels; colours, light and orientation stay out of the tags.
     screenshot = "screenshot" in accepted_cls
     if (not screenshot and "illustration" not in accepted_cls and stats.sky_blue >= SKY_BLUE_SHARE
-            and stats.sky_texture <= SKY_MAX_TEXTURE and _outdoor_mass(probs, vocab) >= SKY_OUTDOOR_MIN):
+            and stats.sky_texture <= SKY_MAX_TEXTURE and _mass(probs, OUTDOOR_CLASSES, vocab) >= SKY_OUTDOOR_MIN):
         add("sky", SCORE_SKY, "scene")
         outdoor_votes = max(outdoor_votes, SCORE_SKY)
     # In a black-and-white photo "gray" says nothing the black-and-white flag does not.
@@ -563,28 +563,15 @@ def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[
     return term, count
 
 
-_context_index: dict[str, dict[str, np.ndarray]] = {}
+_class_index: dict[tuple[str, frozenset[str]], np.ndarray] = {}
 
 
-def _context(probs: np.ndarray, vocab: Vocabulary) -> dict[str, float]:
-    """Per CONTEXT_EVIDENCE term, the pooled probability of the classes that evidence it."""
-    index = _context_index.get(vocab.digest)
-    if index is None:
-        index = _context_index[vocab.digest] = {
-            term: np.array([i for i, c in enumerate(vocab.imagenet) if c is not None and c.tag in tags], dtype=int)
-            for term, tags in CONTEXT_EVIDENCE.items()}
-    return {term: float(probs[idx].sum()) for term, idx in index.items()}
-
-
-_outdoor_index: dict[str, np.ndarray] = {}
-
-
-def _outdoor_mass(probs: np.ndarray, vocab: Vocabulary) -> float:
-    """The pooled probability of the classes only ever seen outdoors (OUTDOOR_CLASSES)."""
-    idx = _outdoor_index.get(vocab.digest)
+def _mass(probs: np.ndarray, tags: frozenset[str], vocab: Vocabulary) -> float:
+    """The pooled probability of the ImageNet classes whose tag is one of ``tags``."""
+    idx = _class_index.get((vocab.digest, tags))
     if idx is None:
-        idx = _outdoor_index[vocab.digest] = np.array(
-            [i for i, c in enumerate(vocab.imagenet) if c is not None and c.tag in OUTDOOR_CLASSES], dtype=int)
+        idx = _class_index[(vocab.digest, tags)] = np.array(
+            [i for i, c in enumerate(vocab.imagenet) if c is not None and c.tag in tags], dtype=int)
     return float(probs[idx].sum())
 
 

@@ -42,6 +42,7 @@ Three commands, each run with the interpreter of its venv:
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 #: Detector input side (see the module docstring for why not the TFJS model's 416).
 DETECTOR_SIZE = 320
@@ -120,13 +121,22 @@ def build_nanodet(raw: str, out: str) -> None:
         helper.make_node("Mul", ["pixels_f", "inv255"], ["pixels_s"]),
         helper.make_node("Transpose", ["pixels_s"], [old_name], perm=[0, 3, 1, 2]),
     ]
+    _save_with_input(model, old_input, new_input, nodes, out)
+    print("nanodet outputs:", [o.name for o in graph.output])
+
+
+def _save_with_input(model: Any, old_input: Any, new_input: Any, nodes: list[Any], out: str) -> None:
+    """Put ``nodes`` (which turn ``new_input`` into what ``old_input`` was) in front of the
+    graph, swap the inputs, check and save."""
+    import onnx
+
+    graph = model.graph
     for n in reversed(nodes):
         graph.node.insert(0, n)
     graph.input.remove(old_input)
     graph.input.insert(0, new_input)
     onnx.checker.check_model(model)
     onnx.save(model, out)
-    print("nanodet outputs:", [o.name for o in graph.output])
 
 
 def tfjs_fix(src: str, dst: str) -> None:
@@ -164,12 +174,7 @@ def build_blazeface(raw: str, out: str) -> None:
         helper.make_node("Mul", ["pixels_f", "inv127_5"], ["pixels_s"]),
         helper.make_node("Sub", ["pixels_s", "one"], [old_input.name]),
     ]
-    for n in reversed(nodes):
-        graph.node.insert(0, n)
-    graph.input.remove(old_input)
-    graph.input.insert(0, new_input)
-    onnx.checker.check_model(model)
-    onnx.save(model, out)
+    _save_with_input(model, old_input, new_input, nodes, out)
     print("blazeface outputs:", [(o.name, [d.dim_value for d in o.type.tensor_type.shape.dim]) for o in graph.output])
 
 

@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .models import iou
+
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 CASCADE_FILE = MODELS_DIR / "haarcascade_frontalface_alt2.xml"
 BLAZEFACE_FILE = MODELS_DIR / "blazeface_front.onnx"
@@ -149,14 +151,6 @@ def _anchors(size: int) -> np.ndarray:
             for gx in range(cells):
                 out += [(stride * (gx + 0.5), stride * (gy + 0.5))] * per_cell
     return np.array(out, np.float32)
-
-
-def iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 _blazeface: BlazeFace | None = None

@@ -129,12 +129,13 @@ def decode_detections(outs: dict[str, np.ndarray],
     found.sort(key=lambda d: -d.score)
     kept: list[Detection] = []
     for d in found:
-        if all(k.cls == d.cls or _iou(k.box, d.box) < _CROSS_CLASS_IOU for k in kept):
+        if all(k.cls == d.cls or iou(k.box, d.box) < _CROSS_CLASS_IOU for k in kept):
             kept.append(d)
     return kept
 
 
-def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
     iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = iw * ih

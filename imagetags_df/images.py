@@ -294,7 +294,6 @@ def _has_alpha(img: Image.Image) -> bool:
 def _encode(img: Image.Image, fmt: str) -> bytes:
     buf = io.BytesIO()
     if fmt == "JPEG":
-        img = img if img.mode in ("RGB", "L", "CMYK") else img.convert("RGB")
         img.save(buf, format="JPEG", quality=90, optimize=True)
     elif fmt == "PNG":
         img.save(buf, format="PNG", optimize=False)
@@ -318,15 +317,18 @@ def _convert(img: Image.Image, name: str, max_bytes: int) -> tuple[bytes, str, i
     if _has_alpha(img):
         img, fmts = img.convert("RGBA"), ["PNG", "WEBP"]
     else:
-        if img.mode == "P":
+        palette = img if img.mode == "P" else None
+        img, fmts = img.convert("RGB"), ["JPEG"]
+        if palette is not None:
             # A palette picture drawn in flat colour (most GIFs: cartoons, diagrams) stays
             # lossless as a palette PNG, which is then about as small as a JPEG of it; JPEG
             # would smear the flat fills by which the offline tagger tells a drawing from a
             # photograph. A dithered photo in a GIF packs far worse as PNG: it goes as JPEG.
-            png = _encode(img, "PNG")
-            if len(png) <= PALETTE_PNG_MAX_RATIO * len(_encode(img, "JPEG")) and len(png) <= max_bytes:
+            png, jpeg = _encode(palette, "PNG"), _encode(img, "JPEG")
+            if len(png) <= PALETTE_PNG_MAX_RATIO * len(jpeg) and len(png) <= max_bytes:
                 return png, "PNG", img.width, img.height
-        img, fmts = img.convert("RGB"), ["JPEG"]
+            if len(jpeg) <= max_bytes:
+                return jpeg, "JPEG", img.width, img.height
     for _ in range(12):
         for fmt in fmts:
             data = _encode(img, fmt)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import re
 import time
 from collections.abc import Callable
 
@@ -48,17 +49,46 @@ def retry_delay(attempt: int, retry_after: float | None = None, *,
     return base * (1.0 - C.RETRY_JITTER * rand())
 
 
+def _seconds(value: str) -> float | None:
+    """A plain number of seconds (never negative), or None when ``value`` is something else."""
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
     """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - now())
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def parse_duration(value: str | None) -> float | None:
+    """Seconds in an OpenAI-style reset duration: ``1s``, ``6m30s``, ``250ms``, ``1h2m``, ``0.5``.
+
+    >>> parse_duration("6m30s"), parse_duration("250ms"), parse_duration("2"), parse_duration("soon")
+    (390.0, 0.25, 2.0, None)
+    """
+    if not value:
+        return None
+    value = value.strip()
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value.replace(" ", ""):
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)

@@ -8,9 +8,12 @@ import json
 import random
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from PIL import Image
 
+from imagetags_df import images
+from imagetags_df._types import PreparedImage
 from imagetags_df.testing import FakeImageDescriber
 
 API_KEY = "sk-test-0123456789abcdef"
@@ -35,6 +38,20 @@ def make_photo(path: Path, size=(320, 240), seed: int = 0, fmt: str | None = Non
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, format=fmt, **save)
     return path
+
+
+def prepared(data: bytes, source: str) -> PreparedImage:
+    """Image bytes as the engine hands them to a backend (sniffed, hashed, not decoded)."""
+    return images.prepare(data, source=source, validate=False)
+
+
+def tag_paths(paths, api, cache_dir, **kw):
+    """``generate`` on a frame of these paths against the fake API: a fast pace, no progress
+    bar, no retries unless the test asks (``kw`` wins)."""
+    opts = dict(backend="imagedescriber", api_key=API_KEY, base_url=api.url, cache_dir=cache_dir,
+                rate_limit="6000/min", progress=False, max_retries=0)
+    opts.update(kw)
+    return pd.DataFrame({"path": [str(p) for p in paths]}).imagetags.generate(**opts)
 
 
 @pytest.fixture

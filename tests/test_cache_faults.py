@@ -13,20 +13,12 @@ import subprocess
 import threading
 import time
 
-import pandas as pd
 import pytest
-from conftest import API_KEY, make_photo
+from conftest import API_KEY, make_photo, tag_paths
 
 from imagetags_df.testing import FakeImageDescriber
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root (CI runs as root)")
-
-
-def _run(paths, api, cache_dir, **kw):
-    opts = dict(backend="imagedescriber", api_key=API_KEY, base_url=api.url, cache_dir=cache_dir,
-                rate_limit="6000/min", progress=False, max_retries=0)
-    opts.update(kw)
-    return pd.DataFrame({"path": [str(p) for p in paths]}).imagetags.generate(**opts)
 
 
 def _cache_warnings(caplog) -> list[str]:
@@ -54,7 +46,7 @@ def many(tmp_path):
 @pytest.mark.parametrize("damage", ["truncated", "garbage"])
 def test_damaged_cache_file_falls_back_to_memory(many, api, tmp_path, caplog, damage):
     cache_dir = tmp_path / "cache"
-    first = _run(many[:6], api, cache_dir)
+    first = tag_paths(many[:6], api, cache_dir)
     assert first.error.isna().all()
     db = cache_dir / "cache.db"
     data = db.read_bytes()
@@ -62,7 +54,7 @@ def test_damaged_cache_file_falls_back_to_memory(many, api, tmp_path, caplog, da
         leftover.unlink()
     db.write_bytes(data[:len(data) // 2] if damage == "truncated" else os.urandom(len(data)))
     caplog.set_level(logging.WARNING)
-    out = _run(many, api, cache_dir)
+    out = tag_paths(many, api, cache_dir)
     assert len(out) == 12 and out.error.isna().all(), out.error.dropna().tolist()
     assert all(out.tags.map(len) > 0)
     warnings = _cache_warnings(caplog)
@@ -77,13 +69,13 @@ def test_read_only_cache_directory(many, api, tmp_path, caplog, populated):
     cache_dir = tmp_path / "cache"
     cache_dir.mkdir()
     if populated:
-        assert _run(many[:6], api, cache_dir).error.isna().all()
+        assert tag_paths(many[:6], api, cache_dir).error.isna().all()
     paid_before = api.count("ok")
     caplog.set_level(logging.WARNING)
     with _mounted(cache_dir, ["--bind", str(cache_dir)], ["-o", "remount,ro,bind"]):
         with pytest.raises(OSError):
             (cache_dir / "probe").write_text("x")  # really read-only
-        out = _run(many, api, cache_dir)
+        out = tag_paths(many, api, cache_dir)
     assert len(out) == 12 and out.error.isna().all(), out.error.dropna().tolist()
     warnings = _cache_warnings(caplog)
     assert len(warnings) == 1 and str(cache_dir) in warnings[0], warnings
@@ -113,7 +105,7 @@ def test_disk_that_fills_mid_run(many, tmp_path, caplog):
         filler = threading.Thread(target=fill_when_three_are_paid, daemon=True)
         filler.start()
         try:
-            out = _run(many, api, cache_dir, max_concurrency=2)
+            out = tag_paths(many, api, cache_dir, max_concurrency=2)
         finally:
             stop.set()
             filler.join(10)
@@ -125,7 +117,7 @@ def test_disk_that_fills_mid_run(many, tmp_path, caplog):
         assert "disk is full" in warnings[0] or "No space left" in warnings[0], warnings[0]
         # What reached the disk before it filled is still there for the next run.
         (mnt / "filler").unlink()
-        again = _run(many, api, cache_dir)
+        again = tag_paths(many, api, cache_dir)
         assert again.error.isna().all()
         assert 1 <= again.cached.sum() < 12
         assert api.count("ok") == 12 + (12 - again.cached.sum())

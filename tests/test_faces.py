@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import prepared
 from PIL import Image
 
 from imagetags_df._constants import LANGUAGES
-from imagetags_df._types import PreparedImage
 from imagetags_df.backends.local import LocalBackend, faces, imaging
 from imagetags_df.backends.local.models import get_models
 from imagetags_df.backends.local.tags import DET_MIN, PERSON
@@ -63,7 +62,7 @@ def test_a_face_only_blazeface_finds_makes_a_person() -> None:
     assert len(found) == 1
     x0, y0, x1, y1 = found[0]
     assert x1 - x0 > 0.25  # a face that fills the frame
-    img = PreparedImage(data=data, mime="image/jpeg", sha256=hashlib.sha256(data).hexdigest(), source="cameraman.jpg")
+    img = prepared(data, "cameraman.jpg")
     vocab = get_vocabulary()
     backend = LocalBackend()
     for lang in LANGUAGES:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import builtins
-import hashlib
 import io
 import socket
 
 import pytest
+from conftest import prepared
 from PIL import Image, ImageDraw, ImageFont
 
 from imagetags_df._exceptions import ConfigurationError
@@ -25,7 +25,7 @@ def _sign() -> PreparedImage:
     buf = io.BytesIO()
     im.save(buf, format="PNG")
     data = buf.getvalue()
-    return PreparedImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), source="sign.png")
+    return prepared(data, "sign.png")
 
 
 def test_ocr_is_off_by_default() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
 import re
 import socket
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import prepared
 
 from imagetags_df._constants import LANGUAGES
 from imagetags_df._exceptions import ConfigurationError, CorruptImageError
@@ -40,9 +40,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
 
 
 def _prepared(path: Path) -> PreparedImage:
-    data = path.read_bytes()
-    mime = "image/png" if path.suffix == ".png" else "image/jpeg"
-    return PreparedImage(data=data, mime=mime, sha256=hashlib.sha256(data).hexdigest(), source=str(path))
+    return prepared(path.read_bytes(), str(path))
 
 
 @pytest.fixture(autouse=True)
@@ -163,7 +161,7 @@ def test_unknown_language_is_a_configuration_error() -> None:
 def test_corrupt_image_fails_alone_and_names_its_source() -> None:
     good = _prepared(SAMPLES / "coffee.jpg")
     data = good.data[: len(good.data) // 3]
-    bad = PreparedImage(data=data, mime="image/jpeg", sha256=hashlib.sha256(data).hexdigest(), source="row 7 (bytes)")
+    bad = prepared(data, "row 7 (bytes)")
     out = asyncio.run(LocalBackend().tag_batch([bad, good], "en"))
     assert isinstance(out[0], CorruptImageError) and "row 7" in str(out[0])
     assert isinstance(out[1], TagResult) and out[1].tags
@@ -212,7 +210,7 @@ def _side_by_side(names: list[str], height: int = 400) -> PreparedImage:
     buf = io.BytesIO()
     canvas.save(buf, format="JPEG", quality=90)
     data = buf.getvalue()
-    return PreparedImage(data=data, mime="image/jpeg", sha256=hashlib.sha256(data).hexdigest(), source="group")
+    return prepared(data, "group")
 
 
 @pytest.mark.parametrize("names", [["astronaut.jpg", "grace_hopper.jpg", "cameraman.jpg"],
@@ -263,7 +261,7 @@ def _encode(transform: str) -> bytes:
 @pytest.mark.parametrize("transform", ["cmyk", "rgba", "palette", "16-bit", "webp", "exif-rotated", "huge-png"])
 def test_every_input_format_gives_the_same_subject(transform: str) -> None:
     data = _encode(transform)
-    img = PreparedImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), source=transform)
+    img = prepared(data, transform)
     res = LocalBackend().tag(img, "en")
     assert "cat" in res.tags, (transform, res.tags)
     assert "dog" not in res.tags
@@ -400,7 +398,7 @@ def test_a_face_that_fills_the_frame_is_a_person() -> None:
     decoded = imaging.decode(data)
     boxes = get_models().detect(decoded.detector_input, decoded.detector_extent)
     assert not [d for d in boxes if d.cls == PERSON and d.score >= DET_MIN[PERSON]]
-    img = PreparedImage(data=data, mime="image/jpeg", sha256=hashlib.sha256(data).hexdigest(), source="face.jpg")
+    img = prepared(data, "face.jpg")
     vocab = get_vocabulary()
     backend = LocalBackend()
     for lang in LANGUAGES:
@@ -427,7 +425,7 @@ def test_a_typed_page_says_text_without_ocr() -> None:
     buf = io.BytesIO()
     im.save(buf, "PNG")
     data = buf.getvalue()
-    img = PreparedImage(data=data, mime="image/png", sha256=hashlib.sha256(data).hexdigest(), source="page.png")
+    img = prepared(data, "page.png")
     vocab = get_vocabulary()
     backend = LocalBackend()
     for lang in LANGUAGES:

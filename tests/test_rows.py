@@ -6,16 +6,9 @@ import hashlib
 import shutil
 
 import pandas as pd
-from conftest import API_KEY, make_photo
+from conftest import make_photo, tag_paths
 
 import imagetags_df
-
-
-def _run(paths, api, cache_dir, **kw):
-    opts = dict(backend="imagedescriber", api_key=API_KEY, base_url=api.url, cache_dir=cache_dir,
-                rate_limit="6000/min", progress=False, max_retries=0)
-    opts.update(kw)
-    return pd.DataFrame({"path": [str(p) for p in paths]}).imagetags.generate(**opts)
 
 
 def test_rows_with_identical_bytes_each_name_their_own_file(tmp_path, api, cache_dir):
@@ -24,7 +17,7 @@ def test_rows_with_identical_bytes_each_name_their_own_file(tmp_path, api, cache
     first.parent.mkdir()
     first.write_bytes(good.read_bytes()[:2000])  # truncated: fails when prepared, not when read
     copies = [first, shutil.copy(first, tmp_path / "second.jpg"), shutil.copy(first, tmp_path / "third.jpg")]
-    out = _run([*copies, good], api, cache_dir)
+    out = tag_paths([*copies, good], api, cache_dir)
     for pos, path in enumerate(copies):
         assert out.error[pos].startswith(f"{path}: truncated"), out.error[pos]
         assert str(first) not in out.error[pos] or pos == 0
@@ -38,7 +31,7 @@ def test_ok_column_tells_success_from_every_kind_of_failure(tmp_path, api, cache
     missing = tmp_path / "missing.jpg"
     notes = tmp_path / "notes.jpg"
     notes.write_text("not an image")
-    out = _run([*photos, missing, notes, photos[0]], api, cache_dir)
+    out = tag_paths([*photos, missing, notes, photos[0]], api, cache_dir)
     assert "ok" in imagetags_df.RESULT_COLUMNS
     assert out.ok.dtype == bool
     assert out.ok.tolist() == [True, False, True, False, False, True]
@@ -46,7 +39,7 @@ def test_ok_column_tells_success_from_every_kind_of_failure(tmp_path, api, cache
     assert out.error_code.isna().sum() == 5
     assert out[out.ok].error.isna().all() and (out[out.ok].tags.map(len) > 0).all()
     assert out[~out.ok].error.notna().all()
-    again = _run([*photos, missing, notes, photos[0]], api, cache_dir)
+    again = tag_paths([*photos, missing, notes, photos[0]], api, cache_dir)
     assert again.ok.tolist() == out.ok.tolist() and again.cached.sum() == 3
 
 

@@ -53,7 +53,7 @@ from .._exceptions import (
     ServerUnreachableError,
 )
 from .._types import PreparedImage, RateLimit, TagResult
-from ..retry import parse_retry_after
+from ..retry import parse_duration, parse_retry_after
 from . import vlm_image, vlm_prompt
 from .base import Backend, preload_async_http
 
@@ -122,7 +122,6 @@ _NO_IMAGE_WORDS = ("image input is not supported", "images are not supported", "
                    "doesn't support image", "not a multimodal model", "is only supported by certain models",
                    "missing data required for image input", "support image input", "at most 0 image",
                    "does not support vision", "not support multimodal")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _SECRETISH = re.compile(r"\b(sk|key|itk|or|gsk|AIza)[-_][A-Za-z0-9_\-*.]{6,}")
 
 
@@ -143,26 +142,6 @@ def ollama_base_url(host: str | None) -> str:
     if ":" in name:
         name = f"[{name}]"
     return f"{parts.scheme}://{name}:{port}{parts.path.rstrip('/')}/v1"
-
-
-def parse_duration(value: str | None) -> float | None:
-    """Seconds in an OpenAI-style reset duration: ``1s``, ``6m30s``, ``250ms``, ``1h2m``, ``0.5``.
-
-    >>> parse_duration("6m30s"), parse_duration("250ms"), parse_duration("2"), parse_duration("soon")
-    (390.0, 0.25, 2.0, None)
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value.replace(" ", ""):
-        return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
 
 
 def limit_pause(headers: httpx.Headers | dict[str, str], now: float | None = None) -> float | None:

@@ -44,9 +44,11 @@ log = logging.getLogger(__name__)
 MEMO_SIZE = 512
 #: Format of the cache identity string.
 IDENTITY_VERSION = "1"
-#: The modules whose code decides what an image gets: their source is part of the cache
-#: identity, so any edit to a threshold or a template invalidates cached answers by itself.
-RULE_MODULES = ("imaging.py", "colors.py", "models.py", "tags.py", "compose.py", "vocab.py", "ocr.py", "faces.py")
+#: Every other module of this package decides what an image gets: their source is part of
+#: the cache identity, so any edit to a threshold or a template invalidates cached answers
+#: by itself, and so does a new rule module, without a list to keep up to date. This
+#: module (the flow) and the package entry are left out.
+NOT_RULES = ("__init__.py", "backend.py")
 _rules_digest: str | None = None
 
 
@@ -55,9 +57,10 @@ def rules_digest() -> str:
     global _rules_digest
     if _rules_digest is None:
         h = hashlib.sha256()
-        here = Path(__file__).resolve().parent
-        for name in RULE_MODULES:
-            h.update(name.encode() + b"\0" + (here / name).read_bytes())
+        for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+            if path.name in NOT_RULES:
+                continue
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
         _rules_digest = h.hexdigest()[:8]
     return _rules_digest
 

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from .colors import BRIGHT_ABOVE, DARK_BELOW, PixelStats
+from .context import CONTEXT_BROADER, context_terms, outdoor_mass
 from .models import Detection
 from .vocab import ClassInfo, Vocabulary
 
@@ -87,42 +88,8 @@ DRAWN_FLAT_SHARE = 0.55
 SCENE_TERMS = frozenset({"landscape", "sea", "water", "mountain"})
 #: Tags that name what a picture is of but read badly as its subject ("a water").
 MASS_TERMS = frozenset({"water"})
-#: Terms ImageNet has (almost) no class for, evidenced by the classes that are only ever
-#: seen with them: ImageNet's few flowers and the insects and birds that feed on flowers
-#: ("bee" .17 + "sulphur butterfly" .17 + "daisy" .13 on a marigold; "cabbage white" +
-#: "bee" + "daisy" + "rapeseed" on a meadow of anemones). On the calibration photos this
-#: pool reached .33-.84 on 9 of the 16 pictures with flowers and at most .27 on every
-#: other picture (.27 a painted plant, .13 a dragonfly on a stalk): a flower from .30 on.
-#: A classifier that is sure of the insect still names it first: context only names the
-#: subject when nothing better is accepted (CONTEXT_SUBJECT_WEIGHT).
-CONTEXT_EVIDENCE: dict[str, frozenset[str]] = {
-    "flower": frozenset({"daisy", "lady's slipper orchid", "rapeseed", "cardoon", "rose hip", "bee",
-                         "hummingbird", "red admiral", "ringlet butterfly", "monarch butterfly",
-                         "cabbage white", "sulphur butterfly", "gossamer-winged butterfly"}),
-    # Buildings, their parts and the rooms inside them: ImageNet splits a house into "tile
-    # roof" .07, "castle" .15, "mobile home" .11... This pool reached .45-.95 on 13 of the 28
-    # pictures with buildings and on one other (.76, a garden seen through an arbour, with a
-    # gazebo), at most .39 elsewhere (a stage in a school hall).
-    "building": frozenset({
-        "apiary", "bakery", "barbershop", "barn", "bell tower", "boathouse", "bookstore", "butcher shop",
-        "candy store", "castle", "church", "cliff dwelling", "dome", "greenhouse", "grocery store", "library",
-        "mobile home", "monastery", "mosque", "movie theater", "palace", "planetarium", "prison", "restaurant",
-        "sawmill", "shoe store", "stupa", "thatched roof", "tile roof", "tobacco shop", "toy store",
-        "triumphal arch", "water tower", "window screen", "window shade", "yurt", "patio", "sliding door"}),
-    # Water by what stands in or beside it (shores, piers, wading and swimming birds), not by
-    # boats: a boat cut out on a white page is no picture of water. From .40 on every pool was
-    # water (9 pictures); a gravel desert reached .38.
-    "water": frozenset({
-        "lakeshore", "headland", "sandbar", "beach", "breakwater", "dock", "pier", "boathouse", "dam",
-        "great egret", "little blue heron", "white stork", "black stork", "spoonbill", "flamingo", "bittern",
-        "crane bird", "limpkin", "coot", "pelican", "goose", "black swan", "drake", "red-breasted merganser",
-        "albatross", "dowitcher", "redshank", "ruddy turnstone", "dunlin", "oystercatcher", "snorkel",
-        "scuba diver", "coral reef", "hippopotamus", "sea lion", "killer whale", "dugong", "paddle"}),
-}
-CONTEXT_MIN: dict[str, float] = {"flower": 0.30, "building": 0.45, "water": 0.40}
-#: What such evidence also says (the class hierarchy would add "structure" and
-#: "landscape" to water through "boathouse" and "lakeshore").
-CONTEXT_BROADER: dict[str, tuple[str, ...]] = {"flower": ("plant",)}
+#: Context (context.py) names the subject only when nothing better is accepted: a classifier
+#: sure of the butterfly names it, not the flower its visit evidences.
 CONTEXT_SUBJECT_WEIGHT = 0.6
 #: "pet" only when the classifier itself is this sure of a domestic species: detector
 #: "cat" boxes went to a quokka (.67) and a bison read as "dog" (.52).
@@ -189,26 +156,11 @@ SCORE_TEXT = 0.80
 SKY_BLUE_SHARE = 0.80
 SKY_MAX_TEXTURE = 0.03
 SCORE_SKY = 0.60
-#: ...and the classifier must see something that is only ever outdoors: the smooth blue top
-#: of a rendered abstract wallpaper looks like open sky too. On the calibration photos every
-#: picture the sky rule named had .25 or more of these classes (a dune under a blue sky);
-#: blue abstract wallpapers had .05-.20.
+#: ...and the classifier must see something only ever outdoors (context.OUTDOOR_CLASSES):
+#: the smooth blue top of a rendered abstract wallpaper looks like open sky too. On the
+#: calibration photos every picture the sky rule named had .25 or more of these classes (a
+#: dune under a blue sky); blue abstract wallpapers had .05-.20.
 SKY_OUTDOOR_MIN = 0.15
-OUTDOOR_CLASSES = frozenset({
-    "acorn", "apiary", "barn", "beach", "bee", "bell tower", "bighorn sheep", "birdhouse", "bison",
-    "black stork", "boathouse", "breakwater", "canoe", "cardoon", "castle", "catamaran", "chain-link fence",
-    "church", "cliff", "cliff dwelling", "combine harvester", "coral reef", "corn", "cricket", "daisy", "dam",
-    "damselfly", "dock", "dome", "dragonfly", "ear of wheat", "flagpole", "fountain", "garbage truck",
-    "gazelle", "geyser", "go-kart", "golf cart", "gondola", "goose", "gossamer-winged butterfly",
-    "grasshopper", "great egret", "greenhouse", "hartebeest", "hay", "headland", "horse chestnut", "ibex",
-    "impala", "ladybug", "lakeshore", "lifeboat", "lighthouse", "mailbox", "maze", "megalith", "mobile home",
-    "monarch butterfly", "monastery", "mosque", "mountain", "obelisk", "ox", "paddle", "palace", "parachute",
-    "park bench", "parking meter", "patio", "picket fence", "pier", "planetarium", "plow", "police van",
-    "rapeseed", "ringlet butterfly", "rose hip", "sandbar", "schooner", "shipwreck", "ski", "snowmobile",
-    "solar collector", "speedboat", "split-rail fence", "stone wall", "street sign", "stupa",
-    "sulphur butterfly", "sundial", "suspension bridge", "swing", "thatched roof", "tile roof", "totem pole",
-    "tractor", "traffic light", "trimaran", "triumphal arch", "trolleybus", "valley", "viaduct", "volcano",
-    "water tower", "white stork", "wild boar", "yawl", "yurt", "zebra"})
 
 #: With people in the picture, the classifier mostly reacts to what they wear or hold, and
 #: often wrongly (the astronaut's helmet: "football helmet" .66 and "sports equipment" .82; Grace Hopper's uniform:
@@ -326,7 +278,6 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
             scores[term] = Scored(term, score, role if old is None else old.role)
 
     pooled, top, specific, coherent, kinds = _pool(probs, vocab.imagenet)
-    context = {term: _mass(probs, tags, vocab) for term, tags in CONTEXT_EVIDENCE.items()}
     # 1. Detector first: whether people are in the picture changes what the classifier may say.
     indoor_votes = 0.0
     outdoor_votes = 0.0
@@ -369,8 +320,8 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         if p >= need and top[term] >= CLS_TOP_CONTRIBUTOR_MIN and coherent_enough:
             accepted_cls[term] = p
     from_context: set[str] = set()
-    for term, p in context.items():
-        if p >= CONTEXT_MIN[term] and term not in accepted_cls:
+    for term, p in context_terms(probs, vocab).items():
+        if term not in accepted_cls:
             accepted_cls[term] = p
             from_context.add(term)
             for b in set(CONTEXT_BROADER.get(term, ())) - accepted_cls.keys():
@@ -462,7 +413,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     # 4. Scene from pixels; colours, light and orientation stay out of the tags.
     screenshot = "screenshot" in accepted_cls
     if (not screenshot and "illustration" not in accepted_cls and stats.sky_blue >= SKY_BLUE_SHARE
-            and stats.sky_texture <= SKY_MAX_TEXTURE and _mass(probs, OUTDOOR_CLASSES, vocab) >= SKY_OUTDOOR_MIN):
+            and stats.sky_texture <= SKY_MAX_TEXTURE and outdoor_mass(probs, vocab) >= SKY_OUTDOOR_MIN):
         add("sky", SCORE_SKY, "scene")
         outdoor_votes = max(outdoor_votes, SCORE_SKY)
     # In a black-and-white photo "gray" says nothing the black-and-white flag does not.
@@ -531,7 +482,7 @@ def with_text(a: Analysis, text: str, vocab: Vocabulary) -> Analysis:
 
 def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[float, int]],
                   breadth: dict[str, int], portrait: bool, coco_tags: set[str],
-                  from_context: frozenset[str] | set[str] = frozenset()) -> tuple[str | None, int]:
+                  from_context: set[str]) -> tuple[str | None, int]:
     if portrait:
         return "person", 1
     if "person" in accepted_det:
@@ -561,18 +512,6 @@ def _pick_subject(accepted_cls: dict[str, float], accepted_det: dict[str, tuple[
     if term in accepted_det:  # the classifier names it, the detector counts it ("2 cats")
         count = max(count, accepted_det[term][1])
     return term, count
-
-
-_class_index: dict[tuple[str, frozenset[str]], np.ndarray] = {}
-
-
-def _mass(probs: np.ndarray, tags: frozenset[str], vocab: Vocabulary) -> float:
-    """The pooled probability of the ImageNet classes whose tag is one of ``tags``."""
-    idx = _class_index.get((vocab.digest, tags))
-    if idx is None:
-        idx = _class_index[(vocab.digest, tags)] = np.array(
-            [i for i, c in enumerate(vocab.imagenet) if c is not None and c.tag in tags], dtype=int)
-    return float(probs[idx].sum())
 
 
 _broader_index: dict[str, dict[str, set[str]]] = {}

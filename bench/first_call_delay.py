@@ -34,7 +34,7 @@ def child(mode: str) -> None:
     from PIL import Image
 
     import imagetags_df
-    from imagetags_df.ratelimit import Pacer
+    from imagetags_df.infra.ratelimit import Pacer
     from imagetags_df.testing import FakeImageDescriber
 
     granted: list[float] = []

@@ -1,6 +1,6 @@
 """Throughput of the VLM backend against a limit announced only in headers, and what max_side saves.
 
-Starts a real OpenAI-compatible server on 127.0.0.1 (imagetags_df.testing_openai.
+Starts a real OpenAI-compatible server on 127.0.0.1 (imagetags_df.testing.openai.
 FakeVisionModel) that answers each request after 1-4 s and allows LIMIT requests per
 sliding WINDOW seconds. It never says the limit up front: only each answer's
 ``x-ratelimit-remaining-requests`` / ``x-ratelimit-reset-requests`` headers (and a 429
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import imagetags_df  # noqa: E402
 from imagetags_df.backends import resolve_backend  # noqa: E402
-from imagetags_df.testing_openai import FakeVisionModel  # noqa: E402
+from imagetags_df.testing.openai import FakeVisionModel  # noqa: E402
 
 MODEL = "bench-vl"
 LATENCY = (1.0, 4.0)

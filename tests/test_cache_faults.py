@@ -128,7 +128,7 @@ def test_pacer_keeps_pacing_in_memory_when_its_store_fails(tmp_path, caplog):
     import diskcache
 
     from imagetags_df._types import RateLimit
-    from imagetags_df.ratelimit import Pacer
+    from imagetags_df.infra.ratelimit import Pacer
 
     mnt = tmp_path / "small"
     caplog.set_level(logging.WARNING)

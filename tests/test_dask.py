@@ -19,7 +19,7 @@ import pytest
 from conftest import API_KEY, make_photo
 
 import imagetags_df
-from imagetags_df.cache import Cache, result_key
+from imagetags_df.infra.cache import Cache, result_key
 from imagetags_df.testing import FakeImageDescriber
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"

@@ -306,7 +306,7 @@ def test_another_language_in_a_later_process_runs_no_model(tmp_path: Path) -> No
     import pandas as pd
 
     import imagetags_df  # noqa: F401 - registers the accessor
-    from imagetags_df.cache import Cache, analysis_key, result_key
+    from imagetags_df.infra.cache import Cache, analysis_key, result_key
 
     names = ["chelsea_cat.jpg", "coffee.jpg", "astronaut.jpg", "motorcycle.jpg"]
     paths = [str(SAMPLES / n) for n in names]
@@ -343,7 +343,7 @@ def test_another_language_in_a_later_process_runs_no_model(tmp_path: Path) -> No
 def test_a_cache_that_cannot_keep_analyses_costs_no_tags(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A full disk cannot be made here (the tests run as root), so a cache that refuses
     writes stands in for one."""
-    from imagetags_df.cache import Cache
+    from imagetags_df.infra.cache import Cache
 
     class FullDisk(Cache):
         def set_json(self, key: str, value: object) -> None:

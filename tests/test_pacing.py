@@ -22,8 +22,8 @@ from imagetags_df._exceptions import (
     RateLimitError,
     UploadFailedError,
 )
-from imagetags_df.ratelimit import Pacer
-from imagetags_df.retry import parse_retry_after, retry_delay, should_retry
+from imagetags_df.infra.ratelimit import Pacer
+from imagetags_df.infra.retry import parse_retry_after, retry_delay, should_retry
 from imagetags_df.testing import FakeImageDescriber
 
 
@@ -174,7 +174,7 @@ def test_backend_is_warmed_before_the_first_slot(tmp_path, monkeypatch, kind):
     # async modules) after the slot sends its first call late, and the second one, on time,
     # lands too close behind it. So the client must exist before the pacer is first asked.
     import imagetags_df
-    from imagetags_df.testing_openai import FakeVisionModel
+    from imagetags_df.testing.openai import FakeVisionModel
 
     model = "qwen2.5vl:7b"
     server = FakeImageDescriber(keys={API_KEY}) if kind == "imagedescriber" else FakeVisionModel(models={model})

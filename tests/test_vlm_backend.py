@@ -32,9 +32,9 @@ from imagetags_df._types import RateLimit, TagResult
 from imagetags_df.backends import resolve_backend
 from imagetags_df.backends.openai import OpenAICompatibleBackend, limit_pause
 from imagetags_df.backends.vlm_prompt import build_messages
-from imagetags_df.ratelimit import Pacer
-from imagetags_df.retry import parse_duration, should_retry
-from imagetags_df.testing_openai import FakeVisionModel, request_problems
+from imagetags_df.infra.ratelimit import Pacer
+from imagetags_df.infra.retry import parse_duration, should_retry
+from imagetags_df.testing.openai import FakeVisionModel, request_problems
 
 MODEL = "qwen2.5vl:7b"
 KEY = "sk-vlm-secret-0123456789"

@@ -15,7 +15,7 @@ from test_server_cli import imagetags_command, run
 
 from imagetags_df.cli import main
 from imagetags_df.server.testing import free_port, wait_until_serving
-from imagetags_df.testing_openai import FakeVisionModel
+from imagetags_df.testing.openai import FakeVisionModel
 
 MODEL = "qwen2.5vl:7b"
 

@@ -10,7 +10,7 @@ from conftest import API_KEY, make_photo
 
 import imagetags_df
 from imagetags_df._exceptions import AuthenticationError, ModelNotFoundError, ServerUnreachableError
-from imagetags_df.testing_openai import FakeVisionModel
+from imagetags_df.testing.openai import FakeVisionModel
 
 MODEL = "qwen2.5vl:7b"
 

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 from .._types import PreparedImage, RateLimit, TagResult
 
 if TYPE_CHECKING:
-    from ..cache import Cache
-    from ..ratelimit import Pacer
+    from ..infra.cache import Cache
+    from ..infra.ratelimit import Pacer
 
 
 def tag_each(tag: Callable[[PreparedImage, str], TagResult], images: Sequence[PreparedImage],

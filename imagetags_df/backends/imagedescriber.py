@@ -21,7 +21,7 @@ from .. import _constants as C
 from .. import images as _images
 from .._exceptions import APIConnectionError, APITimeoutError, ConfigurationError, api_error_for
 from .._types import PreparedImage, RateLimit, TagResult
-from ..retry import parse_retry_after, retry_delay, should_retry
+from ..infra.retry import parse_retry_after, retry_delay, should_retry
 from .base import Backend, preload_async_http
 
 

@@ -53,12 +53,12 @@ from .._exceptions import (
     ServerUnreachableError,
 )
 from .._types import PreparedImage, RateLimit, TagResult
-from ..retry import parse_duration, parse_retry_after
+from ..infra.retry import parse_duration, parse_retry_after
 from . import vlm_image, vlm_prompt
 from .base import Backend, preload_async_http
 
 if TYPE_CHECKING:
-    from ..ratelimit import Pacer
+    from ..infra.ratelimit import Pacer
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from .. import _constants as C
 from .._exceptions import ConfigurationError
 from .._types import Estimate
 from ..backends import Backend, settle_api_key
-from ..cache import default_cache_dir
 from ..engine import check_column
+from ..infra.cache import default_cache_dir
 from . import frames
 
 

@@ -30,13 +30,13 @@ import pandas as pd
 
 from .._exceptions import ConfigurationError, ImageTagsError
 from .._types import TagResult
-from ..assemble import assemble
-from ..cache import result_key
+from ..engine.assemble import assemble
+from ..engine.run import Progress, Run, run_in_thread
+from ..engine.scan import Job, Scan, scan, source_name
+from ..engine.settings import RunSettings, settle
 from ..images import is_missing
-from ..ratelimit import Pacer
-from ..run import Progress, Run, run_in_thread
-from ..scan import Job, Scan, scan, source_name
-from ..settings import RunSettings, settle
+from ..infra.cache import result_key
+from ..infra.ratelimit import Pacer
 
 #: Columns of the scan frame (one row per input row).
 SCAN_COLUMNS = ("part", "row", "digest", "value", "source", "cached", "exc", "error")

@@ -17,7 +17,7 @@ from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-from ..cache import Cache
+from ..infra.cache import Cache
 
 log = logging.getLogger(__name__)
 

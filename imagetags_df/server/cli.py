@@ -20,6 +20,7 @@ import click
 
 from .. import _constants as C
 from .._exceptions import ConfigurationError
+from ..cli_wording import cli_wording
 from .keystore import KeyInfo, KeyNotFoundError, KeyStore
 from .serving import ServingLimits
 from .validation import DECODE_BUDGET_BYTES
@@ -135,8 +136,6 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, model: str |
                          cors_origins=cors_origins, limits=limits, decode_budget=decode_memory * 2**20)
     except ConfigurationError as exc:
         store.release_serving()
-        from ..cli import cli_wording  # here, not at the top: imagetags_df.cli imports this module
-
         raise click.ClickException(cli_wording(str(exc))) from None
     if refunded:
         click.echo(f"refunded {refunded} credit reservation(s) left open by a server that stopped mid-request",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 
 # Inline styles, not a <style> block: sanitising renderers (GitHub, some VS Code setups)
 # strip <style> elements but keep style attributes.
@@ -121,3 +122,19 @@ def card_html(label: str, img_uri: str | None, img_problem: tuple[str, str] | No
         parts.append(error_html(error))
     parts.append(f'<div class="itdf-meta" style="{META_STYLE}">{html.escape(label)}</div></div>')
     return "".join(parts)
+
+
+#: Longest side of the enlarged view, in pixels.
+LARGE_SIZE = 720
+
+
+def parse_tags(text: str | Iterable[str] | None) -> list[str]:
+    """Tags typed in a box: comma-separated (ASCII or full-width comma), blanks dropped.
+
+    >>> parse_tags(" cat, Black and white ，狗,")
+    ['cat', 'Black and white', '狗']
+    """
+    if text is None:
+        return []
+    items = text.replace("，", ",").split(",") if isinstance(text, str) else [str(t) for t in text]
+    return [t.strip() for t in items if t and t.strip()]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import analysis
 from .._exceptions import ConfigurationError
-from .cards import GRID_STYLE, card_html, image_problem
+from .cards import GRID_STYLE, card_html, image_problem, parse_tags
 from .thumbnails import (
     THUMB_CACHE_SIZE,
     cell_text,
@@ -33,22 +33,6 @@ from .thumbnails import (
 
 Sort = Literal["row", "score"]
 _SORTS = ("row", "score")
-#: Longest side of the enlarged view, in pixels.
-LARGE_SIZE = 720
-
-
-def parse_tags(text: str | Iterable[str] | None) -> list[str]:
-    """Tags typed in a box: comma-separated (ASCII or full-width comma), blanks dropped.
-
-    >>> parse_tags(" cat, Black and white ，狗,")
-    ['cat', 'Black and white', '狗']
-    """
-    if text is None:
-        return []
-    items = text.replace("，", ",").split(",") if isinstance(text, str) else [str(t) for t in text]
-    return [t.strip() for t in items if t and t.strip()]
-
-
 class Gallery:
     """A page of thumbnails with their titles, tags and errors; see :func:`preview`.
 

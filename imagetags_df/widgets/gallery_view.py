@@ -14,8 +14,17 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from .. import analysis
-from .cards import FONT_STYLE, INFO_STYLE, META_STYLE, TITLE_STYLE, error_html, image_problem, no_image_html
-from .gallery import LARGE_SIZE, parse_tags
+from .cards import (
+    FONT_STYLE,
+    INFO_STYLE,
+    LARGE_SIZE,
+    META_STYLE,
+    TITLE_STYLE,
+    error_html,
+    image_problem,
+    no_image_html,
+    parse_tags,
+)
 from .thumbnails import load_ipywidgets, thumbnail
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from PIL import Image
 from ..._constants import LANGUAGES
 from ..._exceptions import ConfigurationError, CorruptImageError, ImageTooLargeError
 from ..._types import PreparedImage, TagResult
-from ...cache import Cache, analysis_key
+from ...infra.cache import Cache, analysis_key
 from ..base import Backend
 from . import imaging
 from .colors import pixel_stats

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import _constants as C
-from ._exceptions import ImageError, ImageTagsError, InsufficientCreditsError
-from ._types import TagResult
+from .. import _constants as C
+from .._exceptions import ImageError, ImageTagsError, InsufficientCreditsError
+from .._types import TagResult
 from .run import Run
 from .scan import Scan
 from .settings import RunSettings

@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _constants as C
-from . import images as _images
-from ._exceptions import ImageError, ImageTagsError
-from ._types import TagResult
-from .cache import result_key
+from .. import _constants as C
+from .. import images as _images
+from .._exceptions import ImageError, ImageTagsError
+from .._types import TagResult
+from ..infra.cache import result_key
 from .settings import RunSettings
 
 

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .backends.vlm_image import estimate_image_tokens
-from .backends.vlm_prompt import LANGUAGE_NAMES
-from .testing import LoopbackServer, ScriptedHTTPServer
+from ..backends.vlm_image import estimate_image_tokens
+from ..backends.vlm_prompt import LANGUAGE_NAMES
+from .loopback import LoopbackServer, ScriptedHTTPServer
 
 #: MIME types Ollama's ``decodeImageURL`` accepts in a data URI (``openai/openai.go``).
 DATA_URI = re.compile(r"^data:image/(jpeg|jpg|png|webp);base64,(.+)$", re.DOTALL)

@@ -21,13 +21,13 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from . import _constants as C
-from . import images as _images
-from ._exceptions import ConfigurationError, ImageTagsError, RunInterrupted
-from ._types import Estimate, RateLimit, TagResult
+from .. import _constants as C
+from .. import images as _images
+from .._exceptions import ConfigurationError, ImageTagsError, RunInterrupted
+from .._types import Estimate, RateLimit, TagResult
+from ..backends import Backend
+from ..infra.cache import result_key
 from .assemble import RESULT_COLUMNS, assemble
-from .backends import Backend
-from .cache import result_key
 from .run import Progress, Run, run_in_thread
 from .scan import scan
 from .settings import RunSettings, settle

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from . import _constants as C
-from ._exceptions import ConfigurationError
-from ._types import RateLimit
-from .backends import Backend, resolve_backend
-from .cache import Cache, default_cache_dir
+from .. import _constants as C
+from .._exceptions import ConfigurationError
+from .._types import RateLimit
+from ..backends import Backend, resolve_backend
+from ..infra.cache import Cache, default_cache_dir
 
 
 @dataclass

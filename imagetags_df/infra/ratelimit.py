@@ -33,8 +33,8 @@ from typing import Protocol
 
 import diskcache
 
-from . import _constants as C
-from ._types import RateLimit
+from .. import _constants as C
+from .._types import RateLimit
 from .cache import CACHE_FAULTS
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from . import _constants as C
-from . import images as _images
-from ._exceptions import (
+from .. import _constants as C
+from .. import images as _images
+from .._exceptions import (
     APIConnectionError,
     APIError,
     AuthenticationError,
@@ -33,10 +33,10 @@ from ._exceptions import (
     RateLimitError,
     ServerUnreachableError,
 )
-from ._types import PreparedImage, RateLimit, TagResult
-from .cache import result_key
-from .ratelimit import Pacer
-from .retry import retry_delay, should_retry
+from .._types import PreparedImage, RateLimit, TagResult
+from ..infra.cache import result_key
+from ..infra.ratelimit import Pacer
+from ..infra.retry import retry_delay, should_retry
 from .scan import Job
 from .settings import RunSettings
 

@@ -11,8 +11,8 @@ import re
 import time
 from collections.abc import Callable
 
-from . import _constants as C
-from ._exceptions import (
+from .. import _constants as C
+from .._exceptions import (
     APIConnectionError,
     APIError,
     InternalServerError,

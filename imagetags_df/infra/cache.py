@@ -26,8 +26,8 @@ from typing import Any
 import diskcache
 from diskcache.core import MODE_RAW
 
-from . import _constants as C
-from ._types import TagResult
+from .. import _constants as C
+from .._types import TagResult
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import random
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,16 @@ from imagetags_df._types import PreparedImage
 from imagetags_df.testing import FakeImageDescriber
 
 API_KEY = "sk-test-0123456789abcdef"
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child a test will Ctrl-C: SIGINT back to its default.
+
+    A process started with SIGINT ignored (``nohup ... &``, many job runners) passes the
+    ignore on to its children, and a Python child that starts with SIGINT ignored never
+    raises KeyboardInterrupt, so the test's Ctrl-C would do nothing.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import API_KEY, make_photo
+from conftest import API_KEY, default_sigint, make_photo
 
 from imagetags_df.testing import FakeImageDescriber
 
@@ -65,7 +65,8 @@ def test_ctrl_c_caches_every_charged_call(tmp_path, phase):
     rate, concurrency = ("120/min", "16") if phase == "sending" else ("6000/min", "16")
     with FakeImageDescriber(keys={API_KEY}, latency=3.0) as api:
         proc = subprocess.Popen([sys.executable, "-c", SCRIPT, api.url, str(cache), rate, concurrency, *paths],
-                                stderr=subprocess.PIPE, text=True, cwd=REPO)
+                                stderr=subprocess.PIPE, text=True, cwd=REPO,
+                                preexec_fn=default_sigint)
         if phase == "sending":
             _wait_for(lambda: api.count("ok") >= 1 and api.in_flight() >= 2)
         else:
@@ -130,3 +131,18 @@ def test_jupyter_interrupt_prints_one_line(tmp_path):
         assert "Traceback" not in "".join(streams)
         charged, cached = _charged_and_cached(api, paths, cache)
         assert cached == charged and tb[0].startswith(f"{charged}/16 ")
+
+
+def test_a_child_the_tests_interrupt_gets_sigint_back_when_the_runner_ignores_it():
+    """``nohup pytest &`` starts the suite with SIGINT ignored; the children the tests
+    Ctrl-C must still raise KeyboardInterrupt, or those tests would pass for nothing or fail."""
+    probe = "import signal, sys; sys.stdout.write(str(signal.getsignal(signal.SIGINT) is signal.default_int_handler))"
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        inherited = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        reset = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                               preexec_fn=default_sigint)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert inherited.stdout == "False", "the probe cannot tell an ignored SIGINT from the default"
+    assert reset.stdout == "True"

@@ -12,7 +12,7 @@ import time
 import diskcache
 import pandas as pd
 import pytest
-from conftest import API_KEY, make_photo
+from conftest import API_KEY, default_sigint, make_photo
 
 from imagetags_df import RateLimit
 from imagetags_df._exceptions import (
@@ -129,7 +129,7 @@ def test_interrupt_keeps_finished_rows_and_resume_finishes_the_rest(tmp_path):
     # Latency so that a call is in flight when Ctrl-C arrives.
     with FakeImageDescriber(keys={API_KEY}, latency=0.8) as api:
         proc = subprocess.Popen([sys.executable, "-c", SCRIPT, api.url, str(cache), *paths],
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
         deadline = time.monotonic() + 30
         while api.count("ok") < 3 and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
+from conftest import default_sigint
 from PIL import Image
 
 from imagetags_df import _constants as C
@@ -52,7 +53,7 @@ def test_real_commands_in_subprocesses_serve_the_offline_tagger(tmp_path):
     port = free_port()
     server = subprocess.Popen([*imagetags_command(), "serve", "--port", str(port), "--db", str(db),
                                "--backend", "local", "--rate-limit", "30/min"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(server, url)
@@ -166,6 +167,7 @@ import sys
 sys.modules['starlette'] = None
 sys.modules['uvicorn'] = None
 from click.testing import CliRunner
+from conftest import default_sigint
 from imagetags_df.server.cli import serve, keys
 created = CliRunner().invoke(keys, ['create', '--name', 'x', '--credits', '1', '--db', {str(tmp_path / 'k.db')!r}])
 assert created.exit_code == 0, created.output
@@ -188,7 +190,7 @@ def test_serve_flags_reach_the_running_server(tmp_path):
     port = free_port()
     server = subprocess.Popen([*imagetags_command(), "serve", "--port", str(port), "--db", str(db),
                                "--header-timeout", "0.5", "--max-connections", "3", "--decode-memory", "1"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     try:
         wait_until_serving(server, f"http://127.0.0.1:{port}")
         # A connection that says nothing gets 408 once the header timeout has passed.

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import request_body
+from conftest import default_sigint, request_body
 
 from imagetags_df import _constants as C
 from imagetags_df.server import create_app
@@ -34,7 +34,7 @@ def start_stub_server(db: Path, port: int, delay: float, log: Path) -> subproces
     """``python -m imagetags_df.server.testing``: the real app in its own process, up and answering."""
     proc = subprocess.Popen([sys.executable, "-m", "imagetags_df.server.testing", "--db", str(db),
                              "--port", str(port), "--delay", str(delay)],
-                            stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+                            stdout=subprocess.DEVNULL, stderr=log.open("ab"), preexec_fn=default_sigint)
     wait_until_serving(proc, f"http://127.0.0.1:{port}", timeout=30, poll=0.1, log=log)
     return proc
 

@@ -167,7 +167,6 @@ import sys
 sys.modules['starlette'] = None
 sys.modules['uvicorn'] = None
 from click.testing import CliRunner
-from conftest import default_sigint
 from imagetags_df.server.cli import serve, keys
 created = CliRunner().invoke(keys, ['create', '--name', 'x', '--credits', '1', '--db', {str(tmp_path / 'k.db')!r}])
 assert created.exit_code == 0, created.output

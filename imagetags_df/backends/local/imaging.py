@@ -97,13 +97,7 @@ def prepare(im: Image.Image) -> Decoded:
     """The three model/statistics inputs from one decoded image."""
     rgb, gray = to_rgb(im)
     w, h = rgb.size
-    # Classifier: resize short side to 256 and take the central 224 square, done as one
-    # resampling of the matching source box (same pixels, half the work).
-    short = min(w, h)
-    crop = short * CLASSIFIER_SIZE / CLASSIFIER_RESIZE
-    left, top = (w - crop) / 2, (h - crop) / 2
-    cls = rgb.resize((CLASSIFIER_SIZE, CLASSIFIER_SIZE), Image.Resampling.BILINEAR,
-                     box=(left, top, left + crop, top + crop), reducing_gap=2.0)
+    cls = classifier_crop_of(rgb)
     det, extent = detector_input_for(rgb)
     stats = rgb.resize((STATS_SIZE, STATS_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
     scale = min(1.0, FACE_SIDE / max(w, h))
@@ -112,6 +106,22 @@ def prepare(im: Image.Image) -> Decoded:
     return Decoded(classifier_crop=np.asarray(cls), detector_input=np.asarray(det), detector_extent=extent,
                    stats_pixels=np.asarray(stats), width=w, height=h, grayscale_source=gray,
                    face_gray=np.asarray(face))
+
+
+def classifier_crop_of(rgb: Image.Image) -> Image.Image:
+    """The classifier's input: the short side resized to 256 and the central 224 square,
+    done as one resampling of the matching source box (same pixels, half the work)."""
+    w, h = rgb.size
+    crop = min(w, h) * CLASSIFIER_SIZE / CLASSIFIER_RESIZE
+    left, top = (w - crop) / 2, (h - crop) / 2
+    return rgb.resize((CLASSIFIER_SIZE, CLASSIFIER_SIZE), Image.Resampling.BILINEAR,
+                      box=(left, top, left + crop, top + crop), reducing_gap=2.0)
+
+
+def decode_classifier_crop(data: bytes) -> np.ndarray:
+    """Only the classifier's (224, 224, 3) input, exactly as :func:`decode` makes it."""
+    rgb, _gray = to_rgb(open_image(data))
+    return np.asarray(classifier_crop_of(rgb))
 
 
 def detector_input_for(rgb: Image.Image) -> tuple[Image.Image, tuple[float, float]]:

@@ -1,7 +1,8 @@
 """The two ONNX models, loaded once per process, and the decoding of their raw outputs.
 
 * EfficientNet-Lite0 (ImageNet-1k): ``uint8`` NHWC crops (N, 224, 224, 3) in, softmax
-  probabilities (N, 1000) out. The TensorFlow-style scaling is inside the graph.
+  probabilities (N, 1000) and the pooled features before the last layer (N, 1280) out.
+  The TensorFlow-style scaling is inside the graph.
 * NanoDet-m (COCO-80): one ``uint8`` NHWC image (1, 320, 320, 3) in, for each of the strides
   8, 16 and 32 a grid of per-class scores (already sigmoid) and of box-side distributions
   (4 sides x 11 bins, NanoDet's "distribution focal loss" head).
@@ -70,9 +71,12 @@ class Models:
         self._heads = [(stride, heads[(DETECTOR_SIZE // stride) ** 2]) for stride in _STRIDES]
         self._det_names = [o.name for o in self.detector.get_outputs()]
 
-    def classify(self, crops: np.ndarray) -> np.ndarray:
-        """Softmax probabilities (N, 1000) for ``uint8`` crops (N, 224, 224, 3)."""
-        return self.classifier.run(None, {"pixels": crops})[0]
+    def classify(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Softmax probabilities (N, 1000) and pooled features (N, 1280) for ``uint8`` crops
+        (N, 224, 224, 3), from one pass: the features are what the last layer reads, the
+        image's embedding."""
+        probs, features = self.classifier.run(["probs", "features"], {"pixels": crops})
+        return probs, features
 
     def detect(self, pixels: np.ndarray, extent: tuple[float, float] = (1.0, 1.0)) -> list[Detection]:
         """Boxes after non-maximum suppression, for one (320, 320, 3) image.
@@ -183,6 +187,12 @@ def models_digest() -> str:
     for path in (CLASSIFIER_FILE, DETECTOR_FILE):
         h.update(_file_sha256(path).encode())
     return h.hexdigest()[:12]
+
+
+def classifier_digest() -> str:
+    """Short hash of the classifier file alone (the embeddings' identity: the detector does
+    not touch them)."""
+    return _file_sha256(CLASSIFIER_FILE)[:12]
 
 
 _digests: dict[tuple[Path, int, int], str] = {}

@@ -19,7 +19,8 @@ import httpx
 
 from .. import _constants as C
 from .. import images as _images
-from .._exceptions import APIConnectionError, APITimeoutError, ConfigurationError, api_error_for
+from .._exceptions import APIConnectionError, APIError, APITimeoutError, ConfigurationError, api_error_for
+from .._secrets import scrub, scrub_error, scrub_result
 from .._types import PreparedImage, RateLimit, TagResult
 from ..infra.retry import parse_retry_after, retry_delay, should_retry
 from .base import Backend, preload_async_http
@@ -72,9 +73,23 @@ class _BaseClient:
             payload["prompt"] = prompt
         return json.dumps(payload).encode()
 
-    @staticmethod
-    def _parse(response: httpx.Response) -> dict[str, Any]:
-        """The ``data`` of a success, or raise the matching APIError."""
+    def _parse(self, response: httpx.Response) -> dict[str, Any]:
+        """The ``data`` of a success, or raise the matching APIError (its text scrubbed of the key)."""
+        try:
+            return self._parse_body(response)
+        except APIError as exc:
+            raise scrub_error(exc, self.__api_key) from None
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self.__api_key)
+
+    def _result(self, parsed: dict[str, Any]) -> TagResult:
+        try:
+            return scrub_result(self._to_result(parsed), self.__api_key)
+        except APIError as exc:
+            raise scrub_error(exc, self.__api_key) from None
+
+    def _parse_body(self, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         try:
@@ -83,8 +98,10 @@ class _BaseClient:
             body = None
         if not isinstance(body, dict) or "code" not in body:
             # A proxy's HTML page, an empty body, or JSON that is not the API's.
-            snippet = response.text[:80].strip().replace("\n", " ") if response.content else "no body"
-            kind = "an HTML page" if "<html" in response.text[:500].lower() else repr(snippet)
+            # Scrubbed before it is cut: a key cut in half is no longer found by its full text.
+            text = self._scrub(response.text[:4096]) if response.content else ""
+            snippet = text[:80].strip().replace("\n", " ") if response.content else "no body"
+            kind = "an HTML page" if "<html" in text[:500].lower() else repr(snippet)
             message = f"unexpected response: HTTP {status} with {kind}"
             # A 2xx without the API's JSON is a broken gateway: classify it as a 502
             # (retryable) but keep the status the server really sent.
@@ -179,7 +196,7 @@ class ImageDescriberClient(_BaseClient):
     def generate_tags(self, image: Any, lang: str = C.DEFAULT_LANG) -> TagResult:
         """Tags, title and description for one image (path, bytes, PIL image or PreparedImage)."""
         prepared = self._prepare(image)
-        return self._to_result(self._with_retries(C.GENERATE_TAGS_PATH, self._body(prepared, lang)))
+        return self._result(self._with_retries(C.GENERATE_TAGS_PATH, self._body(prepared, lang)))
 
     def generate_content(self, image: Any, prompt: str, lang: str = C.DEFAULT_LANG) -> dict[str, Any]:
         """The sibling endpoint: the raw ``data`` answer to ``prompt`` about the image."""
@@ -230,7 +247,7 @@ class AsyncImageDescriberClient(_BaseClient):
 
     async def generate_tags(self, image: Any, lang: str = C.DEFAULT_LANG) -> TagResult:
         prepared = await asyncio.to_thread(self._prepare, image)
-        return self._to_result(await self._with_retries(C.GENERATE_TAGS_PATH, self._body(prepared, lang)))
+        return self._result(await self._with_retries(C.GENERATE_TAGS_PATH, self._body(prepared, lang)))
 
     async def generate_content(self, image: Any, prompt: str, lang: str = C.DEFAULT_LANG) -> dict[str, Any]:
         prepared = await asyncio.to_thread(self._prepare, image)
@@ -238,7 +255,7 @@ class AsyncImageDescriberClient(_BaseClient):
 
     async def tag_once(self, image: PreparedImage, lang: str) -> TagResult:
         """One attempt, no retries: the engine owns retries so they share its pacing."""
-        return self._to_result(await self._post(C.GENERATE_TAGS_PATH, self._body(image, lang)))
+        return self._result(await self._post(C.GENERATE_TAGS_PATH, self._body(image, lang)))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -26,7 +26,6 @@ import asyncio
 import base64
 import hashlib
 import json
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from .._exceptions import (
     RateLimitError,
     ServerUnreachableError,
 )
+from .._secrets import scrub, scrub_error, scrub_result
 from .._types import PreparedImage, RateLimit, TagResult
 from ..infra.retry import parse_duration, parse_retry_after
 from . import vlm_image, vlm_prompt
@@ -122,7 +122,6 @@ _NO_IMAGE_WORDS = ("image input is not supported", "images are not supported", "
                    "doesn't support image", "not a multimodal model", "is only supported by certain models",
                    "missing data required for image input", "support image input", "at most 0 image",
                    "does not support vision", "not support multimodal")
-_SECRETISH = re.compile(r"\b(sk|key|itk|or|gsk|AIza)[-_][A-Za-z0-9_\-*.]{6,}")
 
 
 def ollama_base_url(host: str | None) -> str:
@@ -277,9 +276,9 @@ class OpenAICompatibleBackend(Backend):
         out: list[TagResult | BaseException] = []
         for img in images:
             try:
-                out.append(await self.tag_one(img, lang))
+                out.append(scrub_result(await self.tag_one(img, lang), self.__api_key))
             except Exception as exc:  # noqa: BLE001 - per-image outcome
-                out.append(exc)
+                out.append(scrub_error(exc, self.__api_key))
         return out
 
     def warm(self) -> None:
@@ -430,7 +429,7 @@ class OpenAICompatibleBackend(Backend):
             exc.request_id = exc.request_id or request_id
             raise exc
         if not isinstance(payload, dict):
-            snippet = response.text[:80].strip().replace("\n", " ") if response.content else "no body"
+            snippet = scrub(response.text[:4096], self.__api_key)[:80].strip().replace("\n", " ") if response.content else "no body"
             raise InternalServerError(f"unexpected response: HTTP 200 with {snippet!r}", status_code=200,
                                       request_id=request_id)
         choices = payload.get("choices")
@@ -469,13 +468,6 @@ def _mentions(text: str, words: Sequence[str]) -> bool:
     return any(w in low for w in words)
 
 
-def scrub(text: str, secret: str | None) -> str:
-    """A server's message with the key (or anything shaped like one) blanked out."""
-    if secret:
-        text = text.replace(secret, "***")
-    return _SECRETISH.sub(lambda m: m.group(1) + "-***", text)
-
-
 def missing_model_help(preset: str) -> str:
     example = "qwen2.5vl:7b" if preset == "ollama" else "gpt-4o-mini"
     return (f'backend="{preset}" needs a model: pass model="{example}" (or --model {example} on the '
@@ -493,7 +485,7 @@ def error_from_response(status: int, payload: Any, response: httpx.Response | No
     elif isinstance(error, str):  # Ollama's native shape, some proxies
         message = error
     else:
-        text = response.text if response is not None and response.content else ""
+        text = scrub(response.text[:4096], secret) if response is not None and response.content else ""
         message = ("an HTML page" if "<html" in text[:500].lower()
                    else (text[:200].strip().replace("\n", " ") or "no body"))
     message = scrub(message, secret)

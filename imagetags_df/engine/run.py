@@ -63,9 +63,11 @@ class Progress:
             self.credits_left = credits_left
         if self._bar is not None:
             self._bar.update(ok + cached + failed)
-            post: dict[str, object] = {"ok": self.ok, "cached": self.cached, "failed": self.failed}
+            # Text, not numbers: tqdm writes a number as {:g}, and 50000 rows as "5e+04".
+            post: dict[str, object] = {"ok": str(self.ok), "cached": str(self.cached), "failed": str(self.failed)}
             if self.credits_left is not None:
-                post["credits_left"] = f"{self.credits_left:g}"
+                left = self.credits_left
+                post["credits_left"] = f"{left:.0f}" if float(left).is_integer() else f"{left:.2f}"
             self._bar.set_postfix(post, refresh=False)
 
     def close(self) -> None:

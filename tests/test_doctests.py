@@ -19,7 +19,7 @@ import imagetags_df
 
 REPO = Path(__file__).resolve().parents[1]
 #: Modules whose examples must all run (a ``+SKIP`` there is a failure).
-NO_SKIP = ("imagetags_df", "imagetags_df.accessor", "imagetags_df.engine", "imagetags_df.analysis",
+NO_SKIP = ("imagetags_df", "imagetags_df.accessor", "imagetags_df.engine.api", "imagetags_df.analysis",
            "imagetags_df.widgets.gallery", "imagetags_df.widgets.review",
            "imagetags_df.widgets.thumbnails", "imagetags_df.images", "imagetags_df.backends.local")
 _SKIP = re.compile(r"doctest:.*\+SKIP")

@@ -59,6 +59,9 @@ DEFAULT_TIMEOUT = 60.0
 #: in the cache before giving up on them.
 INTERRUPT_GRACE = 15.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
+#: Bytes of an answer read before giving up on it: a tags answer is a few kilobytes, and
+#: a server that sends hundreds of megabytes would otherwise fill memory and the cache.
+MAX_ANSWER_BYTES = 2_000_000
 #: Connections that fail in a row (refused, or not made in time) before a run stops
 #: with ServerUnreachableError instead of retrying row after row against nothing...
 DEAD_SERVER_FAILURES = 3

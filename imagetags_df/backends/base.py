@@ -31,9 +31,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+import httpx
+
+from .. import _constants as C
+from .._exceptions import InvalidOutputError
 from .._types import PreparedImage, RateLimit, TagResult
 
 if TYPE_CHECKING:
@@ -132,3 +137,65 @@ def preload_async_http() -> None:
             importlib.import_module(name)
         except ImportError:  # another httpx transport: nothing to preload
             pass
+
+
+class DeadlinePassed(Exception):
+    """The whole request (connect, send, every read) took longer than its deadline."""
+
+
+def _too_large(response: httpx.Response, max_bytes: int) -> InvalidOutputError:
+    # Not retried: a server that sent this much once will do it again, and each try is paid.
+    return InvalidOutputError(f"the answer was larger than {max_bytes:,} bytes; stopped reading it",
+                              status_code=response.status_code)
+
+
+def _rebuilt(response: httpx.Response, body: bytes) -> httpx.Response:
+    # The body is already decoded: a content-encoding header kept would decode it again.
+    headers = [(k, v) for k, v in response.headers.multi_items()
+               if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=response.request)
+
+
+async def post_within(http: httpx.AsyncClient, url: str, *, content: bytes, headers: dict[str, str],
+                      deadline: float, max_bytes: int = C.MAX_ANSWER_BYTES) -> httpx.Response:
+    """POST and read the whole answer in at most ``deadline`` seconds and ``max_bytes`` bytes.
+
+    httpx's timeout is per operation, so a server that trickles a byte a second never
+    trips it; this bounds the request as a whole. The answer is read in pieces and the
+    read stops past ``max_bytes`` (decoded), so a runaway answer never fills memory.
+    Raises :class:`DeadlinePassed`, InvalidOutputError (too large) or httpx's errors.
+    """
+
+    async def whole() -> httpx.Response:
+        async with http.stream("POST", url, content=content, headers=headers) as response:
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise _too_large(response, max_bytes)
+                chunks.append(chunk)
+            return _rebuilt(response, b"".join(chunks))
+
+    try:
+        return await asyncio.wait_for(whole(), deadline)
+    except asyncio.TimeoutError:
+        raise DeadlinePassed() from None
+
+
+def post_within_sync(http: httpx.Client, url: str, *, content: bytes, headers: dict[str, str],
+                     deadline: float, max_bytes: int = C.MAX_ANSWER_BYTES) -> httpx.Response:
+    """:func:`post_within` for a synchronous client. The deadline is checked between reads,
+    so a request ends at most one read timeout after it."""
+    ends = time.monotonic() + deadline
+    with http.stream("POST", url, content=content, headers=headers) as response:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(response, max_bytes)
+            if time.monotonic() > ends:
+                raise DeadlinePassed()
+            chunks.append(chunk)
+        return _rebuilt(response, b"".join(chunks))

@@ -23,7 +23,7 @@ from .._exceptions import APIConnectionError, APIError, APITimeoutError, Configu
 from .._secrets import scrub, scrub_error, scrub_result
 from .._types import PreparedImage, RateLimit, TagResult
 from ..infra.retry import parse_retry_after, retry_delay, should_retry
-from .base import Backend, preload_async_http
+from .base import Backend, DeadlinePassed, post_within, post_within_sync, preload_async_http
 
 
 def _as_number(value: Any) -> float | None:
@@ -52,6 +52,10 @@ class _BaseClient:
     def _connect_failed(self, exc: Exception) -> APIConnectionError:
         return APIConnectionError.could_not_connect(
             f"cannot connect to {self.base_url}: {type(exc).__name__}")
+
+    def _timed_out(self) -> APITimeoutError:
+        return APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s "
+                               "(timeout= bounds the whole request, however slowly its answer comes)")
 
     def _headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.__api_key}", "content-type": "application/json",
@@ -94,7 +98,7 @@ class _BaseClient:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         try:
             body = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         if not isinstance(body, dict) or "code" not in body:
             # A proxy's HTML page, an empty body, or JSON that is not the API's.
@@ -173,11 +177,12 @@ class ImageDescriberClient(_BaseClient):
 
     def _post(self, path: str, body: bytes) -> dict[str, Any]:
         try:
-            response = self._http.post(self.base_url + path, content=body, headers=self._headers())
+            response = post_within_sync(self._http, self.base_url + path, content=body, headers=self._headers(),
+                                        deadline=self.timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise self._connect_failed(exc) from None
-        except httpx.TimeoutException:
-            raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
+        except (httpx.TimeoutException, DeadlinePassed):
+            raise self._timed_out() from None
         except httpx.TransportError as exc:
             raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None
         return self._parse(response)
@@ -225,11 +230,12 @@ class AsyncImageDescriberClient(_BaseClient):
 
     async def _post(self, path: str, body: bytes) -> dict[str, Any]:
         try:
-            response = await self._http.post(self.base_url + path, content=body, headers=self._headers())
+            response = await post_within(self._http, self.base_url + path, content=body,
+                                         headers=self._headers(), deadline=self.timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise self._connect_failed(exc) from None
-        except httpx.TimeoutException:
-            raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
+        except (httpx.TimeoutException, DeadlinePassed):
+            raise self._timed_out() from None
         except httpx.TransportError as exc:
             raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None
         return self._parse(response)

@@ -55,7 +55,7 @@ from .._secrets import scrub, scrub_error, scrub_result
 from .._types import PreparedImage, RateLimit, TagResult
 from ..infra.retry import parse_duration, parse_retry_after
 from . import vlm_image, vlm_prompt
-from .base import Backend, preload_async_http
+from .base import Backend, DeadlinePassed, post_within, preload_async_http
 
 if TYPE_CHECKING:
     from ..infra.ratelimit import Pacer
@@ -314,7 +314,8 @@ class OpenAICompatibleBackend(Backend):
             tokens_in += reply.input_tokens or 0
             tokens_out += reply.output_tokens or 0
             try:
-                answer = vlm_prompt.parse_answer(reply.content, lang, self.labels,
+                # Off the event loop: a long answer takes a while, and other calls are waiting.
+                answer = await asyncio.to_thread(vlm_prompt.parse_answer, reply.content, lang, self.labels,
                                                  truncated=reply.finish_reason == "length")
             except vlm_prompt.OutputProblem as exc:
                 previous, problem = reply.content, str(exc)
@@ -390,7 +391,8 @@ class OpenAICompatibleBackend(Backend):
         url = self.base_url + "/chat/completions"
         sent = time.monotonic()
         try:
-            response = await http.post(url, content=json.dumps(body).encode(), headers=self._headers())
+            response = await post_within(http, url, content=json.dumps(body).encode(), headers=self._headers(),
+                                         deadline=self.timeout)
         except httpx.ConnectError as exc:
             if not self._answered:
                 hint = f" ({self.preset.start_hint})" if self.preset.start_hint else ""
@@ -399,8 +401,9 @@ class OpenAICompatibleBackend(Backend):
                     f"[{type(exc).__name__}]") from None
             raise APIConnectionError.could_not_connect(
                 f"cannot connect to {self.base_url}: {type(exc).__name__}") from None
-        except httpx.TimeoutException:
-            raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s") from None
+        except (httpx.TimeoutException, DeadlinePassed):
+            raise APITimeoutError(f"no answer from {self.base_url} within {self.timeout:g} s "
+                                  "(timeout= bounds the whole request, however slowly its answer comes)") from None
         except httpx.TransportError as exc:
             raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None
         self._answered = True
@@ -412,14 +415,15 @@ class OpenAICompatibleBackend(Backend):
             left = pause - (time.monotonic() - sent) + LIMIT_MARGIN
             if left > 0:
                 self._hold(left)
-        return self._read(response, mode=body.get("response_format", {}).get("type") if
-                          body.get("response_format") else None)
+        mode = body.get("response_format", {}).get("type") if body.get("response_format") else None
+        # Off the event loop: a large answer's JSON would hold every other call's progress.
+        return await asyncio.to_thread(self._read, response, mode)
 
     def _read(self, response: httpx.Response, mode: str | None) -> _Reply:
         request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
         try:
             payload = response.json()
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             payload = None
         if response.status_code != 200 or (isinstance(payload, dict) and payload.get("error")):
             exc = error_from_response(response.status_code, payload, response, model=self.model,
@@ -429,13 +433,17 @@ class OpenAICompatibleBackend(Backend):
             exc.request_id = exc.request_id or request_id
             raise exc
         if not isinstance(payload, dict):
-            snippet = scrub(response.text[:4096], self.__api_key)[:80].strip().replace("\n", " ") if response.content else "no body"
+            snippet = (scrub(response.text[:4096], self.__api_key)[:80].strip().replace("\n", " ")
+                       if response.content else "no body")
             raise InternalServerError(f"unexpected response: HTTP 200 with {snippet!r}", status_code=200,
                                       request_id=request_id)
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise InternalServerError("answer without choices", status_code=200, request_id=request_id)
         message = choices[0].get("message") or {}
+        if not isinstance(message, dict):
+            raise InternalServerError(f"answer whose choices[0].message is a {type(message).__name__}, "
+                                      "not an object", status_code=200, request_id=request_id)
         content = message.get("content")
         if isinstance(content, list):  # a few servers send content parts back
             content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))

@@ -167,9 +167,7 @@ def build_messages(image_url: str, lang: str, labels: Sequence[str] | None = Non
 
 
 # --------------------------------------------------------------------------- parsing
-_THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
-_THINK_END = re.compile(r"</(think|thinking|reasoning)>", re.IGNORECASE)
-_THINK_OPEN = re.compile(r"<(think|thinking|reasoning)>", re.IGNORECASE)
+_THINK_TAG = re.compile(r"<(/?)(think|thinking|reasoning)>", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)```", re.DOTALL)
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -184,15 +182,29 @@ SCRIPT_CHECKS: dict[str, tuple[re.Pattern[str], str]] = {
 
 
 def strip_reasoning(text: str) -> str:
-    """Drop ``<think>`` blocks; text after a lone closing tag (templates that open it for the model)."""
-    text = _THINK_BLOCK.sub("", text)
-    ends = list(_THINK_END.finditer(text))
-    if ends:
-        text = text[ends[-1].end():]
-    opened = _THINK_OPEN.search(text)
-    if opened:  # reasoning that never closed: the answer never came
-        text = text[:opened.start()]
-    return text.strip()
+    """Drop ``<think>`` blocks; text after a lone closing tag (templates that open it for the model).
+
+    One pass over the tags, so time grows with the text's length even for thousands of
+    unclosed ``<think>`` (a pattern that searched for each one's end would not).
+
+    >>> strip_reasoning("<think>hmm</think> {} <think>more</think>"), strip_reasoning("plan</think>{}")
+    ('{}', '{}')
+    """
+    kept: list[str] = []
+    pos = 0
+    inside: str | None = None  # the name of the open block, if any
+    for tag in _THINK_TAG.finditer(text):
+        name, closing = tag.group(2).lower(), tag.group(1) == "/"
+        if inside is None and closing:  # a lone close: everything before it was reasoning
+            kept, pos = [], tag.end()
+        elif inside is None:
+            kept.append(text[pos:tag.start()])
+            inside = name
+        elif closing and name == inside:
+            inside, pos = None, tag.end()
+    if inside is None:  # else reasoning that never closed: the answer never came
+        kept.append(text[pos:])
+    return "".join(kept).strip()
 
 
 def extract_object(text: str) -> dict[str, Any]:
@@ -205,12 +217,12 @@ def extract_object(text: str) -> dict[str, Any]:
             value = json.loads(candidate)
             if isinstance(value, dict):
                 return value
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than Python's stack
             pass
         for start in [i for i, ch in enumerate(candidate) if ch == "{"][:50]:
             try:
                 value, _ = decoder.raw_decode(candidate, start)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(value, dict):
                 return value

@@ -12,11 +12,21 @@ what was charged against what was delivered; every difference must be 0.
   are still being paced out and once after every call has been sent. Calls the server
   charged for against rows a re-run finds cached.
 
+* ``metadata_rerun``: ``imagetags tag DIR --write-metadata`` over photos already
+  tagged (and paid for) is killed with SIGKILL once some files are rewritten; then
+  ``imagetags tag DIR`` runs again. Credits that rerun pays (should be 0).
+* ``shared_cache``: two ``imagetags tag DIR`` processes started at once on one cache
+  directory against one loopback API. Paid calls against unique images.
+
+With ``--before TREE`` (a checkout of an older commit, e.g. made with ``git worktree
+add``) the last two run that tree's code first, then this one's, in one sitting.
+
 Every loop is bounded in requests and seconds.
 
     python bench/faults.py                      # every section
     python bench/faults.py --only server_crash --clients 12 --kill-after 24
     python bench/faults.py --only client_interrupt --images 16 --latency 3
+    python bench/faults.py --only metadata_rerun --only shared_cache --before /tmp/before
 """
 
 from __future__ import annotations
@@ -234,8 +244,130 @@ def client_interrupt(args: argparse.Namespace) -> int:
     return total
 
 
+def _code_env(tree: str | None, **extra: str) -> dict[str, str]:
+    """The environment that runs ``tree``'s code (None: this checkout's)."""
+    env = dict(os.environ, **extra)
+    if tree is not None:
+        env["PYTHONPATH"] = str(Path(tree).resolve())
+    return env
+
+
+def _run_in(tree: str | None) -> str:
+    """A working directory for the child: not this checkout, whose package ``-c`` would import first."""
+    return str(Path(tree).resolve().parent) if tree is not None else str(ROOT)
+
+
+def _versions(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    return ([("before", args.before)] if args.before else []) + [("after", None)]
+
+
+def _noisy_photos(folder: Path, n: int) -> list[Path]:
+    """n distinct noisy 1024x768 JPEGs (~0.5 MB each, so a rewrite takes a few ms)."""
+    import numpy as np
+    from PIL import Image
+
+    rnd = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        path = folder / f"p{i:04d}.jpg"
+        Image.fromarray(rnd.integers(0, 256, (768, 1024, 3), dtype=np.uint8)).save(path, quality=90)
+        out.append(path)
+    return out
+
+
+def _metadata_rerun_once(tree: str | None, photos: list[Path], kill_after: int, work: Path) -> tuple[int, int, int]:
+    """(credits of the first run, files rewritten before the SIGKILL, credits the rerun paid)."""
+    from imagetags_df.testing import FakeImageDescriber
+
+    key = "sk-bench-faults"
+    album = photos[0].parent
+    with FakeImageDescriber(keys={key}) as api:
+        env = _code_env(tree, IMAGEDESCRIBER_BASE_URL=api.url, IMAGEDESCRIBER_API_KEY=key,
+                        IMAGETAGS_CACHE_DIR=str(work / "cache"))
+        common = ["--backend", "imagedescriber", "--rate-limit", "100000/min", "--no-progress"]
+        subprocess.run(_imagetags("tag", str(album), *common, "--out", str(work / "first.csv")), env=env,
+                       cwd=_run_in(tree), capture_output=True, timeout=600, check=True)
+        first = api.count("ok")
+        before = {p: p.stat().st_mtime_ns for p in photos}
+        proc = subprocess.Popen(_imagetags("tag", str(album), *common, "--write-metadata"), env=env,
+                                cwd=_run_in(tree), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            if sum(p.stat().st_mtime_ns != before[p] for p in photos) >= kill_after:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+        proc.wait(timeout=60)
+        rewritten = sum(p.stat().st_mtime_ns != before[p] for p in photos)
+        subprocess.run(_imagetags("tag", str(album), *common, "--out", str(work / "again.csv")), env=env,
+                       cwd=_run_in(tree), capture_output=True, timeout=600, check=True)
+        return first, rewritten, api.count("ok") - first
+
+
+def metadata_rerun(args: argparse.Namespace) -> int:
+    """SIGKILL a --write-metadata pass; credits the next run pays."""
+    worst = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"metadata_rerun: {args.metadata_images} photos tagged and paid for, then --write-metadata "
+              f"SIGKILLed after ~{args.metadata_kill_after} rewrites, then tagged again")
+        master = _noisy_photos(Path(tmp) / "master", args.metadata_images)
+        for label, tree in _versions(args):
+            work = Path(tmp) / label
+            album = work / "album"
+            album.mkdir(parents=True)
+            photos = []
+            for p in master:
+                (album / p.name).write_bytes(p.read_bytes())
+                photos.append(album / p.name)
+            first, rewritten, paid = _metadata_rerun_once(tree, photos, args.metadata_kill_after, work)
+            print(f"  {label:6s} first run paid {first:4d}; {rewritten:4d} files rewritten at the kill; "
+                  f"the rerun paid {paid:4d}")
+            if tree is None:
+                worst = paid
+    return worst
+
+
+def shared_cache(args: argparse.Namespace) -> int:
+    """Two processes at once on one cache directory: paid calls against unique images."""
+    from imagetags_df.testing import FakeImageDescriber
+
+    key = "sk-bench-faults"
+    excess = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _distinct_photos(Path(tmp), args.shared_images)
+        album = Path(tmp) / "album"
+        album.mkdir()
+        for i, p in enumerate(paths):
+            (album / f"{i:03d}.jpg").write_bytes(Path(p).read_bytes())
+        unique = len({Path(p).read_bytes() for p in paths})
+        print(f"shared_cache: two `imagetags tag` processes at once, one cache directory, {unique} unique "
+              f"images, {args.shared_latency:g} s per call")
+        for label, tree in _versions(args):
+            with FakeImageDescriber(keys={key}, latency=args.shared_latency) as api:
+                env = _code_env(tree, IMAGEDESCRIBER_BASE_URL=api.url, IMAGEDESCRIBER_API_KEY=key,
+                                IMAGETAGS_CACHE_DIR=str(Path(tmp) / f"cache-{label}"))
+                t0 = time.perf_counter()
+                procs = [subprocess.Popen(_imagetags("tag", str(album), "--backend", "imagedescriber",
+                                                     "--rate-limit", "100000/min", "--concurrency", "4",
+                                                     "--no-progress", "--out", str(Path(tmp) / f"{label}{i}.csv")),
+                                          env=env, cwd=_run_in(tree), stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL)
+                         for i in range(2)]
+                for proc in procs:
+                    proc.wait(timeout=600)
+                seconds = time.perf_counter() - t0
+                paid = api.count("ok")
+            print(f"  {label:6s} paid calls {paid:4d} for {unique} unique images (both done in {seconds:.1f} s)")
+            if tree is None:
+                excess = paid - unique
+    return excess
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"server_crash": server_crash,
-                                                           "client_interrupt": client_interrupt}
+                                                           "client_interrupt": client_interrupt,
+                                                           "metadata_rerun": metadata_rerun,
+                                                           "shared_cache": shared_cache}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-cap", type=float, default=120.0, help="seconds of load at most")
     parser.add_argument("--images", type=int, default=16, help="images in the interrupted run (client_interrupt)")
     parser.add_argument("--latency", type=float, default=3.0, help="seconds per call (client_interrupt)")
+    parser.add_argument("--metadata-images", type=int, default=120, help="photos (metadata_rerun)")
+    parser.add_argument("--metadata-kill-after", type=int, default=40,
+                        help="files rewritten before the SIGKILL (metadata_rerun)")
+    parser.add_argument("--shared-images", type=int, default=40, help="images (shared_cache)")
+    parser.add_argument("--shared-latency", type=float, default=0.3, help="seconds per call (shared_cache)")
+    parser.add_argument("--before", metavar="TREE",
+                        help="an older checkout: metadata_rerun and shared_cache run its code first")
     args = parser.parse_args(argv)
     differences = {name: SECTIONS[name](args) for name in (args.only or SECTIONS)}
     print("differences: " + ", ".join(f"{name} {diff}" for name, diff in differences.items())

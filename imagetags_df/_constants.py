@@ -33,6 +33,8 @@ SERVER_MAX_BODY_BYTES = SERVER_MAX_IMAGE_BYTES * 4 // 3 * 80 // 76 + 64 * 1024
 #: 100-megapixel TIFFs, stay well under it; ``max_file_bytes=`` raises it.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 ENV_MAX_FILE_BYTES = "IMAGETAGS_MAX_FILE_BYTES"
+#: Seconds a process's claim on an image lasts unless renewed (see cache.py's claims).
+ENV_CLAIM_LEASE = "IMAGETAGS_CLAIM_LEASE"
 #: Bytes the scan may keep of the files it reads to hash, so the tag phase need not
 #: read them again; files past it are read a second time (and checked unchanged).
 READ_ONCE_BYTES = 256 * 1024 * 1024
@@ -98,3 +100,10 @@ RETRYABLE_CODES = frozenset({CODE_RATE_LIMITED, CODE_UPLOAD_FAILED, CODE_INTERNA
 
 #: Bumped when the cached value's meaning changes, so old entries are ignored.
 CACHE_SCHEMA = 1
+
+# Claims: one process tags an image, the others sharing its cache wait -------
+#: How long a claim holds without renewal: a process killed mid-call has its
+#: images tagged by another one at most this long after. Renewed every third of it.
+CLAIM_LEASE_SECONDS = 60.0
+#: How often a process waiting on another's claims looks for their answers.
+CLAIM_POLL_SECONDS = 0.25

@@ -415,38 +415,32 @@ def _estimate_text(est: Any) -> str:
 
 
 def _write_all_metadata(results: pd.DataFrame, force: bool, kwargs: dict[str, Any]) -> bool:
-    """Write metadata for every tagged row; True when none failed."""
-    ok = True
-    rewritten: list[tuple[str, dict[str, Any]]] = []
-    kept: dict[str, int] = {}
-    for rec in results.to_dict("records"):
-        if rec.get("error") is not None:
-            continue
-        try:
-            report = export.write_metadata(rec["path"], rec["tags"], rec["title"], rec["description"],
-                                           overwrite=force, lang=kwargs["lang"])
-        except export.MetadataError as exc:
-            ok = False
-            click.echo(f"  metadata not written: {exc}", err=True)
-            continue
-        for what in report.kept:
-            kept[what] = kept.get(what, 0) + 1
-        rewritten.append((rec["path"], rec))
-    if rewritten:
-        export.remember_results(rewritten, lang=kwargs["lang"], backend=kwargs["backend"],
-                                api_key=kwargs["api_key"], base_url=kwargs["base_url"],
-                                cache_dir=kwargs["cache_dir"],
-                                **{k: kwargs[k] for k in ("model", "labels", "instructions", "max_side")
-                                   if k in kwargs})
+    """Write metadata for every tagged row; True when none failed or changed meanwhile."""
     lang = kwargs["lang"]
-    click.echo(f"imagetags: wrote metadata into {len(rewritten)} image(s) ({lang}: title and description "
+    options = {k: kwargs[k] for k in ("model", "labels", "instructions", "max_side") if k in kwargs}
+    with engine.ResultMemory(lang, backend=kwargs["backend"], api_key=kwargs["api_key"],
+                             base_url=kwargs["base_url"], cache_dir=kwargs["cache_dir"], **options) as memory:
+        done = export.write_metadata_rows(results, "path", lang=lang, overwrite=force, memory=memory)
+    for message in done.failed:
+        click.echo(f"  metadata not written: {message}", err=True)
+    for message in done.changed:
+        click.echo(f"  metadata not written: {message}", err=True)
+    click.echo(f"imagetags: wrote metadata into {len(done.written)} image(s) ({lang}: title and description "
                f"as XMP '{lang}' alternatives)", err=True)
-    if kept:
+    if done.untagged:
+        n = len(done.untagged)
+        click.echo(f"imagetags: left {n} image{'s' if n != 1 else ''} without tags as {'they were' if n != 1 else 'it was'} "
+                   "(nothing to write)", err=True)
+    if done.through_links:
+        n = len(done.through_links)
+        click.echo(f"imagetags: {n} symbolic link{'s' if n != 1 else ''} kept; the file{'s' if n != 1 else ''} "
+                   "they point to got the metadata", err=True)
+    if done.kept:
         click.echo("imagetags: kept what the images already had (--force replaces it; the photographer's "
                    "own keywords are never removed):", err=True)
-        for what, count in kept.items():
+        for what, count in done.kept.items():
             click.echo(f"  {what} (in {count} image{'s' if count != 1 else ''})", err=True)
-    return ok
+    return not done.failed and not done.changed
 
 
 # --------------------------------------------------------------------------- alt-text

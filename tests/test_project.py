@@ -33,7 +33,7 @@ def test_public_api_is_pinned():
         assert hasattr(imagetags_df, name), name
     assert imagetags_df.RESULT_COLUMNS == ("tags", "tag_scores", "title", "description", "confidence", "colors",
                                            "orientation", "ok", "error_code", "error", "request_id", "credits_used",
-                                           "cached", "backend", "input_tokens", "output_tokens")
+                                           "cached", "backend", "input_tokens", "output_tokens", "sha256")
 
 
 def test_exception_tree_has_one_root():
@@ -47,7 +47,8 @@ def test_docstring_examples_run():
     import doctest
 
     from imagetags_df.export import alttext, find, metadata, sidecars, tables
-    from imagetags_df.infra import cache, images, retry
+    from imagetags_df import images
+    from imagetags_df.infra import cache, retry
 
     for module in (cache, images, retry, alttext, find, metadata, sidecars, tables):
         result = doctest.testmod(module)

@@ -12,7 +12,7 @@ The disk cache, the pacer and the retry policy the engine stands on live in
 :mod:`imagetags_df.infra`, because backends and the server use them too.
 """
 
-from .api import RESULT_COLUMNS, check_column, estimate, generate, remember
+from .api import RESULT_COLUMNS, ResultMemory, check_column, estimate, generate, remember
 from .settings import RunSettings, settle
 
-__all__ = ["generate", "estimate", "remember", "check_column", "RESULT_COLUMNS", "RunSettings", "settle"]
+__all__ = ["generate", "estimate", "remember", "ResultMemory", "check_column", "RESULT_COLUMNS", "RunSettings", "settle"]

@@ -32,7 +32,7 @@ from .run import Progress, Run, run_in_thread
 from .scan import scan
 from .settings import RunSettings, settle
 
-__all__ = ["generate", "estimate", "remember", "RESULT_COLUMNS", "RunSettings", "settle"]
+__all__ = ["generate", "estimate", "remember", "ResultMemory", "RESULT_COLUMNS", "RunSettings", "settle"]
 
 
 def check_column(columns: Iterable[Any], col: str) -> None:
@@ -144,24 +144,62 @@ def remember(items: Iterable[tuple[str | os.PathLike, TagResult]], lang: str = C
     For files whose bytes changed but whose picture did not (tags written into
     their metadata): the cache is keyed on the bytes, so without this the next
     run would pay for every such image again. The options must be the ones the
-    results were made with; they choose the cache entry. Returns how many were stored.
+    results were made with; they choose the cache entry. Each result is stored as
+    ``items`` yields it. Returns how many were stored.
     """
-    settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url,
-                      cache_dir=cache_dir, progress=False, model=model, labels=labels,
-                      instructions=instructions, max_side=max_side)
-    stored = 0
-    try:
-        identity = settings.backend.cache_identity()
+    with ResultMemory(lang, backend=backend, api_key=api_key, base_url=base_url, cache_dir=cache_dir,
+                      model=model, labels=labels, instructions=instructions, max_side=max_side) as memory:
         for path, result in items:
-            abspath = os.path.abspath(os.path.expanduser(os.fspath(path)))
-            st = os.stat(abspath)
+            memory.store(path, result)
+        return memory.stored
+
+
+class ResultMemory:
+    """The cache entry of one run's options, open to store results for files one by one.
+
+    What :func:`remember` uses; a writer that changes files' bytes (metadata) stores
+    each file's result under its new digest the moment it knows it, before the new
+    bytes replace the old, so no interruption makes a later run pay for the file again.
+
+    >>> with ResultMemory("en", backend="local", cache_dir=False) as memory:  # doctest: +SKIP
+    ...     memory.store("cat.jpg", TagResult(tags=["cat"], title="A cat", description=""))
+    """
+
+    def __init__(self, lang: str = C.DEFAULT_LANG, *, backend: str | Backend = "auto",
+                 api_key: str | None = None, base_url: str | None = None,
+                 cache_dir: str | os.PathLike | bool | None = None, model: str | None = None,
+                 labels: Sequence[str] | None = None, instructions: str | None = None,
+                 max_side: int | None = None) -> None:
+        self._settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url,
+                                cache_dir=cache_dir, progress=False, model=model, labels=labels,
+                                instructions=instructions, max_side=max_side)
+        self._identity = self._settings.backend.cache_identity()
+        self.lang = lang
+        #: Results stored so far.
+        self.stored = 0
+
+    def store(self, path: str | os.PathLike, result: TagResult, *, digest: str | None = None,
+              stat: os.stat_result | None = None) -> None:
+        """File ``result`` under the bytes of ``path``: ``digest`` when the caller knows them (with
+        ``stat``, the file's stat once they are in place), else the file as it is now."""
+        abspath = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        if digest is None:
+            stat = os.stat(abspath)
             digest = _images.sha256(_images.read_bytes(abspath))
-            settings.cache.set_result(result_key(identity, lang, digest), result)
-            settings.cache.set_hash(abspath, st, digest)  # the next scan does not even re-read it
-            stored += 1
-    finally:
-        settings.cache.close()
-    return stored
+        cache = self._settings.cache
+        cache.set_result(result_key(self._identity, self.lang, digest), result)
+        if stat is not None:
+            cache.set_hash(abspath, stat, digest)  # the next scan does not even re-read it
+        self.stored += 1
+
+    def close(self) -> None:
+        self._settings.cache.close()
+
+    def __enter__(self) -> ResultMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def estimate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,

@@ -15,10 +15,12 @@ from .settings import RunSettings
 #: ``ok`` is True exactly when the row has an answer; filter on it, not on
 #: ``error_code`` (local errors such as an unreadable file have no API code).
 #: ``confidence`` (NaN where the backend reports none), ``colors`` and ``orientation``
-#: describe the picture's look apart from its content ``tags``.
+#: describe the picture's look apart from its content ``tags``. ``sha256`` is the digest of
+#: the bytes the answer is for (None where the image could not be read): a writer checks
+#: the file still holds them before putting the answer into it.
 RESULT_COLUMNS = ("tags", "tag_scores", "title", "description", "confidence", "colors", "orientation", "ok",
                   "error_code", "error", "request_id", "credits_used", "cached", "backend", "input_tokens",
-                  "output_tokens")
+                  "output_tokens", "sha256")
 
 
 def _named_for(err: ImageTagsError, name: str | None) -> ImageTagsError:
@@ -117,4 +119,5 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
     out["backend"] = pd.Series(be_name, index=idx, dtype=object)
     out["input_tokens"] = pd.Series(pd.array(tokens_in, dtype="Int64"), index=idx)
     out["output_tokens"] = pd.Series(pd.array(tokens_out, dtype="Int64"), index=idx)
+    out["sha256"] = pd.Series(list(scan.digests), index=idx, dtype=object)
     return out

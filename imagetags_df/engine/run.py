@@ -5,6 +5,10 @@ paced to the backend's rate limit, sent concurrently, retried when transient,
 and each result is stored in the cache the moment it arrives, so an interrupt
 or a crash loses only the calls in flight.
 
+Each image is claimed in the cache before it is sent. An image another process
+sharing the cache directory has claimed is not sent: this run waits for that
+process's answer, and sends it itself only if the claim is given up or lapses.
+
 The loop always runs on its own thread, so the engine behaves the same in a
 script and in Jupyter (where a loop is already running), and Ctrl-C in the
 caller's thread cancels the run cleanly.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -34,7 +39,7 @@ from .._exceptions import (
     ServerUnreachableError,
 )
 from .._types import PreparedImage, RateLimit, TagResult
-from ..infra.cache import result_key
+from ..infra.cache import claim_key, result_key
 from ..infra.ratelimit import Pacer
 from ..infra.retry import retry_delay, should_retry
 from .scan import Job
@@ -133,6 +138,9 @@ class Run:
         self.key_prefix = (be.cache_identity(), settings.lang)
         #: Credits shared with other processes (on Dask); asked after the run's own budget.
         self.shared_budget: SharedBudget | None = None
+        #: Who this run is in the cache's claims, and the claims it holds now.
+        self.owner = f"{os.getpid()}-{secrets.token_hex(6)}"
+        self.held: set[str] = set()
 
     # A job finished for good (result or final error).
     def _finish(self, job: Job, outcome: TagResult | ImageTagsError) -> None:
@@ -144,12 +152,14 @@ class Run:
             sent = self.sent_of.get(job.digest, job.digest)
             if sent != job.digest:  # another file converting to these bytes is answered from the cache
                 self.s.cache.set_result(result_key(*self.key_prefix, sent), outcome)
+            self._unclaim([job.digest])  # stored: a process waiting on this image reads it now
             self.spent += outcome.credits_used
             if outcome.input_tokens is not None or outcome.output_tokens is not None:
                 self.tokens_used += (outcome.input_tokens or 0) + (outcome.output_tokens or 0)
                 self.token_calls += 1
             self.progress.add(ok=len(job.rows), credits_left=outcome.credits_remaining)
             return
+        self._unclaim([job.digest])  # failed for good: a process waiting on it may try it itself
         self.progress.add(failed=len(job.rows))
         if isinstance(outcome, AuthenticationError) or outcome.stops_run:
             self.fatal = outcome
@@ -167,6 +177,52 @@ class Run:
             self.progress.add(ok=0 if cached else len(job.rows), cached=len(job.rows) if cached else 0)
         else:
             self.progress.add(failed=len(job.rows))
+        self._unclaim([job.digest])
+
+    # Claims: one process pays for an image, others sharing the cache wait for its answer.
+    def _claim(self, job: Job) -> bool | None:
+        """True: this run sends ``job``. False: another process holds its claim.
+        None: answered meanwhile (another process stored it between the scan and now)."""
+        key = claim_key(*self.key_prefix, job.digest)
+        if not self.s.cache.claim(key, self.owner, self.s.claim_lease):
+            return False
+        self.held.add(key)
+        if self.s.cache.store is not None:
+            hit = self.s.cache.get_results([result_key(*self.key_prefix, job.digest)])
+            if hit:
+                self._share(job, next(iter(hit.values())), cached=True)
+                return None
+        return True
+
+    def _unclaim(self, digests: list[str]) -> None:
+        keys = [k for k in (claim_key(*self.key_prefix, d) for d in digests) if k in self.held]
+        if keys:
+            self.held.difference_update(keys)
+            self.s.cache.release(keys, self.owner)
+
+    async def _renew_claims(self) -> None:
+        """Keep this run's claims alive while it works (a killed process stops renewing)."""
+        while True:
+            await asyncio.sleep(self.s.claim_lease / 3)
+            if self.held:
+                await asyncio.to_thread(self.s.cache.renew, sorted(self.held), self.owner, self.s.claim_lease)
+
+    async def _answered_elsewhere(self, waiting: list[Job], queue: asyncio.Queue, validate: bool) -> list[Job]:
+        """One look at images other processes claimed: take their answers, send those whose
+        claim was given up or lapsed; the rest still wait."""
+        hits = self.s.cache.get_results([result_key(*self.key_prefix, job.digest) for job in waiting])
+        still: list[Job] = []
+        for job in waiting:
+            hit = hits.get(result_key(*self.key_prefix, job.digest))
+            if hit is not None:
+                self._share(job, hit, cached=True)
+                continue
+            mine = self._claim(job)
+            if mine:
+                await self._produce(job, queue, validate)
+            elif mine is False:
+                still.append(job)
+        return still
 
     def _same_upload(self, job: Job, sent: str) -> bool:
         """True when ``job`` needs no call: the same bytes are sent, or were answered, already."""
@@ -212,18 +268,32 @@ class Run:
     async def _prepared(self, queue: asyncio.Queue) -> None:
         """Producer: prepare images a few ahead of the senders (bounded memory)."""
         validate = not self.s.backend.decodes_images
+        waiting: list[Job] = []  # claimed by another process: its answer is awaited
+        looked = time.monotonic()
         for job in self.jobs:
             if self.stop is not None or self.fatal is not None:
                 break
-            sent = job.digest
-            try:
-                img: PreparedImage | ImageTagsError
-                img, sent = await asyncio.to_thread(_prepare_and_digest, job, validate,
-                                                    self.s.max_file_bytes)
-            except ImageTagsError as exc:
-                img = exc
-            await queue.put((job, img, sent))
+            mine = self._claim(job)
+            if mine:
+                await self._produce(job, queue, validate)
+            elif mine is False:
+                waiting.append(job)
+            if waiting and time.monotonic() - looked >= C.CLAIM_POLL_SECONDS:
+                waiting = await self._answered_elsewhere(waiting, queue, validate)
+                looked = time.monotonic()
+        while waiting and self.stop is None and self.fatal is None:
+            await asyncio.sleep(C.CLAIM_POLL_SECONDS)
+            waiting = await self._answered_elsewhere(waiting, queue, validate)
         await queue.put(None)
+
+    async def _produce(self, job: Job, queue: asyncio.Queue, validate: bool) -> None:
+        sent = job.digest
+        try:
+            img: PreparedImage | ImageTagsError
+            img, sent = await asyncio.to_thread(_prepare_and_digest, job, validate, self.s.max_file_bytes)
+        except ImageTagsError as exc:
+            img = exc
+        await queue.put((job, img, sent))
 
     def _cost(self, n: int) -> float:
         """Credits to hold for n calls while they are in flight (0 when no budget is set)."""
@@ -346,6 +416,7 @@ class Run:
         be = self.s.backend
         queue: asyncio.Queue = asyncio.Queue(maxsize=max(2, 2 * self.s.max_concurrency * be.max_batch))
         producer = asyncio.create_task(self._prepared(queue))
+        renewer = asyncio.create_task(self._renew_claims())
         sem = asyncio.Semaphore(self.s.max_concurrency)
         tasks: set[asyncio.Task] = set()
         try:
@@ -371,9 +442,15 @@ class Run:
                 raise
         finally:
             producer.cancel()
+            renewer.cancel()
             for t in list(tasks):
                 t.cancel()
-            await asyncio.gather(producer, *tasks, return_exceptions=True)
+            await asyncio.gather(producer, renewer, *tasks, return_exceptions=True)
+            # Images claimed and never answered (stopped, interrupted): free for others now,
+            # not a lease later.
+            if self.held:
+                self.s.cache.release(sorted(self.held), self.owner)
+                self.held.clear()
             await be.aclose()
 
     async def _warm(self) -> None:

@@ -6,6 +6,7 @@ environment variable and no loose keyword argument.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ class RunSettings:
     progress: bool
     max_tokens_budget: int | None = None
     max_file_bytes: int = C.MAX_FILE_BYTES
+    #: Seconds another process waits, at most, for the answer to an image this one
+    #: claimed, should this one die (renewed while it lives).
+    claim_lease: float = C.CLAIM_LEASE_SECONDS
 
 
 def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_key: str | None = None,
@@ -90,7 +94,22 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
         progress=progress,
         max_tokens_budget=max_tokens_budget,
         max_file_bytes=file_cap,
+        claim_lease=_claim_lease(),
     )
+
+
+def _claim_lease() -> float:
+    """``$IMAGETAGS_CLAIM_LEASE`` seconds, else :data:`CLAIM_LEASE_SECONDS`."""
+    raw = os.environ.get(C.ENV_CLAIM_LEASE, "").strip()
+    if not raw:
+        return C.CLAIM_LEASE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 1:
+        raise ConfigurationError(f"${C.ENV_CLAIM_LEASE} must be a number of seconds, at least 1, not {raw!r}")
+    return value
 
 
 def _max_file_bytes(value: int | None) -> int:

@@ -21,12 +21,23 @@ from __future__ import annotations
 
 from .alttext import ALT_MIN_CONFIDENCE, AltTextReport, fill_alt_text, find_img_tags
 from .find import IMAGE_SUFFIXES, ImageSearch, find_images, search_images
-from .metadata import XMP_NAMESPACE, MetadataError, MetadataReport, read_metadata, remember_results, write_metadata
+from .metadata import (
+    XMP_NAMESPACE,
+    FileChangedError,
+    MetadataError,
+    MetadataPass,
+    MetadataReport,
+    read_metadata,
+    remember_results,
+    result_of_row,
+    write_metadata,
+    write_metadata_rows,
+)
 from .sidecars import GENERATOR, SidecarReport, sidecar_path, write_sidecars
 from .tables import TABLE_FORMATS, json_lines, table_format, text_table, write_table
 
 __all__ = [
-    "IMAGE_SUFFIXES", "GENERATOR", "TABLE_FORMATS", "XMP_NAMESPACE", "MetadataError", "MetadataReport", "SidecarReport", "AltTextReport",
+    "IMAGE_SUFFIXES", "GENERATOR", "TABLE_FORMATS", "XMP_NAMESPACE", "MetadataError", "FileChangedError", "MetadataReport", "MetadataPass", "SidecarReport", "AltTextReport",
     "ImageSearch", "find_images", "search_images", "write_table", "json_lines", "table_format", "text_table", "sidecar_path", "write_sidecars",
-    "write_metadata", "remember_results", "read_metadata", "find_img_tags", "fill_alt_text", "ALT_MIN_CONFIDENCE",
+    "write_metadata", "write_metadata_rows", "remember_results", "result_of_row", "read_metadata", "find_img_tags", "fill_alt_text", "ALT_MIN_CONFIDENCE",
 ]

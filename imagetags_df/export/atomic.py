@@ -9,7 +9,7 @@ import contextlib
 import errno
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -44,11 +44,22 @@ def atomic_path(target: Path) -> Iterator[Path]:
         raise
 
 
-def write_bytes_atomic(target: Path, data: bytes) -> None:
+def write_bytes_atomic(target: Path, data: bytes,
+                       before_replace: Callable[[os.stat_result], None] | None = None) -> os.stat_result:
+    """Write ``data`` to ``target`` atomically; returns the new file's stat.
+
+    ``before_replace`` gets that stat once the bytes are on disk and before they
+    replace the target: what must be known about the new file (its digest, say) is
+    recorded before the old one is gone, so a crash in between loses nothing.
+    """
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+            st = os.fstat(fh.fileno())  # the rename keeps inode, size and mtime
+        if before_replace is not None:
+            before_replace(st)
+    return st
 
 

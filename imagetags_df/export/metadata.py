@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .._exceptions import ConfigurationError, ImageError, ImageNotFoundError, UnsupportedImageError
+from .._types import TagResult
 from .atomic import write_bytes_atomic
 
 
 class MetadataError(ImageError):
     """The image's own metadata could not be written (format without XMP, damaged file)."""
+
+
+class FileChangedError(MetadataError):
+    """The file no longer holds the bytes that were tagged: its answer is not written into it."""
 
 
 # IPTC IIM caps these datasets (IPTC IIM 4.2): readers may drop or reject longer
@@ -72,6 +79,10 @@ class MetadataReport:
     #: What was already there and left as it was, one short phrase each
     #: (``"title: the existing default"``, ``"keywords: those in en"``).
     kept: list[str] = field(default_factory=list)
+    #: The file rewritten: the path given, or the target of the symbolic link given.
+    written_to: str = ""
+    #: The rewritten file's stat (size, mtime) as the new bytes landed.
+    stat: os.stat_result | None = field(default=None, repr=False)
 
 
 def _bag(xmp: Any, key: str) -> list[str]:
@@ -83,7 +94,8 @@ def _bag(xmp: Any, key: str) -> list[str]:
 
 def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str | None,
                    description: str | None, *, overwrite: bool = False,
-                   lang: str | None = None) -> MetadataReport:
+                   lang: str | None = None, expected_sha256: str | None = None,
+                   before_replace: Callable[[str, os.stat_result], None] | None = None) -> MetadataReport:
     """Write tags, title and description into the image file's own metadata.
 
     XMP ``dc:subject`` (a Bag of keywords), ``dc:title`` and ``dc:description``
@@ -106,20 +118,35 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
     Only the metadata segments change: the compressed image data is copied as is
     (exiv2 never re-encodes), so decoded pixels are identical. The new file is
     written beside the old one and moved over it, so a crash cannot corrupt it.
-    Raises :class:`MetadataError` for formats that cannot hold XMP (GIF, BMP).
+    A symbolic link stays a link: the file it points to is rewritten.
+
+    ``expected_sha256``: the digest of the bytes the tags were made for (``generate``'s
+    ``sha256`` column); a file that holds other bytes now raises :class:`FileChangedError`
+    and is left alone. ``before_replace(sha256, stat)`` is called once the new bytes
+    are on disk, before they replace the old ones (to record their digest first).
+    Raises :class:`MetadataError`, naming the file, for formats that cannot hold XMP
+    (GIF, BMP), read-only files and failed writes.
 
     >>> write_metadata("cat.jpg", ["cat", "sofa"], "A cat", "A tabby cat asleep", lang="en")  # doctest: +SKIP
     MetadataReport(sha256='9f2c...', kept=[])
     """
     exiv2 = _exiv2()
-    target = Path(path).expanduser()
-    name = str(target)
+    given = Path(path).expanduser()
+    name = str(given)
+    # Replacing a link by a file would cut it from what it points to: write through it.
+    target = given.resolve() if given.is_symlink() else given
     try:
         data = target.read_bytes()
     except FileNotFoundError:
         raise ImageNotFoundError(f"{name}: file not found; check the path", source=name) from None
     except OSError as exc:
         raise ImageNotFoundError(f"{name}: could not be read ({exc.strerror or exc})", source=name) from None
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise FileChangedError(f"{name}: the file changed after it was tagged, so the tags may describe "
+                               "another picture; not written (run again to tag what it holds now)", source=name)
+    if not os.access(target, os.W_OK):
+        raise MetadataError(f"{name}: the file is read-only; not written (make it writable to add "
+                            "metadata)", source=name)
     kept: list[str] = []
     try:
         image = exiv2.ImageFactory.open(data)
@@ -220,8 +247,45 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
                 f"{name}: this format cannot hold XMP/IPTC metadata ({msg}); "
                 "convert it to JPEG, PNG, WebP or TIFF, or use --sidecars", source=name) from None
         raise MetadataError(f"{name}: metadata could not be written ({msg})", source=name) from None
-    write_bytes_atomic(target, out)
-    return MetadataReport(sha256=hashlib.sha256(out).hexdigest(), kept=kept)
+    digest = hashlib.sha256(out).hexdigest()
+    try:
+        st = write_bytes_atomic(target, out, None if before_replace is None else
+                                (lambda st: before_replace(digest, st)))
+    except OSError as exc:
+        # Named after the photo, not the temporary file beside it that the error names.
+        raise MetadataError(f"{name}: metadata could not be written ({exc.strerror or exc}); the file is "
+                            "unchanged", source=name) from None
+    return MetadataReport(sha256=digest, kept=kept, written_to=str(target), stat=st)
+
+
+def result_of_row(rec: Mapping[str, Any]) -> TagResult:
+    """One row of ``generate``'s result as the cache keeps it: every field, so a later
+    run answered from the cache has the confidence, colours and orientation it had.
+
+    >>> result_of_row({"tags": ["cat"], "title": "A cat", "description": "", "confidence": 0.8}).confidence
+    0.8
+    """
+    def number(value: Any) -> float | None:
+        try:
+            return None if value is None or pd.isna(value) else float(value)
+        except (TypeError, ValueError):
+            return None
+
+    def whole(value: Any) -> int | None:
+        n = number(value)
+        return None if n is None else int(n)
+
+    def texts(value: Any) -> list[str] | None:
+        return None if value is None or isinstance(value, float) else [str(x) for x in value]
+
+    scores = rec.get("tag_scores")
+    return TagResult(
+        tags=texts(rec.get("tags")) or [], title=rec.get("title") or "",
+        description=rec.get("description") or "", request_id=rec.get("request_id"),
+        tag_scores=None if scores is None or isinstance(scores, float) else [float(x) for x in scores],
+        backend=rec.get("backend") or "", input_tokens=whole(rec.get("input_tokens")),
+        output_tokens=whole(rec.get("output_tokens")), confidence=number(rec.get("confidence")),
+        colors=texts(rec.get("colors")), orientation=rec.get("orientation") or None)
 
 
 def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str, Any]]], *,
@@ -232,21 +296,85 @@ def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str,
     ``rewritten`` holds ``(path, result_row)`` as ``generate`` returned them; see
     :func:`imagetags_df.engine.remember` (``backend_options``: model, labels, instructions,
     max_side, which choose a vision model's cache entry). Returns how many entries were stored.
+    :func:`write_metadata_rows` does this itself, file by file.
     """
     from .. import engine
-    from .._types import TagResult
 
-    def results() -> Iterator[tuple[str | os.PathLike[str], TagResult]]:
-        for path, rec in rewritten:
-            scores = rec.get("tag_scores")
-            yield path, TagResult(
-                tags=[str(t) for t in rec.get("tags") or []], title=rec.get("title") or "",
-                description=rec.get("description") or "", request_id=rec.get("request_id"),
-                tag_scores=None if scores is None else [float(x) for x in scores],
-                backend=rec.get("backend") or "")
+    return engine.remember(((path, result_of_row(rec)) for path, rec in rewritten), lang, backend=backend,
+                           api_key=api_key, base_url=base_url, cache_dir=cache_dir, **backend_options)
 
-    return engine.remember(results(), lang, backend=backend, api_key=api_key, base_url=base_url,
-                           cache_dir=cache_dir, **backend_options)
+
+@dataclass
+class MetadataPass:
+    """What :func:`write_metadata_rows` did, file by file."""
+
+    #: Files rewritten (their paths as given).
+    written: list[str] = field(default_factory=list)
+    #: Rows with no tags: nothing worth writing, the file was left alone.
+    untagged: list[str] = field(default_factory=list)
+    #: Files that no longer hold the bytes that were tagged (one message each).
+    changed: list[str] = field(default_factory=list)
+    #: Files that could not be written (one message each, naming the file).
+    failed: list[str] = field(default_factory=list)
+    #: Symbolic links whose target was rewritten (the link itself is kept).
+    through_links: list[str] = field(default_factory=list)
+    #: What the files already had and kept: phrase -> how many files.
+    kept: dict[str, int] = field(default_factory=dict)
+
+
+def write_metadata_rows(results: pd.DataFrame, col: str = "path", *, lang: str | None = None,
+                        overwrite: bool = False, memory: Any = None) -> MetadataPass:
+    """Write every tagged row of ``generate``'s result into its image file (see :func:`write_metadata`).
+
+    Each file is checked to still hold the bytes that were tagged (the ``sha256``
+    column); one that changed, cannot hold XMP or cannot be written is listed and the
+    pass goes on. Rows without tags are left alone. With ``memory`` (an
+    :class:`imagetags_df.engine.ResultMemory` opened with the run's options), each
+    file's result is stored under its new digest before the new bytes replace the old,
+    so the next run answers it from the cache, whenever this pass is interrupted.
+
+    >>> from imagetags_df.engine import ResultMemory
+    >>> out = generate(frame, backend="local")  # doctest: +SKIP
+    >>> with ResultMemory("en", backend="local") as memory:  # doctest: +SKIP
+    ...     done = write_metadata_rows(out, "path", lang="en", memory=memory)
+    >>> len(done.written), done.failed  # doctest: +SKIP
+    (12, [])
+    """
+    report = MetadataPass()
+    done: set[str] = set()  # a file listed twice (or by a link and by name) is written once
+    has_digest = "sha256" in results.columns
+    for rec in results.to_dict("records"):
+        if rec.get("error") is not None or not bool(rec.get("ok", True)):
+            continue
+        path = str(rec[col])
+        if not rec.get("tags"):
+            report.untagged.append(path)
+            continue
+        real = os.path.realpath(path)
+        if real in done:
+            continue
+        result = result_of_row(rec)
+
+        def remember(digest: str, st: os.stat_result, path: str = path, result: TagResult = result) -> None:
+            memory.store(path, result, digest=digest, stat=st)
+
+        try:
+            written = write_metadata(path, result.tags, result.title, result.description, overwrite=overwrite,
+                                     lang=lang, expected_sha256=rec.get("sha256") if has_digest else None,
+                                     before_replace=remember if memory is not None else None)
+        except FileChangedError as exc:
+            report.changed.append(str(exc))
+            continue
+        except ImageError as exc:
+            report.failed.append(str(exc))
+            continue
+        done.add(real)
+        report.written.append(path)
+        if os.path.abspath(written.written_to) != os.path.abspath(path):
+            report.through_links.append(path)
+        for what in written.kept:
+            report.kept[what] = report.kept.get(what, 0) + 1
+    return report
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:

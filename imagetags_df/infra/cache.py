@@ -10,6 +10,18 @@ the language and the cache schema version.
 A cache is a convenience, never a reason to lose a run: a damaged cache file, a
 read-only directory or a full disk turns it into a memory-only cache for the
 rest of the run, with one warning, and every row still gets its answer.
+
+Size: results were paid for, so nothing ever evicts them (diskcache's default
+would start dropping entries past 1 GiB, about a million images); they take a
+few hundred bytes each. What can be made again without paying, the file-hash
+memo and the offline tagger's analyses, lives in a ``memo`` sub-directory capped
+at :data:`MEMO_SIZE_LIMIT`, the entries stored longest ago evicted first.
+
+Claims: processes sharing a directory tag each image once. Before sending an
+image a process claims it (:meth:`Cache.claim`, an atomic insert with an expiry);
+another process that finds the claim waits for the answer to appear instead of
+paying for it too. A claim is renewed while its call runs and lapses when its
+process dies, so a killed process's images are taken over within one lease.
 """
 
 from __future__ import annotations
@@ -30,6 +42,11 @@ from .. import _constants as C
 from .._types import TagResult
 
 log = logging.getLogger(__name__)
+
+#: Bytes the evictable store (hash memo, analyses) may hold before its oldest entries go.
+MEMO_SIZE_LIMIT = 1 << 30
+#: Key prefixes of what can be recomputed for free: file-hash memos and backends' analyses.
+_EVICTABLE_PREFIXES = ("h|", f"a{C.CACHE_SCHEMA}|")
 
 #: What a broken cache raises: SQLite's errors (damaged file, read-only database,
 #: disk full), the file system's (values diskcache keeps in files, a directory it
@@ -62,6 +79,11 @@ def embedding_key(embedding_identity: str, digest: str) -> str:
     return f"e{C.CACHE_SCHEMA}|{embedding_identity}|{digest}"
 
 
+def claim_key(backend_identity: str, lang: str, digest: str) -> str:
+    """Key of the claim a process holds while it tags one image (see :meth:`Cache.claim`)."""
+    return f"c{C.CACHE_SCHEMA}|{backend_identity}|{lang}|{digest}"
+
+
 def _stat_key(path: str, size: int, mtime_ns: int) -> str:
     # Path + size + mtime is the usual "unchanged file" test (make, rsync): if any
     # of them moves we re-read and re-hash, so a stale hash is never used.
@@ -82,13 +104,18 @@ class Cache:
         # could not be written to disk when the disk fails mid-run.
         self._mem: dict[str, Any] = {}
         self._disk: diskcache.Cache | None = None
+        self._memo: diskcache.Cache | None = None
         #: Why the disk is not used (any more), or None while it works.
         self.fault: str | None = None
         if self.directory is not None:
             try:
-                # A 4 GB cap with LRU-ish eviction is diskcache's default policy; a
-                # result is a few hundred bytes, so that is millions of images.
-                self._disk = diskcache.Cache(str(self.directory), timeout=60)
+                # Set on purpose, also over a directory made with other settings: paid
+                # results are never evicted, whatever size the cache reaches...
+                self._disk = diskcache.Cache(str(self.directory), timeout=60, eviction_policy="none")
+                # ...while what is free to make again stays bounded.
+                self._memo = diskcache.Cache(str(self.directory / "memo"), timeout=60,
+                                             size_limit=MEMO_SIZE_LIMIT,
+                                             eviction_policy="least-recently-stored")
             except CACHE_FAULTS as exc:
                 self._give_up_disk("could not be opened", exc)
 
@@ -101,12 +128,13 @@ class Cache:
                 "results are returned but not kept for the next run. Free some space, fix the "
                 "directory's permissions, or move the damaged cache away (or pass another cache_dir).",
                 self.directory, what, self.fault)
-        disk, self._disk = self._disk, None
-        if disk is not None:
-            try:
-                disk.close()
-            except CACHE_FAULTS:
-                pass
+        for disk in (self._disk, self._memo):
+            if disk is not None:
+                try:
+                    disk.close()
+                except CACHE_FAULTS:
+                    pass
+        self._disk = self._memo = None
 
     def pacing_fault(self, exc: BaseException) -> None:
         """The pacer could not write its schedule here: the disk is as good as gone for this run."""
@@ -117,8 +145,15 @@ class Cache:
         """The underlying diskcache (shared pacing state lives there too), or None in memory."""
         return self._disk
 
+    def _store_for(self, key: str) -> diskcache.Cache | None:
+        # One read of each: another thread may give the disk up meanwhile.
+        memo, disk = self._memo, self._disk
+        if disk is None or memo is None:
+            return None
+        return memo if key.startswith(_EVICTABLE_PREFIXES) else disk
+
     def _set(self, key: str, value: Any) -> None:
-        disk = self._disk  # one read: another thread may give the disk up meanwhile
+        disk = self._store_for(key)
         if disk is not None:
             try:
                 disk.set(key, value)
@@ -130,12 +165,17 @@ class Cache:
     def _get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         """Values of many keys, from memory first, then from disk in a few SQL queries."""
         found = {k: self._mem[k] for k in keys if k in self._mem}
-        disk = self._disk
-        if disk is not None:
+        by_store: dict[int, tuple[diskcache.Cache, list[str]]] = {}
+        for k in keys:
+            disk = self._store_for(k)
+            if disk is not None and k not in found:
+                by_store.setdefault(id(disk), (disk, []))[1].append(k)
+        for disk, wanted in by_store.values():
             try:
-                found.update(self._disk_many(disk, [k for k in keys if k not in found]))
+                found.update(self._disk_many(disk, wanted))
             except CACHE_FAULTS as exc:
                 self._give_up_disk("cannot be read", exc)
+                break
         return found
 
     @staticmethod
@@ -205,6 +245,54 @@ class Cache:
     def set_bytes(self, key: str, value: bytes) -> None:
         self._set(key, bytes(value))
 
+    # claims ----------------------------------------------------------------
+    def claim(self, key: str, owner: str, lease: float) -> bool:
+        """Claim ``key`` for ``owner`` for ``lease`` seconds; True when ``owner`` holds it now.
+
+        diskcache's ``add`` is one atomic insert that treats an expired entry as absent,
+        so of two processes claiming at once exactly one wins, and a dead owner's claim
+        is free again once its lease has run out. Without a disk there is nobody to share
+        with: every claim is granted.
+
+        >>> c = Cache(None)
+        >>> c.claim("k", "me", 60.0)
+        True
+        """
+        disk = self._disk
+        if disk is None:
+            return True
+        try:
+            return bool(disk.add(key, owner, expire=lease)) or disk.get(key) == owner
+        except CACHE_FAULTS as exc:
+            self._give_up_disk("cannot store claims", exc)
+            return True
+
+    def renew(self, keys: Sequence[str], owner: str, lease: float) -> None:
+        """Extend ``owner``'s claims on ``keys`` by ``lease`` seconds from now."""
+        disk = self._disk
+        if disk is None or not keys:
+            return
+        try:
+            with disk.transact():  # read and extend as one step: never extend another's claim
+                for key in keys:
+                    if disk.get(key) == owner:
+                        disk.touch(key, expire=lease)
+        except CACHE_FAULTS as exc:
+            self._give_up_disk("cannot store claims", exc)
+
+    def release(self, keys: Sequence[str], owner: str) -> None:
+        """Give up ``owner``'s claims on ``keys`` (the answers are stored, or will not come)."""
+        disk = self._disk
+        if disk is None or not keys:
+            return
+        try:
+            with disk.transact():
+                for key in keys:
+                    if disk.get(key) == owner:
+                        disk.delete(key)
+        except CACHE_FAULTS as exc:
+            self._give_up_disk("cannot store claims", exc)
+
     def __len__(self) -> int:
         disk = self._disk
         if disk is not None:
@@ -215,11 +303,12 @@ class Cache:
         return len(self._mem)
 
     def close(self) -> None:
-        if self._disk is not None:
-            try:
-                self._disk.close()
-            except CACHE_FAULTS:
-                pass
+        for disk in (self._disk, self._memo):
+            if disk is not None:
+                try:
+                    disk.close()
+                except CACHE_FAULTS:
+                    pass
 
     def __repr__(self) -> str:
         return f"Cache({str(self.directory) if self.directory else 'memory'!r})"

@@ -46,8 +46,8 @@ def test_exception_tree_has_one_root():
 def test_docstring_examples_run():
     import doctest
 
-    from imagetags_df.export import alttext, find, metadata, sidecars, tables
     from imagetags_df import images
+    from imagetags_df.export import alttext, find, metadata, sidecars, tables
     from imagetags_df.infra import cache, retry
 
     for module in (cache, images, retry, alttext, find, metadata, sidecars, tables):

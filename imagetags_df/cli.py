@@ -433,8 +433,8 @@ def _write_all_metadata(results: pd.DataFrame, force: bool, kwargs: dict[str, An
                    "(nothing to write)", err=True)
     if done.through_links:
         n = len(done.through_links)
-        click.echo(f"imagetags: {n} symbolic link{'s' if n != 1 else ''} kept; the file{'s' if n != 1 else ''} "
-                   "they point to got the metadata", err=True)
+        click.echo(f"imagetags: wrote through {n} symbolic link{'s' if n != 1 else ''} into the file"
+                   f"{'s' if n != 1 else ''} linked to (the link{'s' if n != 1 else ''} kept as such)", err=True)
     if done.kept:
         click.echo("imagetags: kept what the images already had (--force replaces it; the photographer's "
                    "own keywords are never removed):", err=True)

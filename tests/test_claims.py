@@ -65,6 +65,7 @@ def test_two_processes_on_one_cache_pay_for_each_image_once(album, tmp_path):
     assert sum(not r["cached"] for rows in firsts for r in rows) == N
 
 
+@pytest.mark.slow
 def test_a_killed_process_claims_lapse_and_the_survivor_tags_its_images(album, tmp_path):
     """A is killed with calls in flight and claims held; B, sharing the cache, waits for
     A's answers, sees the claims lapse, and tags the rest itself. Nothing is paid twice

@@ -59,6 +59,7 @@ def _big_photos(folder: Path, n: int) -> list[Path]:
     return out
 
 
+@pytest.mark.slow
 def test_a_rerun_after_a_sigkilled_metadata_pass_pays_nothing(tmp_path):
     photos = _big_photos(tmp_path / "album", 60)
     cache = tmp_path / "cache"

@@ -57,6 +57,16 @@ INITIAL_RETRY_DELAY = 1.0
 MAX_RETRY_DELAY = 60.0
 RETRY_JITTER = 0.25
 DEFAULT_TIMEOUT = 60.0
+#: Seconds one row may spend waiting for rate limits, across every retry and every
+#: re-ask: one budget per row, not one per attempt. Past it the row fails, saying what
+#: the server asked for.
+RATE_LIMIT_PATIENCE = 900.0
+#: The longest pause a server's answer may impose on every worker (a 429's Retry-After or a
+#: spent ``x-ratelimit-remaining-*`` budget). A server asking for more stops the run with an
+#: error saying so: finished rows are cached, and a later run picks up from there.
+MAX_PAUSE = 120.0
+#: Waits longer than this are announced on stderr: what for, and until when.
+ANNOUNCE_WAIT = 5.0
 #: On Ctrl-C, calls already sent are paid for: wait this long for them to land
 #: in the cache before giving up on them.
 INTERRUPT_GRACE = 15.0

@@ -3,7 +3,13 @@ that look like ids, huge numbers; and the progress bar's figures on big runs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+
 from imagetags_df.engine.run import Progress
+from imagetags_df.server.keystore import MAX_CREDITS, KeyStore
 
 
 def test_progress_bar_shows_whole_numbers():
@@ -16,3 +22,51 @@ def test_progress_bar_shows_whole_numbers():
     assert "ok=50000" in text and "cached=1250000" in text and "failed=10" in text
     assert "credits_left=1234567" in text
     assert "e+" not in text
+
+
+# --------------------------------------------------------------------------- keys
+
+def _keys(db, *args):
+    proc = subprocess.run([sys.executable, "-m", "imagetags_df", "keys", *args, "--db", str(db)],
+                          capture_output=True, text=True, timeout=60)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_a_reference_that_is_both_an_id_and_a_name_is_refused(tmp_path):
+    db = tmp_path / "k.sqlite3"
+    store = KeyStore(db)
+    store.create("alice", 10)     # id 1
+    store.create("1", 5)          # named "1": id 2
+    store.close()
+    code, out, err = _keys(db, "revoke", "1")
+    assert code != 0 and "both the id of key #1 and the name of key #2" in err
+    assert all(i.active for i in KeyStore(db).list_keys())  # nothing revoked on a guess
+    code, out, err = _keys(db, "revoke", "name:1")
+    assert code == 0 and "key #2" in out
+    code, out, err = _keys(db, "topup", "#1", "--credits", "3")
+    assert code == 0 and "key #1 'alice': 13 credits" in out
+    infos = {i.id: i for i in KeyStore(db).list_keys()}
+    assert infos[1].active and not infos[2].active
+
+
+def test_credits_past_what_sqlite_holds_are_a_clear_error(tmp_path):
+    db = tmp_path / "k.sqlite3"
+    code, out, err = _keys(db, "create", "--name", "x", "--credits", "99999999999999999999")
+    assert code == 2 and "Traceback" not in err and "--credits" in err
+    KeyStore(db).create("big", MAX_CREDITS - 5)
+    code, out, err = _keys(db, "topup", "big", "--credits", str(MAX_CREDITS))
+    assert code == 1 and "Traceback" not in err and "would pass the most a key can hold" in err
+    assert KeyStore(db).find("big").credits == MAX_CREDITS - 5  # not wrapped, not changed
+    with pytest.raises(ValueError):
+        KeyStore(db).create("huge", 2**63)
+
+
+def test_keys_list_escapes_names(tmp_path):
+    db = tmp_path / "k.sqlite3"
+    KeyStore(db).create("evil\n99  fake  itk_x  1000000  0  2026-01-01 00:00  active", 1)
+    KeyStore(db).create("plain", 2)
+    code, out, err = _keys(db, "list")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 3  # the header and one line per key
+    assert "evil\\n99" in lines[1]

@@ -110,7 +110,7 @@ def test_keys_commands_with_the_runner(tmp_path):
 
     runner.invoke(keys, ["create", "--name", "bob", "--credits", "1", "--db", db])
     ambiguous = runner.invoke(keys, ["revoke", "bob", "--db", db])
-    assert ambiguous.exit_code == 1 and "ids 1, 2" in ambiguous.output
+    assert ambiguous.exit_code == 1 and "(#1, #2)" in ambiguous.output
     missing = runner.invoke(keys, ["topup", "carol", "--credits", "1", "--db", db])
     assert missing.exit_code == 1 and "no key named 'carol'" in missing.output
     assert runner.invoke(keys, ["topup", "1", "--credits", "0", "--db", db]).exit_code == 2  # usage error

@@ -53,7 +53,7 @@ from .._exceptions import (
 )
 from .._secrets import scrub, scrub_error, scrub_result
 from .._types import PreparedImage, RateLimit, TagResult
-from ..infra.retry import parse_duration, parse_retry_after
+from ..infra.retry import ROW_PATIENCE, Patience, announce_wait, parse_duration, parse_retry_after, wait_too_long
 from . import vlm_image, vlm_prompt
 from .base import Backend, DeadlinePassed, post_within, preload_async_http
 
@@ -111,8 +111,6 @@ LIMIT_MARGIN = 0.05
 #: in headers, a sliding window frees one slot at a time and several waiting workers try
 #: it, so a row can be refused many times before its turn without anything being wrong.
 RATE_LIMIT_WAIT_MAX = 120.0
-#: ... for at most this long per request; after that the 429 goes to the engine's retries.
-RATE_LIMIT_PATIENCE = 900.0
 #: Formats tried in turn when a server refuses the previous one.
 FORMAT_MODES = ("json_schema", "json_object", "prompt")
 _FORMAT_WORDS = ("response_format", "json_schema", "json schema", "json_object", "structured output",
@@ -238,6 +236,7 @@ class OpenAICompatibleBackend(Backend):
         self._hold_until = 0.0  # the same pause, for callers without a pacer (the server)
         self._format = 0  # index into FORMAT_MODES, kept for the run
         self._answered = False  # the server has answered at least once
+        self._halt: RateLimitError | None = None  # the server asked for a pause past MAX_PAUSE
 
     # ------------------------------------------------------------------ Backend API
     def cache_identity(self) -> str:
@@ -287,6 +286,7 @@ class OpenAICompatibleBackend(Backend):
         preload_async_http()
 
     async def aclose(self) -> None:
+        self._halt = None  # the next run asks the server again
         if self._http is not None and self._owns_http:
             await self._http.aclose()
             self._http = None
@@ -332,6 +332,7 @@ class OpenAICompatibleBackend(Backend):
             await self._pacer.acquire()
         delay = self._hold_until - time.monotonic()
         if delay > 0:
+            announce_wait(delay, f"the rate limit of {self.base_url}")
             await asyncio.sleep(delay)
 
     def _hold(self, seconds: float) -> None:
@@ -359,16 +360,20 @@ class OpenAICompatibleBackend(Backend):
         return body
 
     async def _complete(self, messages: list[dict[str, Any]]) -> _Reply:
-        waited = 0.0
+        # The row's patience when the engine runs us (shared with its retries), else this call's.
+        patience = ROW_PATIENCE.get() or Patience()
         while True:
             mode = self.format_mode
+            if self._halt is not None:
+                raise self._halt
             try:
                 return await self._post(self.request_body(messages, mode))
             except RateLimitError as exc:
                 wait = exc.retry_after
-                if wait is None or wait > RATE_LIMIT_WAIT_MAX or waited + wait > RATE_LIMIT_PATIENCE:
+                patience.note(exc)
+                if wait is None or wait > RATE_LIMIT_WAIT_MAX or not patience.allows(wait):
                     raise
-                waited += wait
+                patience.spend(wait)
                 self._hold(wait)
                 await self._wait_turn()
             except _FormatRefused as exc:
@@ -413,7 +418,11 @@ class OpenAICompatibleBackend(Backend):
             # as it was then; the answer comes a generation later. Measured from our send
             # time, the pause ends when the window really frees, not a whole latency after.
             left = pause - (time.monotonic() - sent) + LIMIT_MARGIN
-            if left > 0:
+            if left > C.MAX_PAUSE:
+                # This answer is kept; no later call is sent. Holding every worker (and, through
+                # the cache directory, later runs) for hours without a word helps nobody.
+                self._halt = wait_too_long(left, "its x-ratelimit-reset headers, with nothing remaining")
+            elif left > 0:
                 self._hold(left)
         mode = body.get("response_format", {}).get("type") if body.get("response_format") else None
         # Off the event loop: a large answer's JSON would hold every other call's progress.
@@ -502,9 +511,12 @@ def error_from_response(status: int, payload: Any, response: httpx.Response | No
         status = _int_or_none(code) or (429 if "rate" in str(code).lower() else 502)
     headers = response.headers if response is not None else httpx.Headers()
     retry_after = parse_retry_after(headers.get("retry-after"))
+    source = "Retry-After"
     if retry_after is None and status == 429:
-        retry_after = (parse_duration(headers.get("x-ratelimit-reset-requests"))
-                       or parse_duration(headers.get("x-ratelimit-reset-tokens")))
+        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"):
+            retry_after, source = parse_duration(headers.get(name)), name
+            if retry_after:
+                break
     what = f"HTTP {status} from {base_url}: {message}"
     if status in (400, 404, 415, 422, 500) and _mentions(message, _NO_IMAGE_WORDS):
         return ModelCapabilityError(
@@ -524,8 +536,10 @@ def error_from_response(status: int, payload: Any, response: httpx.Response | No
                                       status_code=404)
         return ModelNotFoundError(f"{what}; is base_url right? It usually ends in /v1", status_code=404)
     if status == 429:
-        return RateLimitError(f"rate limited ({what})", code=C.CODE_RATE_LIMITED, status_code=429,
-                              retry_after=retry_after)
+        limited = RateLimitError(f"rate limited ({what})", code=C.CODE_RATE_LIMITED, status_code=429,
+                                 retry_after=retry_after)
+        limited.retry_after_source = source  # type: ignore[attr-defined]
+        return limited
     if status == 408:
         return APITimeoutError(f"the server gave up waiting ({what})", status_code=408, retry_after=retry_after)
     if status >= 500:

@@ -41,7 +41,7 @@ from .._exceptions import (
 from .._types import PreparedImage, RateLimit, TagResult
 from ..infra.cache import claim_key, result_key
 from ..infra.ratelimit import Pacer
-from ..infra.retry import retry_delay, should_retry
+from ..infra.retry import ROW_PATIENCE, Patience, announce_wait, retry_delay, should_retry, wait_too_long
 from .scan import Job
 from .settings import RunSettings
 
@@ -368,6 +368,10 @@ class Run:
     async def _attempt(self, batch: list[tuple[Job, PreparedImage]], sem: asyncio.Semaphore) -> None:
         be = self.s.backend
         used = 0.0  # credits these calls cost, for the shared budget
+        # One rate-limit patience for these rows across all their attempts; a backend that
+        # waits out a 429 itself spends from it too (the context is this task's own).
+        patience = Patience()
+        ROW_PATIENCE.set(patience)
         try:
             attempt = 0
             pending = batch
@@ -386,11 +390,21 @@ class Run:
                         used += res.credits_used
                         self._finish(job, res)
                     elif isinstance(res, ImageTagsError) and should_retry(res) and attempt < self.s.max_retries:
-                        retry.append((job, img))
                         delay = retry_delay(attempt, getattr(res, "retry_after", None))
+                        if isinstance(res, RateLimitError):
+                            patience.note(res)
+                            asked = res.retry_after
+                            if asked is not None and asked > max(C.MAX_PAUSE, patience.total):
+                                self._finish(job, wait_too_long(asked, f"{patience.asked_as} {asked:g} s"))
+                                continue
+                            if not patience.allows(delay):
+                                self._finish(job, patience.exhausted(res))
+                                continue
+                            patience.spend(delay)
+                            if self.pacer is not None:
+                                self.pacer.pause(delay)  # every worker, every process
+                        retry.append((job, img))
                         wait = max(wait, delay)
-                        if isinstance(res, RateLimitError) and self.pacer is not None:
-                            self.pacer.pause(delay)  # every worker, every process
                     elif isinstance(res, ImageTagsError):
                         self._finish(job, res)
                     else:  # a bug or an unexpected library error: record it, never crash the run
@@ -401,9 +415,15 @@ class Run:
                 pending = retry
                 if pending:
                     attempt += 1
+                    announce_wait(wait, f"the server to recover before retrying {pending[0][0].source}")
                     await asyncio.sleep(wait)
                     if self.pacer is not None:
-                        await self.pacer.acquire()
+                        try:
+                            await self.pacer.acquire()
+                        except ImageTagsError as exc:  # a pause past MAX_PAUSE: the run stops
+                            for job, _ in pending:
+                                self._finish(job, exc)
+                            return
         finally:
             try:
                 if self.shared_budget is not None:

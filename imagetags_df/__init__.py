@@ -48,13 +48,14 @@ from .backends import Backend, register_backend, resolve_backend
 from .backends.imagedescriber import AsyncImageDescriberClient, ImageDescriberClient
 from .backends.openai import OpenAICompatibleBackend
 from .engine import RESULT_COLUMNS, estimate, generate
+from .learn import LabelModel
 
 _cluster.install_accessor()  # DataFrame.imagetags on Dask, when and if dask.dataframe is imported
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "generate", "estimate", "RESULT_COLUMNS", "LANGUAGES",
+    "generate", "estimate", "RESULT_COLUMNS", "LANGUAGES", "LabelModel",
     "ImageDescriberClient", "AsyncImageDescriberClient",
     "Backend", "register_backend", "resolve_backend",
     "TagResult", "PreparedImage", "RateLimit", "Estimate",

@@ -21,13 +21,14 @@ import pandas as pd
 # analysis and widgets import only numpy and pandas at load time (matplotlib and
 # ipywidgets, the optional extras, are imported when a chart or widget is made).
 from . import _constants as C
-from . import analysis, engine, widgets
+from . import analysis, engine, learn, widgets
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from ._types import Estimate, RateLimit
     from .backends import Backend
+    from .learn import LabelModel
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +51,8 @@ def _public_name(func: Callable[..., Any]) -> str:
         module = "imagetags_df"
     elif module.startswith("imagetags_df.widgets."):
         module = "imagetags_df.widgets"
+    elif module.startswith("imagetags_df.learn."):
+        module = "imagetags_df.learn"
     return f"{module}.{func.__qualname__}"
 
 
@@ -135,6 +138,36 @@ class ImageTagsAccessor:
             cache_dir=cache_dir, rate_limit=rate_limit, ocr=ocr, model=model, labels=labels,
             instructions=instructions, max_side=max_side, check_images=check_images,
             time_sample=time_sample, max_file_bytes=max_file_bytes, **_ignored)
+
+    # --- learning your labels -----------------------------------------------------------
+
+    @_adapts(learn.embed, DATAFRAME_METHODS)
+    def embed(self, col: str = "path", cache_dir: str | os.PathLike | bool | None = None, *,
+              progress: bool = True, max_file_bytes: int | None = None) -> pd.DataFrame:
+        """The frame plus ``embedding`` (1-D float32 array per row): ``df.imagetags.embed(...)``
+        is ``imagetags_df.learn.embed(df, ...)``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"]})
+        >>> df.imagetags.embed(progress=False).loc[0, "embedding"].shape
+        (1280,)
+        """
+        return learn.embed(self._obj, col=col, cache_dir=cache_dir, progress=progress,
+                           max_file_bytes=max_file_bytes)
+
+    @_adapts(learn.learn, DATAFRAME_METHODS)
+    def learn(self, labels: str = "label", col: str = "path",
+              cache_dir: str | os.PathLike | bool | None = None, *, min_precision: float = 0.9,
+              rejected: str | None = "rejected", progress: bool = True) -> LabelModel:
+        """A :class:`~imagetags_df.LabelModel` learned from ``df[labels]``:
+        ``df.imagetags.learn(...)`` is ``imagetags_df.learn.learn(df, ...)``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg", "data/samples/rocket.jpg"],
+        ...                    "label": ["drink", "space"]})
+        >>> df.imagetags.learn(progress=False).labels
+        ['drink', 'space']
+        """
+        return learn.learn(self._obj, labels=labels, col=col, cache_dir=cache_dir,
+                           min_precision=min_precision, rejected=rejected, progress=progress)
 
     # --- analysis ----------------------------------------------------------------------
 

@@ -24,6 +24,12 @@ class DaskImageTagsAccessor:
         """Lazy tags for every row; see :func:`imagetags_df.cluster.generate`."""
         return door.generate(self._obj, col=col, lang=lang, **options)
 
+    def embed(self, col: str = "path", cache_dir: Any = None, **options: Any) -> Any:
+        """Lazy embeddings for every row; see :func:`imagetags_df.cluster.embed.embed`."""
+        from .embed import embed
+
+        return embed(self._obj, col=col, cache_dir=cache_dir, **options)
+
     def estimate(self, col: str = "path", lang: str = "en", **options: Any) -> Estimate:
         """What :meth:`generate` would cost; see :func:`imagetags_df.cluster.estimate`."""
         return door.estimate(self._obj, col=col, lang=lang, **options)

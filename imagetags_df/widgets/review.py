@@ -265,6 +265,9 @@ class Review:
     def _remove(self, pos: int, tag: str) -> None:
         entry = self._entry(pos)
         entry["tags"] = [t for t in entry["tags"] if t != tag]
+        # Kept so a removed tag can teach a label model what the image is not
+        # (imagetags_df.learn.labels_from_review).
+        entry["rejected"] = [*[t for t in entry.get("rejected", []) if t != tag], tag]
         self._commit(pos)
 
     def _add(self, pos: int, tag: str) -> None:
@@ -274,6 +277,8 @@ class Review:
         entry = self._entry(pos)
         if tag not in entry["tags"]:
             entry["tags"] = [*entry["tags"], tag]
+        if tag in entry.get("rejected", []):
+            entry["rejected"] = [t for t in entry["rejected"] if t != tag]
         self._commit(pos)
 
     def _set_reviewed(self, pos: int, reviewed: bool) -> None:

@@ -328,9 +328,9 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     kwargs = _generate_kwargs(**run)
     search = export.search_images(paths, recursive=recursive)
     images = search.images
-    skipped = search.skipped_summary()
-    if skipped:
-        click.echo(f"imagetags: {skipped}", err=True)
+    for skipped in (search.skipped_summary(), search.bad_names_summary()):
+        if skipped:
+            click.echo(f"imagetags: {skipped}", err=True)
     if not images:
         click.echo("imagetags: no images found", err=True)
         sys.exit(EXIT_OK)
@@ -457,7 +457,8 @@ Examples:
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the page here (may be the page itself); default: stdout.")
 @click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder that src=\"/...\" paths start from (default: the page's folder).")
+              help="Folder that src=\"/...\" paths start from, and that no image is read from outside "
+                   "of (default: the page's folder).")
 @click.option("--min-confidence", type=click.FloatRange(0.0, 1.0), default=export.ALT_MIN_CONFIDENCE,
               show_default=True,
               help="Leave images the tagger is less sure of without alt text (listed on stderr).")
@@ -479,6 +480,8 @@ def alt_text(page: Path, output: Path | None, root: Path | None, min_confidence:
                f"{len(report.failed)} failed, {len(report.unsure)} left without alt text (not sure enough)", err=True)
     for src in report.unsure:
         click.echo(f"  not sure what this shows, no alt text written: {src}", err=True)
+    for src in report.outside:
+        click.echo(f"  outside the site's root ({root or page.parent}), not read: {src}", err=True)
     if report.failed:
         click.echo("failures by error code:", err=True)
         if report.results is not None:

@@ -3,13 +3,19 @@ that look like ids, huge numbers; and the progress bar's figures on big runs."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from imagetags_df.engine.run import Progress
+from imagetags_df.export.alttext import fill_alt_text
 from imagetags_df.server.keystore import MAX_CREDITS, KeyStore
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 
 def test_progress_bar_shows_whole_numbers():
@@ -70,3 +76,60 @@ def test_keys_list_escapes_names(tmp_path):
     lines = out.splitlines()
     assert len(lines) == 3  # the header and one line per key
     assert "evil\\n99" in lines[1]
+
+
+# --------------------------------------------------------------------------- alt-text's site
+
+def test_alt_text_reads_nothing_outside_the_site(tmp_path):
+    private = tmp_path / "private" / "x.jpg"
+    private.parent.mkdir()
+    shutil.copy(SAMPLES / "motorcycle.jpg", private)
+    site = tmp_path / "www" / "site"
+    (site / "img").mkdir(parents=True)
+    shutil.copy(SAMPLES / "coffee.jpg", site / "img" / "ok.jpg")
+    (site / "img" / "link.jpg").symlink_to(private)
+    page = site / "index.html"
+    page.write_text('<p><img src="img/ok.jpg"><img src="../../private/x.jpg"><img src="/../../private/x.jpg">'
+                    '<img src="img/link.jpg"><img src="img/%2e%2e/%2e%2e/%2e%2e/private/x.jpg"></p>\n')
+    env = {**os.environ, "IMAGETAGS_CACHE_DIR": str(tmp_path / "c")}
+    proc = subprocess.run([sys.executable, "-m", "imagetags_df", "alt-text", str(page), "--backend", "local",
+                           "--min-confidence", "0", "--no-progress"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    outside = [line for line in proc.stderr.splitlines() if "outside the site's root" in line]
+    assert len(outside) == 4, proc.stderr
+    assert proc.stdout.count(" alt=") == 1 and '<img alt=' in proc.stdout.split("../../private")[0]
+
+    report = fill_alt_text(page, root=site / "img", backend="local", cache_dir=tmp_path / "c", progress=False)
+    assert "img/ok.jpg" not in report.outside and len(report.outside) == 4
+    assert report.results is not None and str(private) not in set(report.results["path"])
+
+
+# --------------------------------------------------------------------------- file names
+
+def test_a_name_that_is_not_utf8_is_skipped_and_a_newline_keeps_the_table(tmp_path):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "coffee.jpg", os.fsencode(folder) + b"/\xff\xfe.jpg")
+    shutil.copy(SAMPLES / "flower.jpg", folder / "flower.jpg")
+    shutil.copy(SAMPLES / "rocket.jpg", folder / "new\nline.jpg")
+    env = {**os.environ, "IMAGETAGS_CACHE_DIR": str(tmp_path / "c")}
+    proc = subprocess.run([sys.executable, "-m", "imagetags_df", "tag", str(folder), "--backend", "local",
+                           "--no-progress"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    skipped = [line for line in proc.stderr.splitlines() if "not UTF-8" in line]
+    assert len(skipped) == 1 and "\\xff\\xfe.jpg" in skipped[0]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3, proc.stdout  # header, flower, the newline file on one line
+    assert any(line.startswith("new\\nline") for line in lines)
+    assert "2 tagged" in proc.stderr
+
+    out = tmp_path / "out.csv"
+    proc = subprocess.run([sys.executable, "-m", "imagetags_df", "tag", str(folder), "--backend", "local",
+                           "--no-progress", "--out", str(out)], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    import pandas as pd
+
+    assert sorted(os.path.basename(p) for p in pd.read_csv(out)["path"]) == ["flower.jpg", "new\nline.jpg"]

@@ -97,6 +97,11 @@ def _local_source(src: str | None, page_dir: Path, root: Path) -> Path | None:
     return page_dir / rel
 
 
+def _inside(path: Path, site: Path) -> bool:
+    """True when ``path``, with ``..`` and symbolic links resolved, lies in the folder ``site``."""
+    return Path(os.path.realpath(path)).is_relative_to(site)
+
+
 @dataclass
 class AltTextReport:
     """What :func:`fill_alt_text` did."""
@@ -112,6 +117,9 @@ class AltTextReport:
     #: they show (its confidence below ``min_confidence``, or nothing recognised): a wrong
     #: or empty description read out by a screen reader is worse than none.
     unsure: list[str] = field(default_factory=list)
+    #: src of images that lead outside the site's root (``../../private/x.jpg``, or a link
+    #: out of it): never read, never sent to a backend.
+    outside: list[str] = field(default_factory=list)
     #: error code (None for a local image error) -> count, like the tag command's summary.
     error_codes: dict[int | None, int] = field(default_factory=dict)
     #: The run's results (one row per distinct local image), for callers who want more.
@@ -136,7 +144,8 @@ def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike
     options as keywords). Only attributes that are absent are added; an image
     with ``alt=""``, the author's "decorative image" mark, is left as it is. Sources are resolved
     relative to the page (``/...`` relative to ``root``, default the page's
-    folder); remote and ``data:`` images are left alone. Images the backend is not sure of
+    folder), and must stay inside ``root``: one leading out of it is never read, and is
+    listed in ``report.outside``; remote and ``data:`` images are left alone. Images the backend is not sure of
     (``confidence`` below ``min_confidence``; backends that report no confidence are
     trusted) or that it could not describe are left without alt text and listed in
     ``report.unsure``.
@@ -163,6 +172,7 @@ def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike
     tags = find_img_tags(text)
     page_dir = page.parent
     base = Path(root).expanduser() if root is not None else page_dir
+    site = Path(os.path.realpath(base))
     report = AltTextReport(images=len(tags))
 
     wanted: list[tuple[ImgTag, Path]] = []
@@ -170,6 +180,10 @@ def fill_alt_text(html_path: str | os.PathLike[str], out_path: str | os.PathLike
         src_file = _local_source(tag.attrs.get("src"), page_dir, base)
         if src_file is None:
             report.remote += 1
+        elif not _inside(src_file, site):
+            # A page must not make us read (and, with an API backend, upload) files from
+            # outside its site: ../ climbing out, or a symbolic link pointing away.
+            report.outside.append(str(tag.attrs.get("src")))
         elif tag.attrs.get("alt") == "":
             # alt="" is the author saying "decorative, say nothing" (WCAG H67);
             # a title would make screen readers say something after all.

@@ -31,6 +31,22 @@ class ImageSearch:
     not_images: list[Path] = field(default_factory=list)
     #: Sub-folders that were not entered because ``recursive`` was off (hidden ones aside).
     subfolders: list[Path] = field(default_factory=list)
+    #: Image files whose names are not valid UTF-8 (bytes from another system's encoding):
+    #: no table, CSV or Parquet file can hold such a name, so they are passed over.
+    bad_names: list[Path] = field(default_factory=list)
+
+    def bad_names_summary(self) -> str | None:
+        """One line naming the files passed over for their names (escaped), or None.
+
+        >>> ImageSearch(bad_names=[Path(os.fsdecode(b"a/\\xff.jpg"))]).bad_names_summary()
+        'skipped 1 file whose name is not UTF-8 (rename it to tag it): a/\\\\xff.jpg'
+        """
+        if not self.bad_names:
+            return None
+        n = len(self.bad_names)
+        names = ", ".join(shown_name(p) for p in self.bad_names)
+        return (f"skipped {n} file{'s' if n != 1 else ''} whose name is not UTF-8 (rename "
+                f"{'them' if n != 1 else 'it'} to tag {'them' if n != 1 else 'it'}): {names}")
 
     def skipped_summary(self, recursive_hint: str = "--recursive", examples: int = 3) -> str | None:
         """One line naming what was passed over, or None when nothing was.
@@ -50,6 +66,35 @@ class ImageSearch:
             parts.append(f"{n} sub-folder{'s' if n != 1 else ''} ({names}; use {recursive_hint} to include "
                          f"{'them' if n != 1 else 'it'})")
         return "skipped " + " and ".join(parts) if parts else None
+
+
+def shown_name(path: str | os.PathLike[str]) -> str:
+    """A file name as one line of text: bytes that are not UTF-8 as ``\\xff``, control
+    characters (a newline in a name) as escapes, everything else as it is.
+
+    >>> shown_name(os.fsdecode(b"caf\\xc3\\xa9 \\xff\\nx.jpg"))
+    'café \\\\xff\\\\nx.jpg'
+    """
+    text = os.fspath(path)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if "\udc80" <= ch <= "\udcff":  # an undecodable byte, as os.fsdecode keeps it
+            out.append(f"\\x{ord(ch) - 0xdc00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _is_hidden(name: str) -> bool:
@@ -80,6 +125,11 @@ def search_images(paths: Iterable[str | os.PathLike[str]], recursive: bool = Fal
 
     def add(p: Path, label: str) -> None:
         key = os.path.normcase(os.path.realpath(p))
+        if not _utf8(str(p)):
+            if key not in seen:
+                seen.add(key)
+                result.bad_names.append(p)
+            return
         if key not in seen:
             seen.add(key)
             result.images.append(p)

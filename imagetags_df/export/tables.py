@@ -16,6 +16,7 @@ from PIL import Image
 from .._exceptions import ConfigurationError
 from ..images import describe
 from .atomic import atomic_path
+from .find import shown_name
 
 #: ``--out`` extensions and the format each one selects.
 TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -133,8 +134,10 @@ def _display_width(text: str) -> int:
 
 def _fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` display columns (with an ellipsis) and pad it."""
-    # macOS stores file names decomposed (NFD): compose them, as a terminal draws them.
-    text = unicodedata.normalize("NFC", text)
+    # macOS stores file names decomposed (NFD): compose them, as a terminal draws them;
+    # a line break or other control character (in a name, a title) is shown escaped, so
+    # no cell can start a table line of its own.
+    text = shown_name(unicodedata.normalize("NFC", text))
     limit = width - 1 if _display_width(text) > width else width
     out, used = [], 0
     for ch in text:

@@ -48,6 +48,7 @@ from .backends import Backend, register_backend, resolve_backend
 from .backends.imagedescriber import AsyncImageDescriberClient, ImageDescriberClient
 from .backends.openai import OpenAICompatibleBackend
 from .engine import RESULT_COLUMNS, estimate, generate
+from .export.label_studio import from_label_studio
 from .learn import LabelModel
 
 _cluster.install_accessor()  # DataFrame.imagetags on Dask, when and if dask.dataframe is imported
@@ -55,7 +56,7 @@ _cluster.install_accessor()  # DataFrame.imagetags on Dask, when and if dask.dat
 __version__ = "0.1.0"
 
 __all__ = [
-    "generate", "estimate", "RESULT_COLUMNS", "LANGUAGES", "LabelModel",
+    "generate", "estimate", "RESULT_COLUMNS", "LANGUAGES", "LabelModel", "from_label_studio",
     "ImageDescriberClient", "AsyncImageDescriberClient",
     "Backend", "register_backend", "resolve_backend",
     "TagResult", "PreparedImage", "RateLimit", "Estimate",

@@ -14,6 +14,7 @@ import doctest
 import inspect
 import os
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pandas as pd
@@ -22,6 +23,9 @@ import pandas as pd
 # ipywidgets, the optional extras, are imported when a chart or widget is made).
 from . import _constants as C
 from . import analysis, engine, learn, widgets
+from .export import fiftyone as _fiftyone
+from .export import hf as _hf
+from .export import label_studio as _label_studio
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,6 +57,8 @@ def _public_name(func: Callable[..., Any]) -> str:
         module = "imagetags_df.widgets"
     elif module.startswith("imagetags_df.learn."):
         module = "imagetags_df.learn"
+    elif module.startswith("imagetags_df.export."):
+        module = "imagetags_df.export"
     return f"{module}.{func.__qualname__}"
 
 
@@ -286,6 +292,62 @@ class ImageTagsAccessor:
         """
         return widgets.review(self._obj, path=path, col=col, n=n, thumb_size=thumb_size,
                               tags_col=tags_col)
+
+
+    # --- hand-off ---------------------------------------------------------------------
+
+    @_adapts(_label_studio.to_label_studio, DATAFRAME_METHODS)
+    def to_label_studio(self, path: str | os.PathLike[str], col: str = "path", *,
+                        document_root: str | os.PathLike[str] | None = None, image_root: str | None = None,
+                        tags_col: str = "tags") -> Path:
+        """Label Studio tasks with the tags as predictions, and their labelling config.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"], "tags": [["espresso", "coffee"]]})
+        >>> df.imagetags.to_label_studio("tasks.json", document_root="data")
+        PosixPath('tasks.json')
+        >>> import json; json.load(open("tasks.json"))[0]["data"]["image"]
+        '/data/local-files/?d=samples/coffee.jpg'
+        >>> '<Choice value="espresso"/>' in open("tasks.label_config.xml").read()
+        True
+        """
+        return _label_studio.to_label_studio(self._obj, path, col=col, document_root=document_root,
+                                             image_root=image_root, tags_col=tags_col)
+
+    @_adapts(_hf.to_hf_imagefolder, DATAFRAME_METHODS)
+    def to_hf_imagefolder(self, out_dir: str | os.PathLike[str], col: str = "path", *,
+                          copy: bool = False) -> Path:
+        """A Hugging Face ImageFolder: the images and ``metadata.jsonl``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"], "tags": [["espresso", "coffee"]]})
+        >>> df.imagetags.to_hf_imagefolder("dataset")
+        PosixPath('dataset')
+        >>> print(open("dataset/metadata.jsonl").read().strip())
+        {"file_name": "coffee.jpg", "tags": ["espresso", "coffee"]}
+        """
+        return _hf.to_hf_imagefolder(self._obj, out_dir, col=col, copy=copy)
+
+    @_adapts(_hf.to_hf_dataset, DATAFRAME_METHODS)
+    def to_hf_dataset(self, col: str = "path") -> Any:
+        """A ``datasets.Dataset`` with an ``Image`` feature.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"], "tags": [["espresso", "coffee"]]})
+        >>> ds = df.imagetags.to_hf_dataset()
+        >>> ds[0]["tags"], ds[0]["image"].size
+        (['espresso', 'coffee'], (600, 400))
+        """
+        return _hf.to_hf_dataset(self._obj, col=col)
+
+    @_adapts(_fiftyone.to_fiftyone, DATAFRAME_METHODS)
+    def to_fiftyone(self, name: str, col: str = "path", *, overwrite: bool = False) -> Any:
+        """A FiftyOne dataset (needs ``pip install fiftyone``, which is not in ``[all]``).
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"], "tags": [["espresso", "coffee"]]})
+        >>> df.imagetags.to_fiftyone("coffee")  # here FiftyOne is not installed
+        Traceback (most recent call last):
+        ...
+        imagetags_df._exceptions.ConfigurationError: building a FiftyOne dataset needs FiftyOne: pip install fiftyone ...
+        """
+        return _fiftyone.to_fiftyone(self._obj, name, col=col, overwrite=overwrite)
 
 
 @pd.api.extensions.register_series_accessor("imagetags")

@@ -270,6 +270,7 @@ Examples:
   imagetags tag photos/ --sidecars --write-metadata --lang de
   imagetags tag photos/ --dry-run
   imagetags alt-text site/index.html -o site/index.html
+  imagetags export --to hf results.parquet dataset/
 
 Run 'imagetags COMMAND --help' for a command's options and exit statuses.""")
 @click.version_option(package_name="imagetags-df", prog_name="imagetags")
@@ -490,6 +491,82 @@ def alt_text(page: Path, output: Path | None, root: Path | None, min_confidence:
     sys.exit(EXIT_OK if not report.failed else EXIT_PARTIAL)
 
 
+# --------------------------------------------------------------------------- hand-off
+
+
+EXPORT_TARGETS = ("label-studio", "hf", "fiftyone")
+
+
+@main.command("export", epilog=f"""\b
+Examples:
+  imagetags tag photos/ -r --out results.parquet
+  imagetags export --to label-studio results.parquet tasks.json --document-root photos/
+  imagetags export --to hf results.parquet dataset/            # metadata.jsonl + symlinked images
+  imagetags export --to fiftyone results.parquet fo_export/
+
+{EXIT_HELP}""")
+@click.option("--to", "target", type=click.Choice(EXPORT_TARGETS), required=True, help="The tool to hand the tags to.")
+@click.argument("results", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--col", default="path", show_default=True, help="The table's column of image paths.")
+@click.option("--document-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="label-studio: the folder Label Studio serves local files from "
+                   "(LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT); image URLs become /data/local-files/?d=...")
+@click.option("--image-root", metavar="URL", default=None,
+              help="label-studio: a URL prefix where the images are served (paths relative to --document-root).")
+@click.option("--copy", is_flag=True, help="hf: copy the images into OUT instead of symlinking them.")
+@_expected_errors
+def export_command(target: str, results: Path, out: Path, col: str, document_root: Path | None,
+                   image_root: str | None, copy: bool) -> None:
+    """Hand a results table (CSV, JSONL or Parquet from 'imagetags tag --out') to another tool.
+
+    label-studio writes OUT (tasks with the tags as predictions) and OUT's
+    .label_config.xml beside it; hf writes an ImageFolder (OUT/metadata.jsonl);
+    fiftyone writes files FiftyOne imports as an image classification dataset.
+    """
+    frame = export.read_table(results)
+    if target == "label-studio":
+        written = export.to_label_studio(frame, out, col=col, document_root=document_root, image_root=image_root)
+        click.echo(f"imagetags: wrote {len(frame)} task(s) to {written} and the labelling config to "
+                   f"{export.label_studio_config_path(written)}", err=True)
+    elif target == "hf":
+        export.to_hf_imagefolder(frame, out, col=col, copy=copy)
+        click.echo(f"imagetags: wrote an ImageFolder dataset to {out} (load_dataset('imagefolder', "
+                   f"data_dir={str(out)!r}))", err=True)
+    else:
+        export.write_fiftyone(frame, out, col=col)
+        click.echo(f"imagetags: wrote a FiftyOne image classification export to {out}", err=True)
+    sys.exit(EXIT_OK)
+
+
+@main.command("import-labels", epilog=f"""\b
+Examples:
+  imagetags import-labels export.json                       # -> labels.json
+  imagetags import-labels export.json -o review/labels.json --document-root photos/
+
+{EXIT_HELP}""")
+@click.argument("export_file", metavar="EXPORT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("labels.json"),
+              show_default=True, help="The review widget's labels file (created, or added to).")
+@click.option("--document-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="For tasks without data.path: the folder their /data/local-files/ URLs start from.")
+@click.option("--image-root", metavar="URL", default=None,
+              help="For tasks without data.path: the URL prefix their images were served under.")
+@_expected_errors
+def import_labels(export_file: Path, output: Path, document_root: Path | None, image_root: str | None) -> None:
+    """Turn a Label Studio JSON export into the review widget's labels file.
+
+    Each task's latest annotation that was not skipped becomes a reviewed
+    edit; df.imagetags.review(path=OUTPUT) shows them.
+    """
+    reviewed = export.from_label_studio(export_file, document_root=document_root, image_root=image_root)
+    n = export.write_review_labels(reviewed, output)
+    rejected = sum(len(r) for r in reviewed["rejected"])
+    click.echo(f"imagetags: wrote {n} reviewed image(s) to {output} ({rejected} predicted tag(s) removed by "
+               "annotators)", err=True)
+    sys.exit(EXIT_OK)
+
+
 # --------------------------------------------------------------------------- server commands
 
 # `imagetags serve` and `imagetags keys` live with the server; that module imports
@@ -498,7 +575,7 @@ main.add_command(serve)
 main.add_command(keys)
 
 
-__all__ = ["main", "tag", "alt_text", "failure_summary", "EXIT_OK", "EXIT_PARTIAL", "EXIT_FATAL",
+__all__ = ["main", "tag", "alt_text", "export_command", "import_labels", "failure_summary", "EXIT_OK", "EXIT_PARTIAL", "EXIT_FATAL",
            "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 if __name__ == "__main__":  # pragma: no cover

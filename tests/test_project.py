@@ -27,7 +27,8 @@ def test_public_api_is_pinned():
     # Others rely on these names; changing them is a breaking change.
     expected = {"generate", "estimate", "ImageDescriberClient", "AsyncImageDescriberClient", "TagResult",
                 "Backend", "RateLimit", "Estimate", "APIError", "AuthenticationError", "ImageError",
-                "ImageTagsError", "RESULT_COLUMNS", "LANGUAGES", "LabelModel"}
+                "ImageTagsError", "RESULT_COLUMNS", "LANGUAGES", "LabelModel",
+                "from_label_studio"}
     assert expected <= set(imagetags_df.__all__)
     for name in imagetags_df.__all__:
         assert hasattr(imagetags_df, name), name

@@ -14,6 +14,7 @@ import pandas as pd
 from .._exceptions import ConfigurationError, ImageError, ImageNotFoundError, UnsupportedImageError
 from .._types import TagResult
 from .atomic import write_bytes_atomic
+from .keywords import keyword_paths
 
 
 class MetadataError(ImageError):
@@ -95,7 +96,8 @@ def _bag(xmp: Any, key: str) -> list[str]:
 def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str | None,
                    description: str | None, *, overwrite: bool = False,
                    lang: str | None = None, expected_sha256: str | None = None,
-                   before_replace: Callable[[str, os.stat_result], None] | None = None) -> MetadataReport:
+                   before_replace: Callable[[str, os.stat_result], None] | None = None,
+                   hierarchy: Sequence[Sequence[str]] | None = None) -> MetadataReport:
     """Write tags, title and description into the image file's own metadata.
 
     XMP ``dc:subject`` (a Bag of keywords), ``dc:title`` and ``dc:description``
@@ -114,6 +116,11 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
     (:data:`XMP_NAMESPACE`). A run in another language leaves our keywords as they
     are, unless ``overwrite``, which replaces ours (never the photographer's) with
     the new language's. The returned report lists what was kept.
+
+    The same keywords go into ``lr:hierarchicalSubject`` (Lightroom, ``animal|dog``)
+    and ``digiKam:TagsList`` (digiKam, ``animal/dog``) as the paths in ``hierarchy``
+    (see :func:`imagetags_df.export.keywords.keyword_paths`; default: each tag alone),
+    beside the paths already there.
 
     Only the metadata segments change: the compressed image data is copied as is
     (exiv2 never re-encodes), so decoded pixels are identical. The new file is
@@ -172,6 +179,8 @@ def write_metadata(path: str | os.PathLike[str], tags: Sequence[str], title: str
             ours = prior_ours + [t for t in added if t not in prior_ours]
             xmp["Xmp.dc.subject"] = exiv2.XmpArrayValue(merged, exiv2.TypeId.xmpBag)
             xmp[_OURS_KEY] = exiv2.XmpArrayValue(ours, exiv2.TypeId.xmpBag)
+            paths = hierarchy if hierarchy is not None else [(t,) for t in new]
+            _write_hierarchy(exiv2, xmp, paths, replaced=set(original) - set(old))
             if lang is not None:
                 xmp[_OURS_LANG_KEY] = lang
         removed = set(original) - set(merged)  # ours in the old language, when overwrite switched it
@@ -288,6 +297,20 @@ def result_of_row(rec: Mapping[str, Any]) -> TagResult:
         colors=texts(rec.get("colors")), orientation=rec.get("orientation") or None)
 
 
+def _write_hierarchy(exiv2: Any, xmp: Any, paths: Sequence[Sequence[str]], replaced: set[str]) -> None:
+    """Add keyword paths to Lightroom's and digiKam's fields, keeping the paths already
+    there except those ending in a keyword of ours being ``replaced`` (another language)."""
+    from .keywords import digikam_keywords, lightroom_keywords
+
+    for key, values, sep, kind in (
+            ("Xmp.lr.hierarchicalSubject", lightroom_keywords(paths), "|", exiv2.TypeId.xmpBag),
+            ("Xmp.digiKam.TagsList", digikam_keywords(paths), "/", exiv2.TypeId.xmpSeq)):
+        have = [v for v in _bag(xmp, key) if v.split(sep)[-1] not in replaced]
+        merged = have + [v for v in values if v not in have]
+        if merged:
+            xmp[key] = exiv2.XmpArrayValue(merged, kind)
+
+
 def remember_results(rewritten: Iterable[tuple[str | os.PathLike[str], dict[str, Any]]], *,
                      lang: str, backend: str = "auto", api_key: str | None = None,
                      base_url: str | None = None, cache_dir: Any = None, **backend_options: Any) -> int:
@@ -361,7 +384,8 @@ def write_metadata_rows(results: pd.DataFrame, col: str = "path", *, lang: str |
         try:
             written = write_metadata(path, result.tags, result.title, result.description, overwrite=overwrite,
                                      lang=lang, expected_sha256=rec.get("sha256") if has_digest else None,
-                                     before_replace=remember if memory is not None else None)
+                                     before_replace=remember if memory is not None else None,
+                                     hierarchy=keyword_paths(result.tags, lang or "en", result.backend))
         except FileChangedError as exc:
             report.changed.append(str(exc))
             continue
@@ -400,7 +424,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"tags": _bag(xmp, "Xmp.dc.subject"), "title": "", "description": "",
                            "titles": {}, "descriptions": {}, "our_tags": _bag(xmp, _OURS_KEY),
                            "tags_lang": xmp[_OURS_LANG_KEY].toString() if _OURS_LANG_KEY in xmp else None,
-                           "iptc_keywords": []}
+                           "iptc_keywords": [], "lightroom_keywords": _bag(xmp, "Xmp.lr.hierarchicalSubject"),
+                           "digikam_keywords": _bag(xmp, "Xmp.digiKam.TagsList")}
     for key, field_name in (("Xmp.dc.title", "title"), ("Xmp.dc.description", "description")):
         if key in xmp:
             alts = _langalt(xmp[key].value())

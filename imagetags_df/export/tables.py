@@ -185,3 +185,41 @@ def text_table(df: pd.DataFrame, col: str = "path", width: int = 120,
     return "\n".join(r.rstrip() for r in rows) + "\n"
 
 
+
+
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a table :func:`write_table` wrote (CSV, Parquet or JSON Lines), with lists as lists.
+
+    >>> read_table("results.csv").loc[0, "tags"]  # doctest: +SKIP
+    ['cat', 'animal', 'pet']
+    """
+    source = Path(path).expanduser()
+    fmt = table_format(source)
+    if not source.is_file():
+        raise ConfigurationError(f"{source}: no such file; pass a table written by 'imagetags tag --out'")
+    try:
+        if fmt == "csv":
+            frame = pd.read_csv(source, encoding="utf-8", keep_default_na=False, na_values=[""])
+        elif fmt == "parquet":
+            frame = pd.read_parquet(source)
+        else:
+            frame = pd.read_json(source, lines=True, dtype=False)
+    except ImportError:
+        raise ConfigurationError("reading Parquet needs pyarrow: pip install 'imagetags-df[parquet]'") from None
+    except ValueError as exc:
+        raise ConfigurationError(f"{source} cannot be read as {fmt} ({exc})") from None
+
+    def as_list(value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+            return value.tolist()  # Parquet's lists arrive as numpy arrays
+        return value
+
+    for col in (*_LIST_COLUMNS, "learned", "rejected"):
+        if col in frame.columns:
+            frame[col] = frame[col].map(as_list).astype(object).where(frame[col].notna(), None)
+    return frame

@@ -69,8 +69,8 @@ def _clean(term: str) -> str:
 def keyword_paths(tags: Sequence[str], lang: str = "en", backend: str | None = "local") -> list[tuple[str, ...]]:
     """Each tag as a path from its broadest term down to it, in the tags' language.
 
-    Paths that only lead to another path of the same image are left out (``animal``
-    when ``animal|pet|dog`` is there).
+    A tag that is already on the path of another tag of the image is not repeated
+    alone (``animal`` when ``animal|pet|dog`` is there).
 
     >>> keyword_paths(["golden retriever", "dog", "pet", "animal", "grass"])
     [('animal', 'pet', 'dog', 'golden retriever'), ('grass',)]
@@ -95,7 +95,7 @@ def keyword_paths(tags: Sequence[str], lang: str = "en", backend: str | None = "
         above = [vocab.word(b, lang) for b in ancestors.get(key, ()) if lang == "en" or vocab.has(b, lang)]
         paths.append(tuple(_clean(w) for w in (*above, word)))
     unique = list(dict.fromkeys(paths))
-    return [p for p in unique if not any(len(q) > len(p) and q[:len(p)] == p for q in unique)]
+    return [p for p in unique if not any(len(q) > len(p) and p[-1] in q[:-1] for q in unique)]
 
 
 def lightroom_keywords(paths: Sequence[Sequence[str]]) -> list[str]:

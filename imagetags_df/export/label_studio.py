@@ -6,7 +6,8 @@ A task's ``data.image`` must be a URL Label Studio can load. Two ways to give on
   (``/data/local-files/?d=<path relative to the root>``); it needs
   ``LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true``,
   ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=<the root>`` and a "Local files" storage
-  in the project whose path is the folder of the images (or a parent of it);
+  in the project whose path is the folder of the images or a parent of it, below
+  the root (Label Studio refuses the root itself);
 - ``image_root=``: a URL prefix where some web server already serves the images,
   followed by the path relative to ``document_root`` (or the path as written, when
   it is relative).
@@ -159,6 +160,7 @@ def label_studio_tasks(df: pd.DataFrame, col: str = "path", *, document_root: st
             if confidence is not None and not pd.isna(confidence):
                 prediction["score"] = float(confidence)
             task["predictions"] = [prediction]
+            data["predicted_tags"] = prediction["result"][0]["value"]["choices"]
         tasks.append(task)
     return tasks
 
@@ -215,6 +217,24 @@ def _choices(result: Sequence[dict[str, Any]], from_name: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _predicted(task: dict[str, Any], annotation: dict[str, Any], from_name: str) -> list[str]:
+    """The tags the task was imported with.
+
+    Label Studio's plain JSON export lists a task's predictions by id only
+    (``data_export/serializers.py``: ``predictions = PrimaryKeyRelatedField``) and
+    puts the prediction an annotation started from in the annotation's
+    ``prediction``; a snapshot export may expand them. Tasks we wrote also carry
+    them in ``data.predicted_tags``, for annotations made from scratch.
+    """
+    found: list[str] = []
+    for prediction in [*(task.get("predictions") or []), annotation.get("prediction")]:
+        if isinstance(prediction, dict):
+            found.extend(_choices(prediction.get("result") or [], from_name))
+    if not found and isinstance(task["data"].get("predicted_tags"), list):
+        found = [str(t) for t in task["data"]["predicted_tags"]]
+    return list(dict.fromkeys(found))
+
+
 def local_path(url: str, *, document_root: str | os.PathLike[str] | None = None,
                image_root: str | None = None) -> str:
     """The file a task's image URL points at (the inverse of :func:`image_url`).
@@ -224,7 +244,8 @@ def local_path(url: str, *, document_root: str | os.PathLike[str] | None = None,
     """
     rel: str | None = None
     if url.startswith(LOCAL_FILES_URL.split("?")[0]):
-        rel = (parse_qs(urlsplit(url).query).get("d") or [None])[0]
+        found = parse_qs(urlsplit(url).query).get("d")
+        rel = found[0] if found else None
     elif image_root is not None and url.startswith(image_root.rstrip("/") + "/"):
         rel = unquote(url[len(image_root.rstrip("/")) + 1:])
     if rel is None:
@@ -279,13 +300,9 @@ def from_label_studio(export: str | os.PathLike[str] | Sequence[dict[str, Any]],
                 raise ConfigurationError(f"{name}: task {task.get('id', n)} has neither data.path nor data.image")
             path = local_path(str(url), document_root=document_root, image_root=image_root)
         tags = _choices(latest.get("result") or [], from_name)
-        predicted: list[str] = []
-        for prediction in task.get("predictions") or []:
-            if isinstance(prediction, dict):
-                predicted.extend(_choices(prediction.get("result") or [], from_name))
+        predicted = _predicted(task, latest, from_name)
         kept = set(tags)
-        rows.append({"path": str(path), "tags": tags,
-                     "rejected": [t for t in dict.fromkeys(predicted) if t not in kept],
+        rows.append({"path": str(path), "tags": tags, "rejected": [t for t in predicted if t not in kept],
                      "index": data.get("index"), "annotator": latest.get("completed_by"),
                      "updated_at": latest.get("updated_at") or latest.get("created_at")})
     return pd.DataFrame(rows, columns=["path", "tags", "rejected", "index", "annotator", "updated_at"])

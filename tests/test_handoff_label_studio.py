@@ -19,6 +19,7 @@ import imagetags_df
 from imagetags_df import ConfigurationError
 from imagetags_df.cli import main
 from imagetags_df.export import label_studio as ls
+from imagetags_df.learn import learn
 from imagetags_df.server.testing import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,12 @@ def test_a_real_export_gives_the_latest_kept_annotation_and_the_removed_predicti
         for annotation in task["annotations"]:
             annotation["prediction"] = {}
     assert imagetags_df.from_label_studio(tasks)["rejected"].tolist() == reviewed["rejected"].tolist()
+    # What annotators kept and removed is what learning takes: "pet" removed from the
+    # cat is a negative, "pet" added to the coffee a positive.
+    on_disk = reviewed.assign(path=[str(SAMPLES / Path(p).name) for p in reviewed["path"]])
+    report = learn(on_disk, labels="tags", cache_dir=False, progress=False).report().set_index("label")
+    assert (report.loc["pet", "positives"], report.loc["pet", "negatives"]) == (1, 1)
+    assert report.loc["cat", "positives"] == 1
     # ... and without data.path, the image URL is mapped back through the document root.
     for task in tasks:
         del task["data"]["path"]
@@ -275,9 +282,8 @@ def test_round_trip_through_a_real_label_studio(label_studio, tmp_path):
     coffee = reviewed[reviewed["path"] == df.loc[1, "path"]].iloc[0]
     assert coffee["tags"] == [*df.loc[1, "tags"], "pet"] and coffee["rejected"] == []
 
-    # What learning from reviewed tags takes: a path per image, the tags kept and the
-    # tags refused, each a list of strings.
+    # The reviewed tags teach a label model: the removed "pet" is the cat's negative.
     assert list(reviewed.columns[:3]) == ["path", "tags", "rejected"]
-    assert all(isinstance(t, str) for col in ("tags", "rejected") for tags in reviewed[col] for t in tags)
-    assert all(Path(p).is_file() for p in reviewed["path"])
+    report = reviewed.imagetags.learn(labels="tags", progress=False).report().set_index("label")
+    assert (report.loc["pet", "positives"], report.loc["pet", "negatives"]) == (1, 1)
 

@@ -183,6 +183,26 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+#: More tokens than any one call can use (the largest context windows are ~10^6-10^7).
+MAX_REPORTED_TOKENS = 50_000_000
+
+
+def _usage(value: Any) -> int | None:
+    """A usage count as reported, or None (then estimated) when it is missing, negative or absurd."""
+    n = _int_or_none(value)
+    return n if n is not None and 0 <= n <= MAX_REPORTED_TOKENS else None
+
+
+def estimate_text_tokens(text: str) -> int:
+    """Tokens of an answer the server gave no count for: a UTF-8 byte count over 4 (about
+    right for English; CJK, three bytes a character, comes out near one token a character).
+
+    >>> estimate_text_tokens("a" * 400), estimate_text_tokens("猫" * 100)
+    (100, 75)
+    """
+    return -(-len(text.encode("utf-8", "replace")) // 4)
+
+
 class _FormatRefused(Exception):
     """The server refused our ``response_format``; the caller falls back."""
 
@@ -302,7 +322,16 @@ class OpenAICompatibleBackend(Backend):
         data, mime, w, h = await asyncio.to_thread(vlm_image.shrink, image, self.max_side)
         self.stats.add(image, data, w, h)
         url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-        tokens_in = tokens_out = 0
+        used = [0, 0]  # input, output tokens of every call for this image, failed ones too
+        try:
+            return await self._tag_shrunk(image, url, vlm_image.estimate_image_tokens(w, h), lang, used)
+        except Exception as exc:
+            # What the failed calls cost still counts against max_tokens_budget.
+            exc.input_tokens, exc.output_tokens = used  # type: ignore[attr-defined]
+            raise
+
+    async def _tag_shrunk(self, image: PreparedImage, url: str, image_tokens: int, lang: str,
+                          used: list[int]) -> TagResult:
         previous: str | None = None
         problem: str | None = None
         for attempt in (1, 2):
@@ -311,8 +340,13 @@ class OpenAICompatibleBackend(Backend):
             messages = vlm_prompt.build_messages(url, lang, self.labels, self.instructions,
                                                  previous=previous, problem=problem)
             reply = await self._complete(messages)
-            tokens_in += reply.input_tokens or 0
-            tokens_out += reply.output_tokens or 0
+            # A server that reports no usage (or nonsense) is charged our estimate: the image by
+            # the tile formula and the prompt, the answer by its length.
+            used[0] += (reply.input_tokens if reply.input_tokens is not None
+                        else image_tokens + PROMPT_TOKENS_GUESS)
+            used[1] += (reply.output_tokens if reply.output_tokens is not None
+                        else estimate_text_tokens(reply.content or ""))
+            tokens_in, tokens_out = used
             try:
                 # Off the event loop: a long answer takes a while, and other calls are waiting.
                 answer = await asyncio.to_thread(vlm_prompt.parse_answer, reply.content, lang, self.labels,
@@ -462,8 +496,8 @@ class OpenAICompatibleBackend(Backend):
         usage: dict[str, Any] = payload["usage"] if isinstance(payload.get("usage"), dict) else {}
         return _Reply(content=content if isinstance(content, str) else None,
                       finish_reason=choices[0].get("finish_reason"),
-                      input_tokens=_int_or_none(usage.get("prompt_tokens")),
-                      output_tokens=_int_or_none(usage.get("completion_tokens")),
+                      input_tokens=_usage(usage.get("prompt_tokens")),
+                      output_tokens=_usage(usage.get("completion_tokens")),
                       request_id=request_id or (str(payload["id"]) if payload.get("id") else None))
 
 

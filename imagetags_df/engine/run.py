@@ -114,6 +114,8 @@ class Run:
         self.reserved = 0.0
         self.tokens_used = 0  # input + output tokens reported by calls of this run
         self.token_calls = 0
+        self.largest_call = 0  # the most tokens one call (with its re-ask) has cost so far
+        self.settled = asyncio.Event()  # set each time a call finishes
         self.in_flight = 0  # calls started and not finished (their tokens are not known yet)
         self.interrupted = False  # Ctrl-C: calls in flight finish, nothing is sent or retried
         # Files with different bytes can convert to the same upload (a BMP and a TIFF of one
@@ -154,9 +156,6 @@ class Run:
                 self.s.cache.set_result(result_key(*self.key_prefix, sent), outcome)
             self._unclaim([job.digest])  # stored: a process waiting on this image reads it now
             self.spent += outcome.credits_used
-            if outcome.input_tokens is not None or outcome.output_tokens is not None:
-                self.tokens_used += (outcome.input_tokens or 0) + (outcome.output_tokens or 0)
-                self.token_calls += 1
             self.progress.add(ok=len(job.rows), credits_left=outcome.credits_remaining)
             return
         self._unclaim([job.digest])  # failed for good: a process waiting on it may try it itself
@@ -314,25 +313,51 @@ class Run:
         self.in_flight += n
         return True
 
-    def _tokens_allow(self, batch: list[tuple[Job, PreparedImage]]) -> bool:
-        """Would this batch, and the calls in flight, stay within max_tokens_budget? Each call is
-        estimated at this run's average so far (the backend's own guess before the first)."""
+    def _count_tokens(self, res: object) -> None:
+        """Add what a call cost to the run's tokens, whether it succeeded or not: a failed
+        answer (unusable, refused, cut off) was generated, and is billed, all the same."""
+        used = (getattr(res, "input_tokens", None) or 0) + (getattr(res, "output_tokens", None) or 0)
+        if used > 0:
+            self.tokens_used += used
+            self.token_calls += 1
+            self.largest_call = max(self.largest_call, used)
+
+    def _per_call(self, batch: list[tuple[Job, PreparedImage]]) -> float:
+        """Tokens to expect of one call: the most any call of this run has cost (not the average:
+        one dear image must not be followed by a wave of them), or the backend's own estimate
+        before any call has said."""
+        if self.token_calls:
+            return float(self.largest_call)
+        guess = self.s.backend.expected_tokens([img for _, img in batch]) or 0
+        return guess / max(1, len(batch))
+
+    def _tokens_allow(self, batch: list[tuple[Job, PreparedImage]], *, resend: bool = False) -> bool:
+        """Would this batch, and the calls in flight, stay within max_tokens_budget? Each call in
+        flight is held at :meth:`_per_call`. ``resend``: the batch is already counted in flight."""
         budget = self.s.max_tokens_budget
         if budget is None:
             return True
-        n = len(batch)
-        guess = self.s.backend.expected_tokens([img for _, img in batch]) or 0
-        per_call = self.tokens_used / self.token_calls if self.token_calls else guess / max(1, n)
+        n = 0 if resend else len(batch)
+        per_call = self._per_call(batch)
         if self.tokens_used + (self.in_flight + n) * per_call > budget:
-            self.stop = BudgetExceededError(
+            self.stop = self.stop or BudgetExceededError(
                 f"not sent: max_tokens_budget={budget} would be exceeded ({self.tokens_used} tokens used, "
                 f"~{per_call:.0f} per image, {self.in_flight} in flight)")
             return False
         return True
 
+    async def _first_cost_known(self) -> None:
+        """With a token budget, send one call alone until a call has reported what it costs:
+        a first wave sent on a guess can cost many times the guess before anyone knows."""
+        while (self.s.max_tokens_budget is not None and self.token_calls == 0 and self.in_flight > 0
+               and self.fatal is None and self.stop is None):
+            self.settled.clear()
+            await self.settled.wait()
+
     def _release(self, n: int) -> None:
         self.reserved -= self._cost(n)
         self.in_flight -= n
+        self.settled.set()
 
     async def _shared_allows(self, shared: SharedBudget, n: int) -> bool:
         """Reserve n calls in the budget shared with other processes, or set ``stop`` and say no.
@@ -384,6 +409,7 @@ class Run:
                 wait = 0.0
                 for (job, img), res in zip(pending, results):
                     self._note_connection(res)
+                    self._count_tokens(res)
                     if isinstance(res, TagResult):
                         if not res.backend:
                             res = TagResult(**{**res.to_json(), "backend": be.name})
@@ -413,6 +439,10 @@ class Run:
                 if self.fatal is not None or self.interrupted:
                     return
                 pending = retry
+                if pending and not self._tokens_allow(pending, resend=True):
+                    for job, _ in pending:
+                        self._finish(job, self.stop or BudgetExceededError("not sent: max_tokens_budget"))
+                    return
                 if pending:
                     attempt += 1
                     announce_wait(wait, f"the server to recover before retrying {pending[0][0].source}")
@@ -500,6 +530,7 @@ class Run:
             done = item is None
             if not batch or self.fatal is not None:
                 continue
+            await self._first_cost_known()
             # A free slot first: the calls that held it have reported what they spent.
             await sem.acquire()
             if not self._budget_allows(batch):

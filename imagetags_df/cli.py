@@ -23,7 +23,7 @@ from . import _constants as C
 from . import engine, export
 from ._exceptions import AuthenticationError, ConfigurationError, ImageTagsError, RunInterrupted
 from ._types import RateLimit
-from .backends import backend_names
+from .backends import backend_names, charges_credits
 from .cli_wording import cli_wording
 from .server.cli import keys, serve
 
@@ -199,6 +199,11 @@ def _generate_kwargs(lang: str, backend: str, api_key: str | None, base_url: str
                      concurrency: int | None, no_progress: bool, model: str | None = None,
                      labels_file: list[str] | None = None, instructions: str | None = None,
                      max_side: int | None = None, max_tokens_budget: int | None = None) -> dict[str, Any]:
+    if backend.lower() in ("openai", "ollama") and not model:
+        # A missing option is a usage error (exit 2, as the help says), found before any image is read.
+        from .backends.openai import missing_model_help
+
+        raise click.UsageError(cli_wording(missing_model_help(backend.lower())))
     kwargs: dict[str, Any] = dict(lang=lang, backend=backend.lower(), api_key=api_key, base_url=base_url,
                                   cache_dir=cache_dir, rate_limit=rate_limit, max_credits=max_credits,
                                   max_concurrency=concurrency, progress=not no_progress)
@@ -212,27 +217,38 @@ def _generate_kwargs(lang: str, backend: str, api_key: str | None, base_url: str
 # --------------------------------------------------------------------------- summaries
 
 
-def _failure_group(code: Any, message: str) -> tuple[int, str]:
+def _failure_group(code: Any, message: str, backends: frozenset[str] = frozenset()) -> tuple[int, str]:
     """A sort key and a label for one failed row.
 
     Rows without an API code are either local (the image could not be read) or
     never sent (budget reached, run stopped), or got no answer at all; the
-    engine's "not sent" messages tell the second kind apart.
+    engine's "not sent" messages tell the second kind apart. ``backends`` are the
+    run's backend names: the labels say only what applies to them (no API, no
+    credits for the offline tagger).
     """
     if code is not None and not pd.isna(code):
         return int(code), f"{int(code)} {CODE_MEANINGS.get(int(code), 'error')}"
+    paid = not backends or any(charges_credits(b) for b in backends)
     if message.startswith("not sent"):
-        return 10**6, "not sent (--max-credits reached or the run stopped)"
-    return -1, "no API code (unreadable image, or no answer from the service)"
+        budgets = [b for b, used in (("--max-credits", paid),
+                                     ("--max-tokens-budget", bool(backends & {"openai", "ollama"}))) if used]
+        why = f"{' or '.join(budgets)} reached or the run stopped" if budgets else "the run stopped"
+        return 10**6, f"not sent ({why})"
+    if paid:
+        return -1, "no API code (unreadable image, or no answer from the service)"
+    if backends <= {"local"}:
+        return -1, "unreadable image"
+    return -1, "unreadable image, or no answer from the server"
 
 
 def failure_summary(results: pd.DataFrame, col: str = "path", examples: int = 2) -> list[str]:
     """Lines that group failed rows by error code, with a couple of examples each."""
+    backends = _run_backends(results)
     groups: dict[tuple[int, str], list[tuple[Any, str]]] = {}
     for path, code, err in zip(results[col], results["error_code"], results["error"]):
         if err is None or (isinstance(err, float) and pd.isna(err)):
             continue
-        groups.setdefault(_failure_group(code, str(err)), []).append((path, str(err)))
+        groups.setdefault(_failure_group(code, str(err), backends), []).append((path, str(err)))
     lines: list[str] = []
     for (_, label), rows in sorted(groups.items()):
         lines.append(f"  {label}: {len(rows)}")
@@ -241,18 +257,36 @@ def failure_summary(results: pd.DataFrame, col: str = "path", examples: int = 2)
     return lines
 
 
+def _run_backends(results: pd.DataFrame) -> frozenset[str]:
+    if "backend" not in results.columns:
+        return frozenset()
+    return frozenset(str(b) for b in results["backend"].dropna().unique())
+
+
 def _report_run(results: pd.DataFrame, col: str = "path") -> bool:
-    """Print a summary of a run on stderr; True when every row succeeded."""
+    """Print a summary of a run on stderr; True when every row succeeded.
+
+    Credits are named only for a backend that spends them, tokens only when the
+    backend reported some; images answered without a tag are counted apart.
+    """
     n = len(results)
     failed = int(results["error"].notna().sum())
     cached = int(results["cached"].sum())
-    credits = float(results["credits_used"].sum())
-    spent = f"{credits:g} credits used"
+    unsure = int(export.unsure_rows(results).sum())
+    backends = _run_backends(results)
+    spent = ""
     if "input_tokens" in results and results["input_tokens"].notna().any():
-        spent = (f"{int(results['input_tokens'].sum())} input + {int(results['output_tokens'].sum())} "
+        spent = (f"; {int(results['input_tokens'].sum())} input + {int(results['output_tokens'].sum())} "
                  "output tokens used")
+    elif not backends or any(charges_credits(b) for b in backends):
+        spent = f"; {float(results['credits_used'].sum()):g} credits used"
+    untagged = ""
+    if unsure:
+        them = "them" if unsure != 1 else "it"
+        untagged = (f"; {unsure} left without tags: the tagger was not sure of anything in {them} "
+                    "(shown as '(not sure)')")
     click.echo(f"imagetags: {n} image{'s' if n != 1 else ''}: {n - failed} tagged ({cached} from cache), "
-               f"{failed} failed; {spent}", err=True)
+               f"{failed} failed{spent}{untagged}", err=True)
     if failed:
         click.echo("failures by error code:", err=True)
         for line in failure_summary(results, col):
@@ -361,7 +395,8 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     elif out is None and not sidecars and not write_metadata:
         # A person at a terminal: a readable table (machine-readable: --out - for JSON Lines).
         width = shutil.get_terminal_size((120, 24)).columns
-        click.echo(export.text_table(results, "path", width=width, labels=search.labels), nl=False)
+        click.echo(export.text_table(results, "path", width=width, labels=search.labels, lang=kwargs["lang"],
+                                     dim=True), nl=False)
     elif out is not None:
         written = export.write_table(results, out)
         click.echo(f"imagetags: wrote {len(results)} rows to {written}", err=True)
@@ -408,7 +443,7 @@ def _estimate_text(est: Any) -> str:
         f"images:         {est.rows} ({est.unique_images} unique, {est.cached} cached, "
         f"{est.invalid} unreadable)",
         f"calls needed:   {est.calls_needed}",
-        f"credits needed: {est.credits_needed:g}",
+        *([f"credits needed: {est.credits_needed:g}"] if charges_credits(est.backend) else []),
         f"time needed:    {time_line}",
         f"backend:        {est.backend}",
         "(dry run: nothing was sent)",

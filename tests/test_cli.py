@@ -23,7 +23,8 @@ from click.testing import CliRunner
 from conftest import API_KEY, make_photo
 from PIL import Image, IptcImagePlugin
 
-from imagetags_df import cli
+from imagetags_df import _constants as C
+from imagetags_df import cli, export
 from imagetags_df.testing import FakeImageDescriber
 
 #: The API's default pace is 30/min (2 s apart); the fake server has no limit, so
@@ -530,3 +531,41 @@ def test_alt_text_command_writes_the_page_and_stdout(tmp_path, api):
     to_stdout = run(["alt-text", str(page), *FAST], api=api)
     assert to_stdout.returncode == cli.EXIT_OK, to_stdout.stderr
     assert to_stdout.stdout.count(added) == 2
+
+
+# --------------------------------------------------------------------------- offline wording
+
+
+def test_offline_run_says_not_sure_and_speaks_of_no_credits_or_api(tmp_path):
+    """An offline run: untagged images say "(not sure)" in the run's language and are counted;
+    nothing mentions credits, API codes or a credit estimate."""
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples"
+    album = tmp_path / "album"
+    album.mkdir()
+    for name in ("chelsea_cat.jpg", "brick.jpg", "grass.jpg"):
+        (album / name).write_bytes((samples / name).read_bytes())
+    (album / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    proc = run(["tag", str(album), "--backend", "local", "--no-progress", "--lang", "de"], key=None)
+    assert proc.returncode == cli.EXIT_PARTIAL, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert rows["brick.jpg"].endswith("(nicht sicher)") and rows["grass.jpg"].endswith("(nicht sicher)")
+    assert "Katze" in rows["chelsea_cat.jpg"] and "nicht sicher" not in rows["chelsea_cat.jpg"]
+    assert "\x1b[" not in proc.stdout  # dimmed only on a terminal
+    assert ("4 images: 3 tagged (0 from cache), 1 failed; 2 left without tags: the tagger was not sure "
+            "of anything in them") in proc.stderr
+    assert "  unreadable image: 1" in proc.stderr
+    assert "credit" not in proc.stderr and "API" not in proc.stderr
+    dry = run(["tag", str(album), "--backend", "local", "--dry-run", "--no-progress"], key=None)
+    assert "calls needed:" in dry.stdout and "credit" not in dry.stdout + dry.stderr
+
+
+def test_text_table_dims_not_sure_cells_and_translates_them():
+    df = pd.DataFrame({"path": ["a.jpg", "b.jpg", "c.jpg"], "title": ["Cat", "", None],
+                       "tags": [["cat"], [], None], "error": [None, None, "c.jpg: gone"],
+                       "ok": [True, True, False]})
+    table = export.text_table(df, width=60, lang="ja", dim=True)
+    lines = table.splitlines()
+    assert lines[1].endswith("cat") and lines[2].endswith("\x1b[2m（確信なし）\x1b[22m")
+    assert "ERROR c.jpg: gone" in lines[3]
+    assert set(export.NOT_SURE) == set(C.LANGUAGES)
+    assert "\x1b[" not in export.text_table(df, width=60)

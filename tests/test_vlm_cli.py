@@ -49,7 +49,8 @@ def test_tag_with_a_model_labels_and_instructions(srv, tmp_path):
 def test_tag_without_a_model_is_a_clear_error(tmp_path):
     make_photo(tmp_path / "a.jpg")
     result = CliRunner().invoke(main, ["tag", str(tmp_path / "a.jpg"), "--backend", "ollama", "--no-progress"])
-    assert result.exit_code != 0 and "--model" in result.output
+    # Wrong options: exit 2, as --help says, before any image is read.
+    assert result.exit_code == 2 and "--backend ollama needs a model: pass --model" in result.output
 
 
 def test_empty_labels_file_is_a_usage_error(tmp_path):

@@ -14,7 +14,8 @@ from .. import _constants as C
 from .._exceptions import ConfigurationError
 from .base import Backend
 
-__all__ = ["Backend", "backend_names", "register_backend", "resolve_backend", "settle_api_key"]
+__all__ = ["Backend", "backend_names", "charges_credits", "register_backend", "resolve_backend",
+           "settle_api_key"]
 
 _FACTORIES: dict[str, Callable[..., Backend]] = {}
 
@@ -76,6 +77,20 @@ def register_backend(name: str, factory: Callable[..., Backend]) -> None:
 def backend_names() -> list[str]:
     return ["auto", "imagedescriber", "local", *sorted(n for n in _FACTORIES if n not in
                                                          ("imagedescriber", "local"))]
+
+
+def charges_credits(name: str) -> bool:
+    """True when the backend called ``name`` (as in the ``backend`` column) spends API credits.
+
+    Only those have credits to report, budget or run out of; the others are described
+    without them.
+
+    >>> charges_credits("imagedescriber"), charges_credits("local"), charges_credits("ollama")
+    (True, False, False)
+    """
+    from .imagedescriber import ImageDescriberBackend
+
+    return name in (ImageDescriberBackend.name, "api") and ImageDescriberBackend.costs_credits
 
 
 def _imagedescriber(*, api_key: str | None = None, base_url: str | None = None,

@@ -42,11 +42,20 @@ from .metadata import (
     write_metadata_rows,
 )
 from .sidecars import GENERATOR, SidecarReport, sidecar_path, write_sidecars
-from .tables import TABLE_FORMATS, json_lines, read_table, table_format, text_table, write_table
+from .tables import (
+    NOT_SURE,
+    TABLE_FORMATS,
+    json_lines,
+    read_table,
+    table_format,
+    text_table,
+    unsure_rows,
+    write_table,
+)
 
 __all__ = [
     "IMAGE_SUFFIXES", "GENERATOR", "TABLE_FORMATS", "XMP_NAMESPACE", "MetadataError", "FileChangedError", "MetadataReport", "MetadataPass", "SidecarReport", "AltTextReport",
-    "ImageSearch", "find_images", "search_images", "write_table", "json_lines", "table_format", "text_table", "sidecar_path", "write_sidecars",
+    "ImageSearch", "find_images", "search_images", "write_table", "json_lines", "table_format", "text_table", "unsure_rows", "NOT_SURE", "sidecar_path", "write_sidecars",
     "write_metadata", "write_metadata_rows", "remember_results", "result_of_row", "read_metadata", "find_img_tags", "fill_alt_text", "ALT_MIN_CONFIDENCE",
     "read_table", "keyword_paths", "to_label_studio", "from_label_studio", "label_studio_tasks",
     "label_studio_config_path", "write_review_labels", "to_hf_imagefolder", "to_hf_dataset", "to_fiftyone",

@@ -22,6 +22,15 @@ from .find import shown_name
 TABLE_FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
                                  ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
+#: What the terminal table shows for an image the tagger was not sure enough to tag, per language.
+NOT_SURE: dict[str, str] = {
+    "en": "(not sure)", "zh": "（不确定）", "fr": "(pas sûr)", "de": "(nicht sicher)",
+    "es": "(no está claro)", "ja": "（確信なし）", "ko": "(확실하지 않음)",
+}
+
+#: Terminal escapes that dim a cell and undo it (click.echo drops them when stdout is not a terminal).
+_DIM, _UNDIM = "\x1b[2m", "\x1b[22m"
+
 #: Columns of a result frame that hold lists (JSON-encoded in CSV).
 _LIST_COLUMNS = ("tags", "tag_scores", "colors")
 
@@ -151,13 +160,27 @@ def _fit(text: str, width: int) -> str:
     return "".join(out) + " " * max(0, width - used)
 
 
+def unsure_rows(df: pd.DataFrame) -> pd.Series:
+    """True for rows that were answered but got no tag: the tagger was not sure of anything.
+
+    >>> unsure_rows(pd.DataFrame({"tags": [["cat"], [], None], "error": [None, None, "gone"]})).tolist()
+    [False, True, False]
+    """
+    ok = df["ok"] if "ok" in df.columns else df["error"].isna()
+    # Lists, or numpy arrays once a frame has been through Parquet.
+    empty = df["tags"].map(lambda t: not isinstance(t, str) and hasattr(t, "__len__") and len(t) == 0)
+    return (ok.astype(bool) & empty).rename("unsure")
+
+
 def text_table(df: pd.DataFrame, col: str = "path", width: int = 120,
-               labels: Sequence[str] | None = None) -> str:
+               labels: Sequence[str] | None = None, lang: str = "en", dim: bool = False) -> str:
     """A readable, terminal-width table: file, title, tags (or the error), one row per image.
 
     Files are shown by name, or by ``labels`` when given (the command passes paths
     relative to the folder it read). Columns stay aligned for CJK text, whose
-    characters take two terminal columns.
+    characters take two terminal columns. An image that was answered without a tag
+    shows "(not sure)" in ``lang``, dimmed with a terminal escape when ``dim``: an
+    empty cell would read as a failure.
 
     >>> print(text_table(pd.DataFrame({"path": ["a/cat.jpg"], "title": ["Cat"], "tags": [["cat", "pet"]],
     ...                                 "error": [None]}), width=40), end="")
@@ -171,17 +194,23 @@ def text_table(df: pd.DataFrame, col: str = "path", width: int = 120,
                  for v in df[col]]
     titles = ["" if t is None or t != t else str(t) for t in df["title"]]
     lines = []
-    for tags, err in zip(df["tags"], df["error"]):
+    unsure = unsure_rows(df).tolist()
+    for tags, err, not_sure in zip(df["tags"], df["error"], unsure):
         if isinstance(err, str) and err:
             lines.append(f"ERROR {err}")
+        elif not_sure:
+            lines.append(NOT_SURE.get(lang, NOT_SURE["en"]))
         else:
             lines.append(", ".join(tags) if isinstance(tags, (list, tuple)) else "")
     w_file = min(32, max([4, *map(_display_width, map(str, names))]))
     w_title = min(36, max([5, *map(_display_width, titles)]))
     w_tags = max(10, width - w_file - w_title - 4)
     rows = [f"{_fit('file', w_file)}  {_fit('title', w_title)}  tags"]
-    for name, title, tags in zip(names, titles, lines):
-        rows.append(f"{_fit(str(name), w_file)}  {_fit(title, w_title)}  {_fit(tags, w_tags).rstrip()}")
+    for name, title, tags, not_sure in zip(names, titles, lines, unsure):
+        cell = _fit(tags, w_tags).rstrip()
+        if not_sure and dim:
+            cell = f"{_DIM}{cell}{_UNDIM}"
+        rows.append(f"{_fit(str(name), w_file)}  {_fit(title, w_title)}  {cell}")
     return "\n".join(r.rstrip() for r in rows) + "\n"
 
 

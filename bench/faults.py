@@ -15,18 +15,20 @@ what was charged against what was delivered; every difference must be 0.
 * ``metadata_rerun``: ``imagetags tag DIR --write-metadata`` over photos already
   tagged (and paid for) is killed with SIGKILL once some files are rewritten; then
   ``imagetags tag DIR`` runs again. Credits that rerun pays (should be 0).
+* ``metadata_readonly``: the same pass run as user ``nobody`` over photos one of
+  which is read-only; then ``imagetags tag DIR`` again. Credits that rerun pays.
 * ``shared_cache``: two ``imagetags tag DIR`` processes started at once on one cache
   directory against one loopback API. Paid calls against unique images.
 
 With ``--before TREE`` (a checkout of an older commit, e.g. made with ``git worktree
-add``) the last two run that tree's code first, then this one's, in one sitting.
+add``) the last three run that tree's code first, then this one's, in one sitting.
 
 Every loop is bounded in requests and seconds.
 
     python bench/faults.py                      # every section
     python bench/faults.py --only server_crash --clients 12 --kill-after 24
     python bench/faults.py --only client_interrupt --images 16 --latency 3
-    python bench/faults.py --only metadata_rerun --only shared_cache --before /tmp/before
+    python bench/faults.py --only metadata_rerun --only metadata_readonly --only shared_cache --before /tmp/before
 """
 
 from __future__ import annotations
@@ -328,6 +330,60 @@ def metadata_rerun(args: argparse.Namespace) -> int:
     return worst
 
 
+def _metadata_readonly_once(tree: str | None, master: list[Path], locked: int, top: Path) -> tuple[int, int, str]:
+    """As user nobody: (files rewritten, credits the rerun paid, the pass's last line)."""
+    import shutil
+
+    from imagetags_df.testing import FakeImageDescriber
+
+    key = "sk-bench-faults"
+    album = top / "album"
+    album.mkdir()
+    shutil.chown(album, "nobody", "nogroup")
+    photos = []
+    for p in master:
+        (album / p.name).write_bytes(p.read_bytes())
+        shutil.chown(album / p.name, "nobody", "nogroup")
+        photos.append(album / p.name)
+    photos[locked].chmod(0o444)
+    before = {p: p.read_bytes() for p in photos}
+    nobody = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+    common = ["--backend", "imagedescriber", "--rate-limit", "100000/min", "--no-progress"]
+    with FakeImageDescriber(keys={key}) as api:
+        env = _code_env(tree, IMAGEDESCRIBER_BASE_URL=api.url, IMAGEDESCRIBER_API_KEY=key,
+                        IMAGETAGS_CACHE_DIR=str(top / "cache"))
+        first = subprocess.run([*nobody, *_imagetags("tag", str(album), *common, "--write-metadata")], env=env,
+                               cwd=_run_in(tree), capture_output=True, text=True, timeout=600)
+        paid_first = api.count("ok")
+        rewritten = sum(p.read_bytes() != before[p] for p in photos)
+        subprocess.run([*nobody, *_imagetags("tag", str(album), *common, "--out", str(top / "again.csv"))],
+                       env=env, cwd=_run_in(tree), capture_output=True, timeout=600)
+        paid_again = api.count("ok") - paid_first
+    lines = [ln for ln in first.stderr.splitlines() if "imagetags-tmp" in ln or "read-only" in ln]
+    return rewritten, paid_again, (lines[0].strip() if lines else "(no message)")
+
+
+def metadata_readonly(args: argparse.Namespace) -> int:
+    """One read-only photo among many, as an unprivileged user: credits the next run pays."""
+    worst = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp).chmod(0o777)
+        n = args.metadata_images // 2
+        master = _noisy_photos(Path(tmp) / "master", n)
+        print(f"metadata_readonly: {n} photos, photo #{n // 2} read-only, `--write-metadata` as user nobody, "
+              "then tagged again")
+        for label, tree in _versions(args):
+            top = Path(tmp) / label
+            top.mkdir()
+            top.chmod(0o777)
+            rewritten, paid, line = _metadata_readonly_once(tree, master, n // 2, top)
+            name = line.split("/album/")[-1] if "/album/" in line else line
+            print(f"  {label:6s} {rewritten:4d} files rewritten; the rerun paid {paid:4d}  (said: ...{name[:80]})")
+            if tree is None:
+                worst = paid
+    return worst
+
+
 def shared_cache(args: argparse.Namespace) -> int:
     """Two processes at once on one cache directory: paid calls against unique images."""
     from imagetags_df.testing import FakeImageDescriber
@@ -367,6 +423,7 @@ def shared_cache(args: argparse.Namespace) -> int:
 SECTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"server_crash": server_crash,
                                                            "client_interrupt": client_interrupt,
                                                            "metadata_rerun": metadata_rerun,
+                                                           "metadata_readonly": metadata_readonly,
                                                            "shared_cache": shared_cache}
 
 
@@ -388,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared-images", type=int, default=40, help="images (shared_cache)")
     parser.add_argument("--shared-latency", type=float, default=0.3, help="seconds per call (shared_cache)")
     parser.add_argument("--before", metavar="TREE",
-                        help="an older checkout: metadata_rerun and shared_cache run its code first")
+                        help="an older checkout: metadata_rerun, metadata_readonly and shared_cache run its "
+                             "code first")
     args = parser.parse_args(argv)
     differences = {name: SECTIONS[name](args) for name in (args.only or SECTIONS)}
     print("differences: " + ", ".join(f"{name} {diff}" for name, diff in differences.items())

@@ -19,8 +19,8 @@ import imagetags_df
 from imagetags_df import ConfigurationError
 from imagetags_df.cli import main
 from imagetags_df.export import label_studio as ls
-from imagetags_df.learn import learn
-from imagetags_df.server.testing import free_port
+from imagetags_df.learn import labels_from_review, learn
+from imagetags_df.server.testing import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
@@ -155,6 +155,10 @@ def test_import_labels_writes_what_the_review_widget_reads(tmp_path):
         assert row["reviewed"] and row["tags_reviewed"] == tags
     motorcycle = out[out["path"].str.endswith("motorcycle.jpg")].iloc[0]
     assert not motorcycle["reviewed"] and motorcycle["tags_reviewed"] == motorcycle["tags"]
+    # ... and what learning reads from that file: the removed tags as negatives.
+    from_file = labels_from_review(labels)
+    assert from_file["label"].tolist() == reviewed["tags"].tolist()
+    assert from_file["rejected"].tolist() == reviewed["rejected"].tolist()
     # Running it again replaces the same entries instead of piling up new ones.
     CliRunner().invoke(main, ["import-labels", str(EXPORT_FIXTURE), "-o", str(labels)])
     assert len(json.loads(labels.read_text())["edits"]) == 2
@@ -206,17 +210,7 @@ def label_studio(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         # The first start migrates a new SQLite database: minutes on a busy machine.
-        deadline = time.monotonic() + 480
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (home / "label-studio.log").read_text(errors="replace")[-3000:]
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        else:
-            pytest.fail("Label Studio did not answer /health within 8 minutes")
+        wait_until_serving(proc, url, timeout=480, poll=2, log=home / "label-studio.log", health="/health")
         yield url, token, photos
     finally:
         proc.terminate()

@@ -312,8 +312,10 @@ def write_review_labels(reviewed: pd.DataFrame, path: str | os.PathLike[str], co
     """Put reviewed tags (from :func:`from_label_studio`) into a review widget's labels file.
 
     Each row becomes a confirmed ("reviewed") edit keyed as the widget keys its own,
-    so ``df.imagetags.review(path=...)`` over the tagged frame shows them; edits for
-    other images already in the file stay. Returns how many rows were written.
+    with the tags the annotator removed as the edit's rejected tags, so
+    ``df.imagetags.review(path=...)`` over the tagged frame shows them and
+    :func:`imagetags_df.learn.labels_from_review` reads them; edits for other images
+    already in the file stay. Returns how many rows were written.
 
     >>> write_review_labels(imagetags_df.from_label_studio("export.json"), "labels.json")  # doctest: +SKIP
     12
@@ -330,14 +332,15 @@ def write_review_labels(reviewed: pd.DataFrame, path: str | os.PathLike[str], co
     edits = _read_review_file(target)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     indexes = reviewed["index"] if "index" in reviewed.columns else pd.Series([None] * len(reviewed))
-    for image, tags, label in zip(reviewed[col], reviewed["tags"], indexes):
+    refused = reviewed["rejected"] if "rejected" in reviewed.columns else pd.Series([[]] * len(reviewed))
+    for image, tags, label, rejected in zip(reviewed[col], reviewed["tags"], indexes, refused):
         label = None if label is None or (isinstance(label, float) and pd.isna(label)) else label
         image = os.fspath(image)
         # An edit saved under another index for the same image would win over this one on load.
         for key in [k for k, e in edits.items() if e.get("image") == image]:
             del edits[key]
         edits[_edit_key(label, image)] = {"index": label, "image": image, "tags": list(tags),
-                                          "reviewed": True, "updated": stamp}
+                                          "rejected": list(rejected or []), "reviewed": True, "updated": stamp}
     _atomic_write_json(target, {"format": REVIEW_FILE_FORMAT, "version": REVIEW_FILE_VERSION,
                                 "image_column": col, "edits": edits})
     return len(reviewed)

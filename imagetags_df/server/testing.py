@@ -97,13 +97,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def wait_until_serving(proc: subprocess.Popen, url: str, *, timeout: float = 60.0, poll: float = 0.2,
-                       log: Path | None = None) -> None:
-    """Return once ``url``'s ``/healthz`` answers 200; raise RuntimeError, with what the
+                       log: Path | None = None, health: str = "/healthz") -> None:
+    """Return once ``url``'s ``health`` path answers 200; raise RuntimeError, with what the
     process wrote (``log``, or its piped stderr), if it exits first or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(url.rstrip("/") + "/healthz", timeout=2).status_code == 200:
+            if httpx.get(url.rstrip("/") + health, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass

@@ -296,7 +296,8 @@ def cooccurrence(
     * ``"count"``: images carrying both tags; the diagonal is each tag's own count;
     * ``"jaccard"``: both / either (``|A∩B| / |A∪B|``), 1 on the diagonal;
     * ``"lift"``: ``P(A and B) / (P(A) P(B))`` over successfully tagged images: 1 means
-      independent, above 1 they go together more than chance (diagonal ``1 / P(A)``).
+      independent, above 1 they go together more than chance. The diagonal is NaN: a
+      tag's lift with itself (``1 / P(A)``) says nothing about tags going together.
 
     ``top=None`` keeps every tag. Rows and columns follow :func:`tag_counts` order.
 
@@ -321,6 +322,7 @@ def cooccurrence(
         else:
             tagged = sum(1 for t in lists if t is not None)
             values = both * tagged / (single[:, None] * single[None, :])
+            np.fill_diagonal(values, np.nan)
     return pd.DataFrame(values, index=index, columns=index.rename(None))
 
 
@@ -442,6 +444,13 @@ def _label_fonts(labels: Iterable[str]) -> list[str] | None:
     return [*mpl.rcParams["font.sans-serif"][:1], font]
 
 
+def _whole_numbers() -> Any:
+    """A tick locator that puts ticks on whole numbers only, for axes that count images."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def plot_tags(
     df: pd.DataFrame,
     top: int = 20,
@@ -471,6 +480,8 @@ def plot_tags(
         for label in ax.get_yticklabels():
             label.set_fontfamily(fonts)
     ax.set_xlabel("share of tagged images" if normalize else "images")
+    if not normalize:
+        ax.xaxis.set_major_locator(_whole_numbers())  # counts: no "2.5 images" tick
     n_failed = int(failed_mask(df, col=col).sum())
     default_title = f"Top {len(counts)} tags of {len(df) - n_failed} tagged images"
     if n_failed:
@@ -518,7 +529,10 @@ def plot_cooccurrence(
     if fonts:
         for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
             label.set_fontfamily(fonts)
-    ax.figure.colorbar(image, ax=ax, shrink=0.8, label=measure)
+    bar = ax.figure.colorbar(image, ax=ax, shrink=0.8, label=measure)
+    if measure == "count":
+        bar.locator = _whole_numbers()
+        bar.update_ticks()
     ax.set_title(f"Tag co-occurrence ({measure}, top {k})")
     if annotate if annotate is not None else k <= 12:
         finite = values[np.isfinite(values)]
@@ -526,6 +540,8 @@ def plot_cooccurrence(
         for i in range(k):
             for j in range(k):
                 v = values[i, j]
+                if not np.isfinite(v):
+                    continue  # the blank diagonal of lift
                 text = f"{v:.0f}" if measure == "count" else f"{v:.2f}"
                 ax.text(j, i, text, ha="center", va="center", fontsize=8,
                         color="black" if np.isfinite(v) and v > middle else "white")

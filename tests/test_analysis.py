@@ -285,3 +285,32 @@ def test_cjk_without_font_warns_with_the_fix(df, monkeypatch):
         warnings.simplefilter("error")
         ax = analysis.plot_tags(df.drop(index="h"))
     plt.close(ax.figure)
+
+
+def test_lift_diagonal_is_blank_in_the_matrix_and_the_heat_map(df):
+    m = analysis.cooccurrence(df, top=3, measure="lift")
+    assert np.isnan(np.diag(m.to_numpy())).all()
+    assert np.isfinite(m.to_numpy()[~np.eye(3, dtype=bool)]).all()
+    ax = analysis.plot_cooccurrence(df, top=3, measure="lift")
+    try:
+        assert len(ax.texts) == 6  # the three diagonal cells carry no number
+    finally:
+        plt.close(ax.figure)
+
+
+def test_count_charts_tick_whole_numbers_only():
+    few = pd.DataFrame({"tags": [["cat", "pet"], ["cat"], ["dog", "pet"]]})
+    ax = analysis.plot_tags(few)
+    try:
+        ax.figure.canvas.draw()
+        ticks = ax.get_xticks()
+        assert len(ticks) >= 2 and all(float(t).is_integer() for t in ticks), ticks
+    finally:
+        plt.close(ax.figure)
+    ax = analysis.plot_cooccurrence(few, measure="count")
+    try:
+        ax.figure.canvas.draw()
+        bar = ax.images[0].colorbar
+        assert all(float(t).is_integer() for t in bar.get_ticks()), bar.get_ticks()
+    finally:
+        plt.close(ax.figure)

@@ -504,6 +504,8 @@ def test_alt_text_leaves_images_the_offline_tagger_is_unsure_of_and_lists_them(t
     assert proc.returncode == cli.EXIT_OK, proc.stderr
     out = (site / "out.html").read_text(encoding="utf-8")
     assert '<img alt="A photo of a cat.' in out and '<img src="brick.jpg">' in out
+    # The colour is not what the picture shows: no "Dominant color: brown." read aloud.
+    assert '<img alt="A photo of a cat." title="Cat"' in out and "olor" not in out
     assert "1 left without alt text" in proc.stderr and "brick.jpg" in proc.stderr
     # The threshold is the caller's: at 0 nothing is held back for being unsure, but an
     # image with nothing recognised still gets no empty description.

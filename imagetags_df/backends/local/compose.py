@@ -146,7 +146,7 @@ class Composer:
 
     # Description --------------------------------------------------------------------
     def description(self, a: Analysis) -> str:
-        """Main subject; other objects with counts; found text or dominant colours (<= 3 sentences).
+        """Main subject; other objects with counts; found text (<= 3 sentences).
 
         With no subject there is no sentence to write honestly: only found text, else "".
         """
@@ -158,10 +158,8 @@ class Composer:
             sentences.append(others)
         if a.text:
             sentences.append(self._text_sentence(a.text))
-        if len(sentences) < 3:
-            colors = self._colors_sentence(a)
-            if colors:
-                sentences.append(colors)
+        # No "Dominant color: brown." sentence: descriptions become alt text, where a screen
+        # reader would read it aloud for nothing; the look is in the colors column.
         sep = "" if self.lang in ("zh", "ja") else " "
         return sep.join(sentences)
 
@@ -192,23 +190,6 @@ class Composer:
                 "de": f"Außerdem zu sehen: {listed}.", "es": f"También {es_verb} {listed}.",
                 "zh": f"画面中还有{listed}。", "ja": f"ほかに{listed}が写っています。",
                 "ko": f"그 밖에 {listed}도 보입니다."}[self.lang]
-
-    def _colors_sentence(self, a: Analysis) -> str:
-        if a.black_and_white or not a.colors:
-            return ""
-        names = [self.v.word(c, self.lang) for c in a.colors]
-        if self.lang == "de":
-            names = [_cap(n) for n in names]
-        elif self.lang in ("fr", "es", "en"):
-            names = [n.lower() for n in names]
-        listed = _join(names, self.lang)
-        one = len(names) == 1
-        return {"en": f"Dominant color{'' if one else 's'}: {listed}.",
-                "fr": f"Couleur{'' if one else 's'} dominante{'' if one else 's'} : {listed}.",
-                "de": f"Vorherrschende Farbe{'' if one else 'n'}: {listed}.",
-                "es": f"Color{'' if one else 'es'} dominante{'' if one else 's'}: {listed}.",
-                "zh": f"主要颜色为{listed}。", "ja": f"主な色は{listed}です。",
-                "ko": f"주요 색상은 {listed}입니다."}[self.lang]
 
     def _text_sentence(self, text: str) -> str:
         snippet = text if len(text) <= 60 else text[:57].rstrip() + "…"

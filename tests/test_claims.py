@@ -105,7 +105,9 @@ def test_claims_are_exclusive_expire_and_are_renewed_only_by_their_owner(tmp_pat
     two.renew(["k"], "two", 60.0)
     time.sleep(1.2)
     assert not one.claim("k", "one", 1.0)  # renewed by its owner: still held
+    assert two.holders(["k", "other"]) == {"k": "two"}
     two.release(["k"], "two")
+    assert one.holders(["k"]) == {}
     assert one.claim("k", "one", 1.0)
     one.close()
     two.close()

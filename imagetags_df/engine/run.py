@@ -210,11 +210,16 @@ class Run:
         """One look at images other processes claimed: take their answers, send those whose
         claim was given up or lapsed; the rest still wait."""
         hits = self.s.cache.get_results([result_key(*self.key_prefix, job.digest) for job in waiting])
+        # One read finds the claims still held, so only free ones are tried (a write each).
+        held = self.s.cache.holders([claim_key(*self.key_prefix, job.digest) for job in waiting])
         still: list[Job] = []
         for job in waiting:
             hit = hits.get(result_key(*self.key_prefix, job.digest))
             if hit is not None:
                 self._share(job, hit, cached=True)
+                continue
+            if claim_key(*self.key_prefix, job.digest) in held:
+                still.append(job)
                 continue
             mine = self._claim(job)
             if mine:

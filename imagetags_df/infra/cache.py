@@ -267,6 +267,17 @@ class Cache:
             self._give_up_disk("cannot store claims", exc)
             return True
 
+    def holders(self, keys: Sequence[str]) -> dict[str, str]:
+        """Owner of each claim among ``keys`` that is held and not lapsed (one read, no write)."""
+        disk = self._disk
+        if disk is None or not keys:
+            return {}
+        try:
+            return {k: v for k, v in self._disk_many(disk, keys).items() if isinstance(v, str)}
+        except CACHE_FAULTS as exc:
+            self._give_up_disk("cannot be read", exc)
+            return {}
+
     def renew(self, keys: Sequence[str], owner: str, lease: float) -> None:
         """Extend ``owner``'s claims on ``keys`` by ``lease`` seconds from now."""
         disk = self._disk

@@ -128,12 +128,7 @@ class Cache:
                 "results are returned but not kept for the next run. Free some space, fix the "
                 "directory's permissions, or move the damaged cache away (or pass another cache_dir).",
                 self.directory, what, self.fault)
-        for disk in (self._disk, self._memo):
-            if disk is not None:
-                try:
-                    disk.close()
-                except CACHE_FAULTS:
-                    pass
+        self.close()
         self._disk = self._memo = None
 
     def pacing_fault(self, exc: BaseException) -> None:

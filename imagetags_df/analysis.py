@@ -439,9 +439,26 @@ def _label_fonts(labels: Iterable[str]) -> list[str] | None:
                       "them was found, so they will show as empty boxes. " + CJK_INSTALL_HINT,
                       UserWarning, stacklevel=3)
         return None
-    import matplotlib as mpl
+    mpl = _matplotlib()
 
     return [*mpl.rcParams["font.sans-serif"][:1], font]
+
+
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        from ._install import pip_install
+
+        raise ConfigurationError(f"charts need matplotlib: {pip_install('widgets')}") from exc
+    return matplotlib
+
+
+def _pyplot() -> Any:
+    _matplotlib()
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _whole_numbers() -> Any:
@@ -466,7 +483,7 @@ def plot_tags(
     >>> [label.get_text() for label in ax.get_yticklabels()], ax.get_title()
     (['pet', 'cat'], 'Top 2 tags of 2 tagged images')
     """
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     counts = tag_counts(df, normalize=normalize, col=col).head(top)
     if ax is None:
@@ -509,7 +526,7 @@ def plot_cooccurrence(
     >>> ax.images[0].get_array().tolist()
     [[2.0, 1.0], [1.0, 1.0]]
     """
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     matrix = cooccurrence(df, top=top, measure=measure, col=col)
     k = len(matrix)

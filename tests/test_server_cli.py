@@ -179,7 +179,7 @@ print(result.output)
     assert done.returncode == 0, done.stderr
     exit_code, _, output = done.stdout.partition("\n")
     assert exit_code == "1"
-    assert 'pip install "imagetags-df[server]"' in output
+    assert 'pip install -e ".[server]"' in output  # run from the checkout: the index's name would fail
 
 
 def test_serve_flags_reach_the_running_server(tmp_path):

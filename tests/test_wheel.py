@@ -66,9 +66,11 @@ def test_wheel_installed_in_a_fresh_venv_tags_offline(tmp_path):
         im.save(work / "cat.heic", format="HEIF", quality=85)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "IMAGEDESCRIBER_API_KEY")}
     env["IMAGETAGS_CACHE_DIR"] = str(tmp_path / "cache")
-    where = _run([str(bindir / "python"), "-c", "import imagetags_df; print(imagetags_df.__file__)"],
-                 cwd=work, env=env, timeout=120).stdout.strip()
+    where, hint = _run([str(bindir / "python"), "-c", "import imagetags_df; print(imagetags_df.__file__); "
+                        "from imagetags_df._install import pip_install; print(pip_install('widgets'))"],
+                       cwd=work, env=env, timeout=120).stdout.strip().splitlines()
     assert Path(where).is_relative_to(venv) and not Path(where).is_relative_to(ROOT)
+    assert hint == 'pip install "imagetags-df[widgets]"'  # installed from a wheel: the index's name
 
     proc = _run([str(bindir / "imagetags"), "tag", "cat.jpg", "cat.heic", "--backend", "local", "--out", "-",
                  "--no-progress"], cwd=work, env=env, timeout=300)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import analysis
 from .._exceptions import ConfigurationError
+from .._install import pip_install
 from .atomic import write_bytes_atomic
 
 METADATA_FILE = "metadata.jsonl"
@@ -31,7 +32,7 @@ def _datasets() -> Any:
         import datasets
     except ImportError:
         raise ConfigurationError(
-            "Hugging Face datasets are made with the datasets library: pip install 'imagetags-df[hf]'") from None
+            f"Hugging Face datasets are made with the datasets library: {pip_install('hf')}") from None
     return datasets
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import ConfigurationError, ImageError, ImageNotFoundError, UnsupportedImageError
+from .._install import pip_install
 from .._types import TagResult
 from .atomic import write_bytes_atomic
 from .keywords import keyword_paths
@@ -38,7 +39,7 @@ def _exiv2() -> Any:
         import exiv2
     except ImportError:
         raise ConfigurationError(
-            "writing metadata needs the exiv2 library: pip install 'imagetags-df[metadata]'") from None
+            f"writing metadata needs the exiv2 library: {pip_install('metadata')}") from None
     # libexiv2 prints warnings about odd-but-harmless metadata to stderr by default.
     exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.error)
     exiv2.XmpProperties.registerNs(XMP_NAMESPACE, _XMP_PREFIX)

@@ -14,6 +14,7 @@ import pandas as pd
 from PIL import Image
 
 from .._exceptions import ConfigurationError
+from .._install import pip_install
 from ..images import describe
 from .atomic import atomic_path
 from .find import shown_name
@@ -96,7 +97,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
             import pyarrow  # noqa: F401  (pandas' parquet engine)
         except ImportError:
             raise ConfigurationError(
-                "writing Parquet needs pyarrow: pip install 'imagetags-df[parquet]' "
+                f"writing Parquet needs pyarrow: {pip_install('parquet')} "
                 "(or write .csv / .jsonl)") from None
     with atomic_path(target) as tmp:
         if fmt == "csv":
@@ -234,7 +235,7 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         else:
             frame = pd.read_json(source, lines=True, dtype=False)
     except ImportError:
-        raise ConfigurationError("reading Parquet needs pyarrow: pip install 'imagetags-df[parquet]'") from None
+        raise ConfigurationError(f"reading Parquet needs pyarrow: {pip_install('parquet')}") from None
     except ValueError as exc:
         raise ConfigurationError(f"{source} cannot be read as {fmt} ({exc})") from None
 

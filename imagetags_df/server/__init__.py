@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._install import pip_install
 from .keystore import KeyInfo, KeyStore
 
-INSTALL_HINT = 'the server needs its extra: pip install "imagetags-df[server]"'
+INSTALL_HINT = f"the server needs its extra: {pip_install('server')}"
 
 
 def create_app(*args: Any, **kwargs: Any) -> Any:

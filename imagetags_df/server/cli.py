@@ -20,6 +20,7 @@ import click
 
 from .. import _constants as C
 from .._exceptions import ConfigurationError
+from .._install import pip_install
 from ..cli_wording import cli_wording
 from .keystore import MAX_CREDITS, KeyInfo, KeyNotFoundError, KeyStore, printable
 from .serving import ServingLimits
@@ -27,7 +28,7 @@ from .validation import DECODE_BUDGET_BYTES
 
 ENV_SERVER_DB = "IMAGETAGS_SERVER_DB"
 _LIMITS = ServingLimits()
-INSTALL_HINT = 'imagetags serve needs the server extra: pip install "imagetags-df[server]"'
+INSTALL_HINT = f"imagetags serve needs the server extra: {pip_install('server')}"
 
 
 def default_db_path() -> Path:

@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from .._exceptions import ConfigurationError
+from .._install import pip_install
 
-WIDGETS_INSTALL_HINT = 'pip install "imagetags-df[widgets]"'
+WIDGETS_INSTALL_HINT = pip_install("widgets")
 #: Columns looked at, in order, when ``col=None``.
 IMAGE_COLUMN_NAMES = ("path", "image", "file", "filename", "filepath", "image_path", "img")
 #: Thumbnails kept in memory per gallery; paging back and forth re-uses them.

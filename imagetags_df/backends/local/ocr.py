@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..._exceptions import ConfigurationError
+from ..._install import pip_install
 
 #: Recognised lines below this confidence are dropped (photos yield noise otherwise).
 MIN_LINE_SCORE = 0.6
@@ -23,8 +24,7 @@ def load_reader() -> Any:
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:
         raise ConfigurationError(
-            "OCR needs the optional dependency rapidocr_onnxruntime: "
-            'pip install "imagetags-df[ocr]"') from exc
+            f"OCR needs the optional dependency rapidocr_onnxruntime: {pip_install('ocr')}") from exc
     return RapidOCR()
 
 

@@ -299,7 +299,7 @@ class ImageTagsAccessor:
     @_adapts(_label_studio.to_label_studio, DATAFRAME_METHODS)
     def to_label_studio(self, path: str | os.PathLike[str], col: str = "path", *,
                         document_root: str | os.PathLike[str] | None = None, image_root: str | None = None,
-                        tags_col: str = "tags") -> Path:
+                        tags_col: str = "tags", model_version: str | None = None) -> Path:
         """Label Studio tasks with the tags as predictions, and their labelling config.
 
         >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"], "tags": [["espresso", "coffee"]]})
@@ -311,7 +311,7 @@ class ImageTagsAccessor:
         True
         """
         return _label_studio.to_label_studio(self._obj, path, col=col, document_root=document_root,
-                                             image_root=image_root, tags_col=tags_col)
+                                             image_root=image_root, tags_col=tags_col, model_version=model_version)
 
     @_adapts(_hf.to_hf_imagefolder, DATAFRAME_METHODS)
     def to_hf_imagefolder(self, out_dir: str | os.PathLike[str], col: str = "path", *,

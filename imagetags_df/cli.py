@@ -549,10 +549,12 @@ Examples:
                    "(LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT); image URLs become /data/local-files/?d=...")
 @click.option("--image-root", metavar="URL", default=None,
               help="label-studio: a URL prefix where the images are served (paths relative to --document-root).")
+@click.option("--model-version", metavar="TEXT", default=None,
+              help="label-studio: the predictions' model_version (default: the backend, and the model where known).")
 @click.option("--copy", is_flag=True, help="hf: copy the images into OUT instead of symlinking them.")
 @_expected_errors
 def export_command(target: str, results: Path, out: Path, col: str, document_root: Path | None,
-                   image_root: str | None, copy: bool) -> None:
+                   image_root: str | None, model_version: str | None, copy: bool) -> None:
     """Hand a results table (CSV, JSONL or Parquet from 'imagetags tag --out') to another tool.
 
     label-studio writes OUT (tasks with the tags as predictions) and OUT's
@@ -561,7 +563,8 @@ def export_command(target: str, results: Path, out: Path, col: str, document_roo
     """
     frame = export.read_table(results)
     if target == "label-studio":
-        written = export.to_label_studio(frame, out, col=col, document_root=document_root, image_root=image_root)
+        written = export.to_label_studio(frame, out, col=col, document_root=document_root, image_root=image_root,
+                                         model_version=model_version)
         click.echo(f"imagetags: wrote {len(frame)} task(s) to {written} and the labelling config to "
                    f"{export.label_studio_config_path(written)}", err=True)
     elif target == "hf":

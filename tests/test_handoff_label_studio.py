@@ -46,7 +46,8 @@ def test_tasks_carry_the_image_url_the_texts_and_the_tags_as_a_prediction(tmp_pa
     assert first["data"]["path"] == df.loc[0, "path"] and first["data"]["index"] == 0
     assert first["data"]["title"] == df.loc[0, "title"] and first["data"]["description"] == df.loc[0, "description"]
     (prediction,) = first["predictions"]
-    assert prediction["model_version"] == "local" and prediction["score"] == pytest.approx(df.loc[0, "confidence"])
+    assert prediction["model_version"] == "local:efficientnet-lite0+nanodet-m"
+    assert prediction["score"] == pytest.approx(df.loc[0, "confidence"])
     (result,) = prediction["result"]
     assert result["from_name"] == "tags" and result["to_name"] == "image" and result["type"] == "choices"
     assert result["value"]["choices"] == df.loc[0, "tags"]
@@ -171,9 +172,10 @@ def test_export_command_reads_each_table_format(tmp_path):
         imagetags_df.export.write_table(df, table)
         out = tmp_path / f"tasks{suffix}.json"
         result = CliRunner().invoke(main, ["export", "--to", "label-studio", str(table), str(out),
-                                           "--document-root", str(tmp_path / "photos")])
+                                           "--document-root", str(tmp_path / "photos"), "--model-version", "v7"])
         assert result.exit_code == 0, result.output
         tasks = json.loads(out.read_text())
+        assert {t["predictions"][0]["model_version"] for t in tasks} == {"v7"}
         assert [t["predictions"][0]["result"][0]["value"]["choices"] for t in tasks] == df["tags"].tolist()
         assert ls.config_path(out).exists()
 

@@ -39,6 +39,8 @@ CHOICES_NAME = "tags"
 #: What Label Studio's own file server answers under (its ``localfiles_data`` view).
 LOCAL_FILES_URL = "/data/local-files/?d="
 CONFIG_SUFFIX = ".label_config.xml"
+#: What the offline tagger runs, for a prediction's model_version (the frame names only the backend).
+LOCAL_MODELS = "efficientnet-lite0+nanodet-m"
 #: Columns whose values are offered as choices beside the tags.
 _CHOICE_COLUMNS = ("tags", "learned")
 
@@ -125,15 +127,22 @@ def image_url(path: str | os.PathLike[str], *, document_root: str | os.PathLike[
 
 
 def label_studio_tasks(df: pd.DataFrame, col: str = "path", *, document_root: str | os.PathLike[str] | None = None,
-                       image_root: str | None = None, tags_col: str = "tags") -> list[dict[str, Any]]:
+                       image_root: str | None = None, tags_col: str = "tags",
+                       model_version: str | None = None) -> list[dict[str, Any]]:
     """One Label Studio task per row that has tags: its image URL, path, title, description
     and the tags as a prediction. Rows whose tagging failed (no tags) get no prediction.
+
+    A prediction's ``model_version`` is ``model_version`` when given, else the row's
+    backend and model (``local:efficientnet-lite0+nanodet-m``; ``openai:<model>`` where
+    the frame has a ``model`` column, else ``openai``).
 
     >>> df = pd.DataFrame({"path": ["/p/cat.jpg"], "tags": [["cat", "pet"]], "confidence": [0.9],
     ...                    "backend": ["local"], "title": ["Cat"], "description": [""]})
     >>> task = label_studio_tasks(df, document_root="/p")[0]
     >>> task["data"]["image"], task["predictions"][0]["result"][0]["value"]
     ('/data/local-files/?d=cat.jpg', {'choices': ['cat', 'pet']})
+    >>> task["predictions"][0]["model_version"], task["predictions"][0]["score"]
+    ('local:efficientnet-lite0+nanodet-m', 0.9)
     """
     if col not in df.columns:
         raise ConfigurationError(f"column {col!r} not found; pass col= the column of image paths")
@@ -153,7 +162,7 @@ def label_studio_tasks(df: pd.DataFrame, col: str = "path", *, document_root: st
         tags = tag_lists[pos]
         if tags:
             prediction: dict[str, Any] = {
-                "model_version": _model_version(row),
+                "model_version": model_version or _model_version(row),
                 "result": [{"id": f"r{pos}", "from_name": CHOICES_NAME, "to_name": IMAGE_NAME, "type": "choices",
                             "value": {"choices": list(dict.fromkeys(str(t) for t in tags))}}]}
             confidence = row.get("confidence")
@@ -167,13 +176,13 @@ def label_studio_tasks(df: pd.DataFrame, col: str = "path", *, document_root: st
 
 def _model_version(row: pd.Series) -> str:
     backend = _text(row.get("backend")) or "imagetags"
-    model = _text(row.get("model"))
+    model = _text(row.get("model")) or (LOCAL_MODELS if backend == "local" else "")
     return f"{backend}:{model}" if model else backend
 
 
 def to_label_studio(df: pd.DataFrame, path: str | os.PathLike[str], col: str = "path", *,
                     document_root: str | os.PathLike[str] | None = None, image_root: str | None = None,
-                    tags_col: str = "tags") -> Path:
+                    tags_col: str = "tags", model_version: str | None = None) -> Path:
     """Write Label Studio tasks (``path``) and their labelling config beside them
     (``tasks.label_config.xml``): the choices are every tag and learned label in ``df``.
 
@@ -183,7 +192,8 @@ def to_label_studio(df: pd.DataFrame, path: str | os.PathLike[str], col: str = "
     >>> df.imagetags.to_label_studio("tasks.json", document_root="/data/photos")  # doctest: +SKIP
     PosixPath('tasks.json')
     """
-    tasks = label_studio_tasks(df, col, document_root=document_root, image_root=image_root, tags_col=tags_col)
+    tasks = label_studio_tasks(df, col, document_root=document_root, image_root=image_root, tags_col=tags_col,
+                               model_version=model_version)
     choices: list[str] = []
     for name in (tags_col, *_CHOICE_COLUMNS):
         if name in df.columns:

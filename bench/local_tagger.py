@@ -1,13 +1,18 @@
 """Benchmark of the offline tagger (backend="local") on real photos.
 
-    python bench/local_tagger.py [--n 240] [--batch 16] [--lang en]
+    python bench/local_tagger.py [--n 240] [--batch 16] [--lang en] [--precisions float32,int8] [--rounds 2]
 
 Builds N JPEGs from the photos in data/samples (each sample at several sizes up to 2000 px,
 flipped and cropped: the decode cost of camera-sized files is part of what is measured),
 then tags them twice in this same process:
 
 * baseline: a plain pipeline, one image at a time, full-size decode, no thread pool;
-* tagger:   LocalBackend.tag_many in batches (draft JPEG decode, batched classifier).
+* tagger:   LocalBackend.tag_many in batches (draft JPEG decode, batched classifier), once per
+            precision of ``--precisions`` in each of ``--rounds`` rounds, alternated, so a
+            machine shared with other programs slows both alike (the ratio is the figure).
+
+Model load time and peak RSS are measured for each precision in a fresh child process that
+loads that precision only and tags the same photos once.
 
 Prints model load time, images/s of both, per-stage milliseconds per image (decode,
 classify, detect, compose; summed over worker threads), process CPU time per image, the
@@ -107,10 +112,11 @@ def baseline(images: list[PreparedImage], lang: str) -> tuple[float, dict[str, f
     return time.perf_counter() - t_start, stages
 
 
-def tagger(images: list[PreparedImage], lang: str, batch: int) -> tuple[float, dict[str, float]]:
+def tagger(images: list[PreparedImage], lang: str, batch: int, precision: str | None = None
+           ) -> tuple[float, dict[str, float]]:
     from imagetags_df.backends.local import LocalBackend
 
-    backend = LocalBackend()
+    backend = LocalBackend(precision=precision)
     t_start = time.perf_counter()
     cpu_start = time.process_time()
     for i in range(0, len(images), batch):
@@ -153,6 +159,31 @@ def through_engine(images: list[PreparedImage], lang: str) -> dict[str, float]:
     return times
 
 
+def child(precision: str, n: int, lang: str, batch: int) -> None:
+    """Load one precision's models in this fresh process, tag the photos once, print JSON."""
+    import json
+
+    from imagetags_df.backends.local.models import get_models
+    from imagetags_df.backends.local.vocab import get_vocabulary
+
+    get_vocabulary()
+    t0 = time.perf_counter()
+    get_models(precision)
+    load = time.perf_counter() - t0
+    tagger(build_images(n), lang, batch, precision)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"load": load, "rss": rss}))
+
+
+def in_child(precision: str, args: argparse.Namespace) -> dict[str, float]:
+    import json
+    import subprocess
+
+    done = subprocess.run([sys.executable, __file__, "--child", precision, "--n", str(args.n), "--lang", args.lang,
+                           "--batch", str(args.batch)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=240)
@@ -160,7 +191,14 @@ def main() -> None:
     ap.add_argument("--lang", default="en")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--engine", action="store_true", help="also time df.imagetags.generate on the files")
+    ap.add_argument("--precisions", default="float32,int8", help="comma-separated, run alternately")
+    ap.add_argument("--rounds", type=int, default=2, help="alternations of the precisions")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args.child, args.n, args.lang, args.batch)
+        return
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
 
     t0 = time.perf_counter()
     from imagetags_df.backends.local.models import get_models
@@ -168,47 +206,69 @@ def main() -> None:
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()
-    get_models()
-    t_models = time.perf_counter() - t0
-    t0 = time.perf_counter()
     get_vocabulary()
     t_vocab = time.perf_counter() - t0
-    print(f"load: import {t_import:.2f} s, models {t_models:.2f} s, vocabulary {t_vocab:.2f} s")
+    loads = []
+    for p in precisions:
+        t0 = time.perf_counter()
+        get_models(p)
+        loads.append(f"models ({p}) {time.perf_counter() - t0:.2f} s")
+    print(f"load: import {t_import:.2f} s, {', '.join(loads)}, vocabulary {t_vocab:.2f} s")
 
     images = build_images(args.n)
     mb = sum(len(i.data) for i in images) / 1e6
     print(f"{len(images)} JPEGs from {SAMPLES.relative_to(ROOT)} ({mb:.0f} MB, longest side {SIZES})")
 
-    # Warm-up so neither run pays for first-call allocations.
-    tagger(images[:4], args.lang, args.batch)
+    # Warm-up so no run pays for first-call allocations.
+    for p in precisions:
+        tagger(images[:4], args.lang, args.batch, p)
 
     rows = []
     if not args.skip_baseline:
         rows.append(("baseline (full decode, 1 at a time)", *baseline(images, args.lang)))
-    rows.append((f"tagger (draft decode, batch {args.batch})", *tagger(images, args.lang, args.batch)))
+    by_precision: dict[str, list[tuple[float, dict[str, float]]]] = {p: [] for p in precisions}
+    for _ in range(max(1, args.rounds)):
+        for p in precisions:
+            by_precision[p].append(tagger(images, args.lang, args.batch, p))
+    for p, runs in by_precision.items():
+        for k, (elapsed, st) in enumerate(runs):
+            rows.append((f"tagger {p} (batch {args.batch}, round {k + 1})", elapsed, st))
     # Stage times of the tagger are summed over its worker threads (thread-time, not wall
     # time); "cpu" is the process CPU time per image, the figure least disturbed by other
     # programs on a shared machine.
     print(f"load average before the runs: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     for name, elapsed, st in rows:
         per = {k: 1000 * v / len(images) for k, v in st.items()}
-        print(f"{name:40s} {len(images) / elapsed:6.1f} images/s   per image: "
+        print(f"{name:44s} {len(images) / elapsed:6.1f} images/s   per image: "
               + "  ".join(f"{k} {v:5.1f} ms" for k, v in per.items()))
-    if len(rows) == 2:
-        print(f"speed-up: {rows[0][1] / rows[1][1]:.2f}x")
     # The two models' own CPU time bounds any pipeline built on them: with every core busy
     # and decoding and composing free, images/s could not exceed cores x 1000 / model ms.
-    _, elapsed, st = rows[-1]
-    model_ms = 1000 * (st["classify"] + st["detect"]) / len(images)
-    ceiling = (os.cpu_count() or 1) * 1000 / model_ms
-    print(f"models alone: {model_ms:.1f} ms per image -> at most {ceiling:.1f} images/s on {os.cpu_count()} cores; "
-          f"the tagger reaches {len(images) / elapsed / ceiling:.0%} of that (see bench/tagger_tradeoffs.py)")
+    summary: dict[str, tuple[float, float, float]] = {}
+    for p, runs in by_precision.items():
+        rate = sum(len(images) / e for e, _ in runs) / len(runs)
+        cpu = sum(st["cpu"] for _, st in runs) / len(runs) * 1000 / len(images)
+        model_ms = sum(st["classify"] + st["detect"] for _, st in runs) / len(runs) * 1000 / len(images)
+        ceiling = (os.cpu_count() or 1) * 1000 / model_ms
+        summary[p] = (rate, cpu, ceiling)
+        print(f"{p}: {rate:.1f} images/s (mean of {len(runs)}), CPU {cpu:.1f} ms per image; models alone "
+              f"{model_ms:.1f} ms per image -> at most {ceiling:.1f} images/s on {os.cpu_count()} cores; "
+              f"the tagger reaches {rate / ceiling:.0%} of that")
+    if "float32" in summary and len(summary) > 1:
+        base_rate, base_cpu, _ = summary["float32"]
+        for p, (rate, cpu, _) in summary.items():
+            if p != "float32":
+                print(f"{p} / float32: {rate / base_rate:.2f}x images/s, {base_cpu / cpu:.2f}x less CPU per image")
+    if not args.skip_baseline:
+        print(f"speed-up over the baseline: {rows[0][1] / by_precision[precisions[0]][0][0]:.2f}x")
     if args.engine:
         for name, elapsed in through_engine(images, args.lang).items():
             label = f"df.imagetags.generate ({name})"
             print(f"{label:44s} {len(images) / elapsed:6.1f} images/s   ({elapsed:.2f} s)")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: {rss:.0f} MB")
+    print(f"peak RSS of this process (every precision loaded): {rss:.0f} MB")
+    for p in precisions:
+        got = in_child(p, args)
+        print(f"{p} alone in a fresh process: model load {got['load']:.2f} s, peak RSS {got['rss']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,12 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 ENV_MAX_FILE_BYTES = "IMAGETAGS_MAX_FILE_BYTES"
 #: Seconds a process's claim on an image lasts unless renewed (see cache.py's claims).
 ENV_CLAIM_LEASE = "IMAGETAGS_CLAIM_LEASE"
+#: The offline tagger's model precision: "int8" (the quantized models, about twice as fast
+#: on a CPU with int8 dot-product instructions) or "float32" (the exported models as
+#: trained). The default is the one whose tags measured no worse (docs/speed.md).
+PRECISIONS = ("float32", "int8")
+DEFAULT_PRECISION = "float32"
+ENV_PRECISION = "IMAGETAGS_PRECISION"
 #: Bytes the scan may keep of the files it reads to hash, so the tag phase need not
 #: read them again; files past it are read a second time (and checked unchanged).
 READ_ONCE_BYTES = 256 * 1024 * 1024

@@ -105,7 +105,7 @@ class ImageTagsAccessor:
                  timeout: float | None = None, ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
                  max_side: int | None = None, max_tokens_budget: int | None = None,
-                 max_file_bytes: int | None = None) -> pd.DataFrame:
+                 max_file_bytes: int | None = None, precision: str | None = None) -> pd.DataFrame:
         """Tag every image in ``df[col]``: ``df.imagetags.generate(...)`` is
         ``imagetags_df.generate(df, ...)``.
 
@@ -120,7 +120,7 @@ class ImageTagsAccessor:
             max_retries=max_retries, max_credits=max_credits, on_error=on_error,
             progress=progress, timeout=timeout, ocr=ocr, model=model, labels=labels,
             instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget,
-            max_file_bytes=max_file_bytes)
+            max_file_bytes=max_file_bytes, precision=precision)
 
     @_adapts(engine.estimate, DATAFRAME_METHODS)
     def estimate(self, col: str = "path", lang: str = C.DEFAULT_LANG, *,
@@ -385,7 +385,7 @@ class ImageTagsSeriesAccessor:
                  timeout: float | None = None, ocr: bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
                  max_side: int | None = None, max_tokens_budget: int | None = None,
-                 max_file_bytes: int | None = None) -> pd.DataFrame:
+                 max_file_bytes: int | None = None, precision: str | None = None) -> pd.DataFrame:
         """Tag every image of the Series; returns a frame with the Series as a column.
 
         >>> paths = pd.Series(["data/samples/coffee.jpg"], name="path")
@@ -400,7 +400,7 @@ class ImageTagsSeriesAccessor:
             max_retries=max_retries, max_credits=max_credits, on_error=on_error,
             progress=progress, timeout=timeout, ocr=ocr, model=model, labels=labels,
             instructions=instructions, max_side=max_side, max_tokens_budget=max_tokens_budget,
-            max_file_bytes=max_file_bytes)
+            max_file_bytes=max_file_bytes, precision=precision)
 
     @_adapts(engine.estimate, SERIES_METHODS)
     def estimate(self, lang: str = C.DEFAULT_LANG, *, backend: str | Backend = "auto",

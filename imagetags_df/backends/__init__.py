@@ -110,7 +110,7 @@ def _local(*, rate_limit: Any = None, **options: Any) -> Backend:
         from .local import LocalBackend
     except ImportError as exc:  # pragma: no cover - only when the package is broken
         raise ConfigurationError(f"the offline tagger could not be loaded: {exc}") from exc
-    known = {k: v for k, v in options.items() if k in ("ocr", "labels", "lang") and v is not None}
+    known = {k: v for k, v in options.items() if k in ("ocr", "labels", "lang", "precision") and v is not None}
     return LocalBackend(**known)
 
 
@@ -197,4 +197,7 @@ def resolve_backend(backend: str | Backend = "auto", **options: Any) -> Backend:
                 f"{', '.join(given)} only apply to backend=\"openai\" or \"ollama\""
                 + (" (labels also to \"local\")" if "labels" in given else "")
                 + f", not to backend={name!r}")
+    if options.get("precision") is not None and name != "local":
+        raise ConfigurationError(f"precision only applies to backend=\"local\" (the offline tagger), not to "
+                                 f"backend={name!r}")
     return _FACTORIES[name](**options)

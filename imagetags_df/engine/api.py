@@ -59,7 +59,7 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
              progress: bool = True, timeout: float | None = None, ocr: bool | None = None,
              model: str | None = None, labels: Sequence[str] | None = None, instructions: str | None = None,
              max_side: int | None = None, max_tokens_budget: int | None = None,
-             max_file_bytes: int | None = None) -> pd.DataFrame:
+             max_file_bytes: int | None = None, precision: str | None = None) -> pd.DataFrame:
     """Tags, title and description for every image in ``df[col]``; returns a new DataFrame.
 
     The input's columns and index are kept; added columns are ``RESULT_COLUMNS``.
@@ -90,6 +90,8 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
     * ``max_credits``: stop sending once the run would spend more; unsent rows say why.
     * ``on_error``: ``"record"`` (an ``error`` per row) or ``"raise"``.
     * ``progress``: a progress bar; ``ocr``: read text in the image (offline tagger).
+    * ``precision``: the offline tagger's models, ``"int8"`` or ``"float32"``
+      (``IMAGETAGS_PRECISION``; see docs/speed.md for which is the default and why).
     * ``max_file_bytes``: image files bigger than this are refused unread, as row errors
       (``IMAGETAGS_MAX_FILE_BYTES``; 64 MB). Only regular files are read: a FIFO or a
       device named ``x.jpg`` is a row error too.
@@ -104,7 +106,8 @@ def generate(df: pd.DataFrame, col: str = "path", lang: str = C.DEFAULT_LANG, *,
                       cache_dir=cache_dir, max_concurrency=max_concurrency, rate_limit=rate_limit,
                       max_retries=max_retries, max_credits=max_credits, on_error=on_error,
                       progress=progress, ocr=ocr, model=model, labels=labels, instructions=instructions,
-                      max_side=max_side, max_tokens_budget=max_tokens_budget, max_file_bytes=max_file_bytes)
+                      max_side=max_side, max_tokens_budget=max_tokens_budget, max_file_bytes=max_file_bytes,
+                      precision=precision)
     try:
         return _generate(df, series, col, settings)
     finally:
@@ -171,10 +174,10 @@ class ResultMemory:
                  api_key: str | None = None, base_url: str | None = None,
                  cache_dir: str | os.PathLike | bool | None = None, model: str | None = None,
                  labels: Sequence[str] | None = None, instructions: str | None = None,
-                 max_side: int | None = None) -> None:
+                 max_side: int | None = None, precision: str | None = None) -> None:
         self._settings = settle(lang=lang, backend=backend, api_key=api_key, base_url=base_url,
                                 cache_dir=cache_dir, progress=False, model=model, labels=labels,
-                                instructions=instructions, max_side=max_side)
+                                instructions=instructions, max_side=max_side, precision=precision)
         self._identity = self._settings.backend.cache_identity()
         self.lang = lang
         #: Results stored so far.

@@ -46,7 +46,7 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
            ocr: bool | None = None, model: str | None = None, labels: Any = None,
            instructions: str | None = None, max_side: int | None = None,
            max_tokens_budget: int | None = None, keyless: bool = False,
-           max_file_bytes: int | None = None) -> RunSettings:
+           max_file_bytes: int | None = None, precision: str | None = None) -> RunSettings:
     """Validate options and build the backend and cache. Raises ConfigurationError.
 
     ``keyless``: settle for pricing only; the API backend needs no key (see ``resolve_backend``).
@@ -72,7 +72,7 @@ def settle(*, lang: str = C.DEFAULT_LANG, backend: str | Backend = "auto", api_k
     rate = RateLimit.parse(rate_limit) if rate_limit is not None else None
     be = resolve_backend(backend, api_key=api_key, base_url=base_url, timeout=timeout,
                          rate_limit=rate, ocr=ocr, model=model, labels=labels, instructions=instructions,
-                         max_side=max_side, lang=lang, keyless=keyless)
+                         max_side=max_side, lang=lang, keyless=keyless, precision=precision)
     if max_tokens_budget is not None and not be.reports_tokens:
         raise ConfigurationError(f"max_tokens_budget needs a backend that reports tokens (openai, ollama), "
                                  f"not {be.name!r}; use max_credits for the API")

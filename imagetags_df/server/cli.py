@@ -68,6 +68,9 @@ def _store(db_path: Path | None) -> KeyStore:
                    "($OPENAI_BASE_URL, $OPENAI_API_KEY). The last two need --model.")
 @click.option("--model", metavar="MODEL", default=None,
               help="Vision model for --backend ollama/openai, e.g. qwen2.5vl:7b.")
+@click.option("--precision", type=click.Choice(C.PRECISIONS), default=None,
+              help=f"The offline tagger's models (--backend local): int8 runs about twice as fast on CPUs "
+                   f"with int8 instructions (default ${C.ENV_PRECISION} or {C.DEFAULT_PRECISION}).")
 @click.option("--rate-limit", default="30/min", show_default=True,
               help="Requests allowed per key, e.g. 30/min, 2/s, 1800/hour (1004 + HTTP 429 above it).")
 @click.option("--credits-per-call", default=1, show_default=True, type=click.IntRange(0),
@@ -93,7 +96,8 @@ def _store(db_path: Path | None) -> KeyStore:
                                   "allows get 2004, judged from their header.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]), help="Server log verbosity.")
-def serve(host: str, port: int, db_path: Path | None, backend: str, model: str | None, rate_limit: str,
+def serve(host: str, port: int, db_path: Path | None, backend: str, model: str | None, precision: str | None,
+          rate_limit: str,
           credits_per_call: int,
           cors_origins: tuple[str, ...], header_timeout: float, body_timeout: float, keep_alive_timeout: float,
           max_connections: int, max_concurrency: int, decode_memory: int, log_level: str) -> None:
@@ -132,7 +136,8 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, model: str |
         refunded = store.claim_for_serving()
         from ..backends import resolve_backend
 
-        chosen = resolve_backend(backend, model=model) if model is not None else backend
+        options = {k: v for k, v in (("model", model), ("precision", precision)) if v is not None}
+        chosen = resolve_backend(backend, **options) if options else backend
         app = create_app(store, backend=chosen, rate_limit=rate_limit, credits_per_call=credits_per_call,
                          cors_origins=cors_origins, limits=limits, decode_budget=decode_memory * 2**20)
     except ConfigurationError as exc:
@@ -142,9 +147,11 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, model: str |
         click.echo(f"refunded {refunded} credit reservation(s) left open by a server that stopped mid-request",
                    err=True)
     active = [k for k in store.list_keys() if k.active]
+    served = app.state.imagetags.backend
+    precision = getattr(served, "precision", None)
     click.echo(f"imagetags serve: http://{_url_host(host)}:{port}{C.GENERATE_TAGS_PATH} "
-               f"(backend {app.state.imagetags.backend.name}, {app.state.imagetags.limiter}, keys in {store.path})",
-               err=True)
+               f"(backend {served.name}{f' {precision}' if precision else ''}, {app.state.imagetags.limiter}, "
+               f"keys in {store.path})", err=True)
     if not active:
         click.echo("no active keys yet: create one with 'imagetags keys create --name NAME --credits N"
                    + (f" --db {db_path}'" if db_path else "'"), err=True)

@@ -32,7 +32,7 @@ from . import embeddings, imaging
 from .colors import pixel_stats
 from .compose import color_words, compose
 from .faces import faces_digest, find_faces
-from .models import Detection, get_models, models_digest
+from .models import Detection, Models, get_models, models_digest, settle_precision
 from .tags import DET_MIN, PERSON, PERSON_GEAR_KINDS, Analysis, analyse
 from .tags import with_text as analyse_again
 from .vocab import Vocabulary, get_vocabulary
@@ -107,8 +107,11 @@ class LocalBackend(Backend):
     decodes_images = True
 
     def __init__(self, ocr: bool = False, labels: Sequence[str] | None = None, lang: str = "en",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, precision: str | None = None) -> None:
         self.ocr = bool(ocr)
+        #: "int8" or "float32": which twin of the two models runs (argument, else
+        #: $IMAGETAGS_PRECISION, else the default). Part of every cache identity.
+        self.precision = settle_precision(precision)
         #: term key -> the label as the user wrote it (None: every tag the tagger finds).
         self.labels: dict[str, str] | None = None if labels is None else _known_labels(labels, _check_lang(lang))
         #: Images analysed at once, each with one ONNX thread: one per core by default; one
@@ -140,8 +143,8 @@ class LocalBackend(Backend):
         # The language-free analysis does not depend on the label set: runs with and
         # without labels share it.
         vocab = get_vocabulary()
-        return (f"local:v{IDENTITY_VERSION}:{models_digest()}:{faces_digest()}:{vocab.digest}:{rules_digest()}"
-                f":ocr={int(self.ocr)}")
+        return (f"local:v{IDENTITY_VERSION}:{models_digest(self.precision)}:{faces_digest()}:{vocab.digest}"
+                f":{rules_digest()}:precision={self.precision}:ocr={int(self.ocr)}")
 
     # Synchronous API ---------------------------------------------------------------
     def tag(self, image: PreparedImage, lang: str) -> TagResult:
@@ -213,7 +216,7 @@ class LocalBackend(Backend):
         return [a for a in out if a is not None]
 
     def _keep_embeddings(self, vectors: dict[str, bytes]) -> None:
-        identity = embeddings.embedding_identity()
+        identity = embeddings.embedding_identity(self.precision)
         try:
             for digest, data in vectors.items():
                 self._store.set_bytes(embedding_key(identity, digest), data)  # type: ignore[union-attr]
@@ -242,7 +245,7 @@ class LocalBackend(Backend):
         the GIL, so the shares run on separate cores with no hand-off between stages.
 
         Returns each image's analysis (or error) and its embedding (None where it failed)."""
-        get_models()  # load before fanning out, so workers never race to build sessions
+        models = get_models(self.precision)  # load before fanning out: workers never race to build sessions
         vocab = get_vocabulary()
         n = len(images)
         workers = max(1, min(self.threads, n))
@@ -253,7 +256,7 @@ class LocalBackend(Backend):
         # with concurrent calls every worker could be waiting on a helper task queued
         # behind them (a deadlock seen with the engine running two batches at once).
         helper = self._helper_executor() if n == 1 and self.threads >= 2 else None
-        shares = list(pool.map(lambda b: _analyse_share(images[b[0]:b[1]], vocab, helper), bounds))
+        shares = list(pool.map(lambda b: _analyse_share(images[b[0]:b[1]], vocab, models, helper), bounds))
         out: list[Analysis | BaseException] = []
         features: list[np.ndarray | None] = []
         tm = self.times
@@ -386,7 +389,8 @@ def _sure_of_a_thing(probs: np.ndarray, vocab: Vocabulary) -> bool:
     return float(probs[best]) >= SURE_OF_A_THING and info is not None and info.kind not in PERSON_GEAR_KINDS
 
 
-def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: ThreadPoolExecutor | None = None
+def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, models: Models,
+                   helper: ThreadPoolExecutor | None = None
                    ) -> tuple[list[Analysis | BaseException], list[np.ndarray | None], dict[str, float]]:
     """Decode, classify (batched), detect and analyse one worker's share of a batch; also
     each image's embedding (None where decoding failed).
@@ -394,7 +398,6 @@ def _analyse_share(images: Sequence[PreparedImage], vocab: Vocabulary, helper: T
     With ``helper`` (an executor with an idle thread), the classifier runs there while this
     thread runs the detector; the stage times then overlap.
     """
-    models = get_models()
     t0 = time.perf_counter()
     decoded = [_decode(img) for img in images]
     t1 = time.perf_counter()

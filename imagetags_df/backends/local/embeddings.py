@@ -23,7 +23,7 @@ from PIL import Image
 from ..._exceptions import CorruptImageError, ImageTooLargeError
 from ..._types import PreparedImage
 from . import imaging
-from .models import classifier_digest, get_models
+from .models import classifier_digest, get_models, settle_precision
 
 #: Numbers per embedding (EfficientNet-Lite0's last feature map has 1280 channels).
 DIM = 1280
@@ -36,13 +36,16 @@ PREPROCESSING_VERSION = "1"
 BATCH = 16
 
 
-def embedding_identity() -> str:
-    """What an embedding depends on: the model, its layer and the preprocessing.
+def embedding_identity(precision: str | None = None) -> str:
+    """What an embedding depends on: the model (and its precision: int8 features differ a
+    little from float32 ones), its layer and the preprocessing. ``precision`` is settled as
+    the tagger settles it (argument, ``$IMAGETAGS_PRECISION``, default).
 
-    >>> embedding_identity().startswith("efficientnet_lite0/pool1280/")
+    >>> embedding_identity("float32").startswith("efficientnet_lite0/pool1280/")
     True
     """
-    return f"efficientnet_lite0/pool{DIM}/{classifier_digest()}/prep{PREPROCESSING_VERSION}"
+    chosen = settle_precision(precision)
+    return f"efficientnet_lite0/pool{DIM}/{classifier_digest(chosen)}/{chosen}/prep{PREPROCESSING_VERSION}"
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
@@ -71,7 +74,7 @@ def decode_error(image: PreparedImage, exc: BaseException) -> BaseException:
     return err
 
 
-def _embed_chunk(images: Sequence[PreparedImage]) -> list[np.ndarray | BaseException]:
+def _embed_chunk(images: Sequence[PreparedImage], precision: str) -> list[np.ndarray | BaseException]:
     crops: list[np.ndarray] = []
     out: list[np.ndarray | BaseException | None] = []
     for img in images:
@@ -81,13 +84,14 @@ def _embed_chunk(images: Sequence[PreparedImage]) -> list[np.ndarray | BaseExcep
         except Exception as exc:  # noqa: BLE001 - Pillow raises many types for bad data
             out.append(decode_error(img, exc))
     if crops:
-        _probs, features = get_models().classify(np.stack(crops))
+        _probs, features = get_models(precision).classify(np.stack(crops))
         it = iter(features)
         out = [next(it) if o is None else o for o in out]
     return [o for o in out if o is not None]
 
 
-def embed_images(images: Sequence[PreparedImage], threads: int | None = None) -> list[np.ndarray | BaseException]:
+def embed_images(images: Sequence[PreparedImage], threads: int | None = None,
+                 precision: str | None = None) -> list[np.ndarray | BaseException]:
     """One float32 embedding (or the decoding error) per image, in order.
 
     Decoding and the classifier run in ``threads`` worker threads (one per core by default);
@@ -95,12 +99,13 @@ def embed_images(images: Sequence[PreparedImage], threads: int | None = None) ->
     """
     if not images:
         return []
-    get_models()  # load once before fanning out
+    chosen = settle_precision(precision)
+    get_models(chosen)  # load once before fanning out
     workers = max(1, threads or min(8, os.cpu_count() or 1))
     chunks = [images[i:i + BATCH] for i in range(0, len(images), BATCH)]
     if workers == 1 or len(chunks) == 1:
-        results = [_embed_chunk(c) for c in chunks]
+        results = [_embed_chunk(c, chosen) for c in chunks]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imagetags-embed") as pool:
-            results = list(pool.map(_embed_chunk, chunks))
+            results = list(pool.map(lambda c: _embed_chunk(c, chosen), chunks))
     return [r for chunk in results for r in chunk]

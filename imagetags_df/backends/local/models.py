@@ -7,22 +7,34 @@
   8, 16 and 32 a grid of per-class scores (already sigmoid) and of box-side distributions
   (4 sides x 11 bins, NanoDet's "distribution focal loss" head).
 
-Both files are package data (``models/``); ``tools/build_models.sh`` rebuilds them. Nothing
-here touches the network.
+Both come in two precisions (:data:`PRECISIONS`): the float32 exports, and int8 twins that
+``tools/build_models.py quantize`` makes from them (onnxruntime static quantization,
+calibrated on ``bench/int8_calibration``), which run about twice as fast on a CPU with int8
+dot-product instructions (AVX512-VNNI, AVX-VNNI, ARM dot product). The files are package
+data (``models/``); ``tools/build_models.sh`` rebuilds them. Nothing here touches the network.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..._constants import DEFAULT_PRECISION, ENV_PRECISION, PRECISIONS
+from ..._exceptions import ConfigurationError
+
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 CLASSIFIER_FILE = MODELS_DIR / "efficientnet_lite0.onnx"
 DETECTOR_FILE = MODELS_DIR / "nanodet_m.onnx"
+#: precision -> (classifier, detector) files.
+MODEL_FILES = {
+    "float32": (CLASSIFIER_FILE, DETECTOR_FILE),
+    "int8": (MODELS_DIR / "efficientnet_lite0_int8.onnx", MODELS_DIR / "nanodet_m_int8.onnx"),
+}
 
 CLASSIFIER_SIZE = 224
 #: The classifier sees the centre crop of an image whose short side is this (TF recipe).
@@ -46,10 +58,24 @@ class Detection:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of width/height
 
 
-class Models:
-    """The two inference sessions. Build with :func:`get_models` (one per process)."""
+def settle_precision(precision: str | None = None) -> str:
+    """The models' precision: the argument, else ``$IMAGETAGS_PRECISION``, else the default.
 
-    def __init__(self) -> None:
+    >>> settle_precision("int8")
+    'int8'
+    """
+    chosen = precision if precision is not None else (os.environ.get(ENV_PRECISION, "").strip() or DEFAULT_PRECISION)
+    if chosen not in PRECISIONS:
+        where = "precision" if precision is not None else f"${ENV_PRECISION}"
+        raise ConfigurationError(f"{where} is {chosen!r}; use one of {', '.join(PRECISIONS)}")
+    return chosen
+
+
+class Models:
+    """The two inference sessions of one precision. Build with :func:`get_models` (one per
+    process and precision)."""
+
+    def __init__(self, precision: str = DEFAULT_PRECISION) -> None:
         import onnxruntime as ort  # imported here so importing the package stays cheap
 
         opts = ort.SessionOptions()
@@ -61,8 +87,10 @@ class Models:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         providers = ["CPUExecutionProvider"]
-        self.classifier = ort.InferenceSession(str(CLASSIFIER_FILE), opts, providers=providers)
-        self.detector = ort.InferenceSession(str(DETECTOR_FILE), opts, providers=providers)
+        self.precision = precision
+        classifier_file, detector_file = MODEL_FILES[precision]
+        self.classifier = ort.InferenceSession(str(classifier_file), opts, providers=providers)
+        self.detector = ort.InferenceSession(str(detector_file), opts, providers=providers)
         # Output names say which head is which: match them by shape once, not per call.
         heads: dict[int, dict[str, str]] = {}
         for out in self.detector.get_outputs():
@@ -168,31 +196,35 @@ def _nms(boxes: np.ndarray, scores: np.ndarray) -> list[int]:
 
 
 _lock = threading.Lock()
-_models: Models | None = None
+_models: dict[str, Models] = {}
 
 
-def get_models() -> Models:
-    """The process-wide sessions, created on first use (thread-safe)."""
-    global _models
-    if _models is None:
+def get_models(precision: str | None = None) -> Models:
+    """The process-wide sessions of ``precision`` (settled by :func:`settle_precision`),
+    created on first use (thread-safe)."""
+    chosen = settle_precision(precision)
+    found = _models.get(chosen)
+    if found is None:
         with _lock:
-            if _models is None:
-                _models = Models()
-    return _models
+            found = _models.get(chosen)
+            if found is None:
+                found = _models[chosen] = Models(chosen)
+    return found
 
 
-def models_digest() -> str:
-    """Short hash of the model files, for cache identities (changes when a model does)."""
+def models_digest(precision: str | None = None) -> str:
+    """Short hash of the model files of ``precision``, for cache identities (changes when a
+    model does, and differs between precisions)."""
     h = hashlib.sha256()
-    for path in (CLASSIFIER_FILE, DETECTOR_FILE):
+    for path in MODEL_FILES[settle_precision(precision)]:
         h.update(_file_sha256(path).encode())
     return h.hexdigest()[:12]
 
 
-def classifier_digest() -> str:
-    """Short hash of the classifier file alone (the embeddings' identity: the detector does
-    not touch them)."""
-    return _file_sha256(CLASSIFIER_FILE)[:12]
+def classifier_digest(precision: str | None = None) -> str:
+    """Short hash of the classifier file of ``precision`` alone (the embeddings' identity:
+    the detector does not touch them)."""
+    return _file_sha256(MODEL_FILES[settle_precision(precision)][0])[:12]
 
 
 _digests: dict[tuple[Path, int, int], str] = {}

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import textwrap
@@ -204,9 +205,11 @@ def test_score_threshold_and_order(tmp_path):
     view = g.view
     assert view.min_score.layout.display is None and view.order.layout.display is None
     view.min_score.set_state({"value": 0.6})         # the slider, released at 0.6
-    assert g.min_score == 0.6 and g.rows == 4        # no tag filter: every row stays ...
-    assert [list(c.chips) for c in view.cards] == [[], ["Cat", "blue"], ["dog", "pet"], []]  # ... low chips go
-    assert "score ≥ 0.60" in view.info.value
+    # No tag filter: low chips go, and row a, whose every chip is under 0.6, is hidden and
+    # counted; the failed row stays (its card says what went wrong).
+    assert g.min_score == 0.6 and g.rows == 3 and g.hidden == 1 and g.page_rows().tolist() == [1, 2, 3]
+    assert [list(c.chips) for c in view.cards] == [["Cat", "blue"], ["dog", "pet"], []]
+    assert "score ≥ 0.60 (1 image with no tag that sure hidden)" in view.info.value
     view.tag_box.set_state({"value": "cat"})
     assert g.page_rows().tolist() == [1]             # row a's cat is scored 0.55
     view.min_score.set_state({"value": 0.0})
@@ -217,7 +220,8 @@ def test_score_threshold_and_order(tmp_path):
     assert g.page_rows().tolist() == [1, 2, 0, 3]    # 0.95, 0.9, 0.55, then the failed row
     # the same from code, and in the static HTML
     page = widgets.preview(df, min_score=0.6, sort="score").html()
-    assert page.index("Blue cat") < page.index("Red dog") < page.index("Red cat")
+    assert page.index("Blue cat") < page.index("Red dog") and "Red cat" not in page
+    assert "1 image with no tag that sure hidden" in page
     assert ">red</span>" not in page and ">dog</span>" in page
     with pytest.raises(ConfigurationError, match="min_score"):
         widgets.preview(df, min_score=2)
@@ -239,6 +243,7 @@ def test_enlarged_view_shows_a_large_image_and_every_score(tmp_path):
     assert re.search(r"Cat</td>\s*<td[^>]*>0\.95<", info) and re.search(r"blue</td>\s*<td[^>]*>0\.80<", info)
     view.min_score.set_state({"value": 0.9})         # the enlarged view keeps every tag
     assert "blue" in view.large_info.value
+    view.min_score.set_state({"value": 0.0})
     view.close.click()
     assert g.enlarged is None and view.large.layout.display == "none"
     view.cards[3].enlarge.click()                    # a row without an image: says so
@@ -475,3 +480,27 @@ def test_chip_tooltips_carry_scores(tmp_path):
     page = widgets.preview(df).html()
     assert 'title="score 0.91">cat<' in page and 'title="score 0.40">pet<' in page
     assert '">dog</span>' in page and page.count('title="score') == 2
+
+
+def test_review_file_gets_the_umask_and_added_tags_are_spelled_like_the_tagger(frame, tmp_path):
+    review_file = tmp_path / "shared" / "review.json"
+    old = os.umask(0o022)
+    try:
+        rv = frame.imagetags.review(path=review_file, n=4)
+        rv.add_tag("r0", "  Kitten ")                       # new: lower-cased like every tag here
+        rv.add_tag("r0", "CAT")                             # already there in another case: no duplicate
+        rv.add_tag("r2", "ｓｋｙ")                           # full-width letters: NFKC, then the frame's "sky"
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(review_file.stat().st_mode) == 0o644   # not mkstemp's private 0600
+    assert rv.tags_of(0) == ["cat", "pet", "kitten"] and rv.tags_of(2) == ["grass", "sky"]
+    assert not list(review_file.parent.glob(".*tmp"))
+    os.chmod(review_file, 0o664)                         # a group-shared file keeps its mode
+    rv.add_tag("r1", "cloud")
+    assert stat.S_IMODE(review_file.stat().st_mode) == 0o664
+    # A frame with capitalised tags (German nouns) keeps the case the user typed for a new tag.
+    de = pd.DataFrame({"path": [str(tmp_path / "x.jpg")], "tags": [["Katze", "Haustier"]]})
+    rd = de.imagetags.review(path=tmp_path / "de.json")
+    rd.add_tag(0, "katze")
+    rd.add_tag(0, "Kätzchen")
+    assert rd.tags_of(0) == ["Katze", "Haustier", "Kätzchen"]

@@ -61,6 +61,7 @@ class Gallery:
         self._view: Any = None
         self._filter: list[str] = []
         self._min_score = 0.0
+        self._hidden = 0
         self._sort: Sort = "row"
         self._rows = np.arange(len(df))
         self._page = 0
@@ -173,6 +174,13 @@ class Gallery:
             rows = np.asarray(keep, dtype=np.int64)
         else:
             rows = np.arange(len(self._df))
+        self._hidden = 0
+        if self._min_score > 0:
+            # A card whose every chip is under the threshold would show a picture with no
+            # tag: hidden, and counted in the summary. Failed and untagged rows stay.
+            visible = [p for p in rows if not self._all_chips_hidden(int(p))]
+            self._hidden = len(rows) - len(visible)
+            rows = np.asarray(visible, dtype=np.int64)
         if sort == "score":
             keys = np.array([self._row_score(int(p), want) for p in rows], dtype=float)
             rows = rows[np.argsort(-keys, kind="stable")]
@@ -180,6 +188,15 @@ class Gallery:
         self._page = 0
         self._refresh()
         return self
+
+    def _all_chips_hidden(self, pos: int) -> bool:
+        tags = self._tag_lists()[pos]
+        return bool(tags) and not self.shown_tags(pos)
+
+    @property
+    def hidden(self) -> int:
+        """Rows left out because none of their tags reaches ``min_score``."""
+        return self._hidden
 
     def _row_score(self, pos: int, want: set[str]) -> float:
         scores = {t.casefold(): s for t, s in self._tag_scores()[pos].items()}
@@ -272,6 +289,9 @@ class Gallery:
             text += f" · tags: {', '.join(self._filter)}"
         if self._min_score > 0:
             text += f" · score ≥ {self._min_score:.2f}"
+            if self._hidden:
+                text += (f" ({self._hidden:,} image{'s' if self._hidden != 1 else ''} with no tag "
+                         "that sure hidden)")
         if self._sort == "score":
             text += " · most confident first"
         if self._filter:

@@ -7,7 +7,6 @@ import html
 import json
 import math
 import os
-import tempfile
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,8 @@ import pandas as pd
 
 from .. import analysis
 from .._exceptions import ConfigurationError
+from ..backends.vlm_prompt import normalise
+from ..export.atomic import atomic_path
 from .cards import FONT_STYLE, INFO_STYLE, META_STYLE, TITLE_STYLE, error_html, image_problem, no_image_html
 from .thumbnails import cell_text, image_column, image_id, label_text, load_ipywidgets, thumbnail
 
@@ -38,17 +39,12 @@ def _file_lock(path: Path) -> threading.Lock:
 def _atomic_write_json(path: Path, data: Any) -> None:
     """Write JSON so that a crash leaves either the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # A labels file is often shared: created with the umask's permissions (not mkstemp's
+    # private 0600), and an existing file keeps its own.
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _read_review_file(path: Path) -> dict[str, Any]:
@@ -189,6 +185,8 @@ class Review:
         self._edits: dict[str, dict[str, Any]] = {}
         #: new key -> key the edit was saved under before the index changed
         self._moved: dict[str, str] = {}
+        self._spellings: dict[str, str] | None = None
+        self._all_lower = True
         self._load(images)
         self._page = 0
         self._widget: Any = None
@@ -270,15 +268,36 @@ class Review:
         entry["rejected"] = [*[t for t in entry.get("rejected", []) if t != tag], tag]
         self._commit(pos)
 
+    def spelling(self, tag: str) -> str:
+        """``tag`` as the tagger would write it: Unicode NFKC, single spaces, and the
+        spelling a tag already has in this frame ("Kitten" -> "kitten"); a new tag is
+        lower-cased when every tag of the frame is (not German nouns, say).
+
+        >>> Review(pd.DataFrame({"path": ["a.jpg"], "tags": [["kitten", "cat"]]}), "r.json").spelling(" Kitten ")
+        'kitten'
+        """
+        tag = normalise(tag)
+        if self._spellings is None:
+            self._spellings = {}
+            for tags in self._original:
+                for t in tags or []:
+                    self._spellings.setdefault(t.casefold(), t)
+            self._all_lower = all(t == t.lower() for t in self._spellings.values())
+        known = self._spellings.get(tag.casefold())
+        if known is not None:
+            return known
+        return tag.lower() if self._all_lower else tag
+
     def _add(self, pos: int, tag: str) -> None:
-        tag = tag.strip()
+        tag = self.spelling(tag)
         if not tag:
             return
         entry = self._entry(pos)
-        if tag not in entry["tags"]:
+        key = tag.casefold()
+        if key not in {t.casefold() for t in entry["tags"]}:
             entry["tags"] = [*entry["tags"], tag]
-        if tag in entry.get("rejected", []):
-            entry["rejected"] = [t for t in entry["rejected"] if t != tag]
+        if key in {t.casefold() for t in entry.get("rejected", [])}:
+            entry["rejected"] = [t for t in entry["rejected"] if t.casefold() != key]
         self._commit(pos)
 
     def _set_reviewed(self, pos: int, reviewed: bool) -> None:

@@ -86,6 +86,7 @@ GRID: dict[str, tuple[float, ...]] = {
     "sibling_margin": (0.0, 0.10, 0.20, 0.30, 0.40, 0.50),
     "det_support": (0.0, 0.02, 0.05, 0.10, 0.20),
     "det_alone_min": (0.50, 0.60, 0.70, 0.80, 0.90, 1.0),
+    "det_unnamed_min": (0.0, 0.50, 0.55, 0.60, 0.65, 0.70, 0.80),
     "person_min": (0.40, 0.45, 0.50, 0.55, 0.60, 0.65, 0.70),
     "person_beside_animal_min": (0.45, 0.55, 0.60, 0.65, 0.70, 0.75, 0.80, 0.90, 1.0),
 }
@@ -94,7 +95,7 @@ GRID: dict[str, tuple[float, ...]] = {
 #: so that no value chosen on all the photos leaks into a fold's fit.
 START = Rules(specific_min=0.60, agreeing_specific_min=0.60, broader_min=0.50, landscape_min=0.30, sea_min=0.40, water_min=0.36,
               mountain_min=0.40, flower_min=0.30, building_min=0.45, water_context_min=0.40, sibling_margin=0.0,
-              det_support=0.0, det_alone_min=1.0, person_min=0.45, person_beside_animal_min=0.45)
+              det_support=0.0, det_alone_min=1.0, det_unnamed_min=0.0, person_min=0.45, person_beside_animal_min=0.45)
 #: A wrong tag costs this many right ones in the fit's objective: precision first.
 WRONG_COST = 4.0
 #: Naming the main subject is worth this many right tags.

@@ -101,6 +101,11 @@ def test_a_box_the_classifier_does_not_back_needs_a_stronger_score() -> None:
     # A class ImageNet cannot name at all is not asked for its support.
     hydrant = [Detection(_coco(v, "fire hydrant"), 0.7, (0.3, 0.2, 0.6, 0.9))]
     assert "fire hydrant" in _terms(_probs(v), dets=hydrant, det_support=0.2, det_alone_min=1.0)
+    # ...but it has a minimum of its own: a turkey's fan boxed as "donut" .50.
+    donut = [Detection(_coco(v, "donut"), 0.50, (0.3, 0.2, 0.6, 0.6))]
+    turkey = _probs(v, prairie_chicken=0.51)
+    assert "donut" in _terms(turkey, dets=donut, det_unnamed_min=0.0)
+    assert "donut" not in _terms(turkey, dets=donut, det_unnamed_min=0.55)
 
 
 def test_a_person_box_beside_a_sure_animal_needs_near_certainty() -> None:

@@ -222,6 +222,8 @@ class Rules:
     #: term (or a narrower one) at least ``det_support``.
     det_support: float = 0.20
     det_alone_min: float = 1.0
+    #: A box of a class the classifier has no name for (fire hydrant, donut) needs this.
+    det_unnamed_min: float = 0.55
     #: A person box's minimum (DET_MIN[PERSON] is where the face finders give way to it)...
     person_min: float = 0.55
     #: ...and while the classifier is sure of an animal (pooled "animal" >= ANIMAL_SURE):
@@ -372,10 +374,13 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         if score >= need or (agrees and score >= DET_CORROBORATED_MIN and cls not in DET_MIN):
             # Right or silent: a box the classifier does not back (a "cup" on wine glasses,
             # a "bottle" on a pool table) needs a stronger score; one the classifier cannot
-            # name (a fire hydrant; a person, whom ImageNet knows only as a groom, a diver
-            # or a ballplayer) cannot be backed, so it is left alone.
+            # name (a fire hydrant, a donut; a person, whom ImageNet knows only as a groom,
+            # a diver or a ballplayer) cannot be backed, so it has a minimum of its own.
+            nameable = info.tag in _classifier_terms(vocab)
+            if cls != PERSON and not nameable and score < rules.det_unnamed_min:
+                continue
             if (cls != PERSON and score < rules.det_alone_min and pooled.get(info.tag, 0.0) < rules.det_support
-                    and info.tag in _classifier_terms(vocab)):
+                    and nameable):
                 if info.kind == "animal" and pooled.get("animal", 0.0) >= CLS_OTHER_ANIMAL:
                     unbacked_animal = max(unbacked_animal, score)  # still an animal (see below)
                 continue

@@ -33,6 +33,8 @@ SERVER_MAX_BODY_BYTES = SERVER_MAX_IMAGE_BYTES * 4 // 3 * 80 // 76 + 64 * 1024
 #: 100-megapixel TIFFs, stay well under it; ``max_file_bytes=`` raises it.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 ENV_MAX_FILE_BYTES = "IMAGETAGS_MAX_FILE_BYTES"
+#: Seconds an image URL (an ``http(s)://`` cell) has to arrive whole, however slowly it trickles.
+URL_FETCH_TIMEOUT = 30.0
 #: Seconds a process's claim on an image lasts unless renewed (see cache.py's claims).
 ENV_CLAIM_LEASE = "IMAGETAGS_CLAIM_LEASE"
 #: The offline tagger's model precision: "int8" (the quantized models, about twice as fast

@@ -25,6 +25,7 @@ from ._exceptions import AuthenticationError, ConfigurationError, ImageTagsError
 from ._types import RateLimit
 from .backends import backend_names, charges_credits
 from .cli_wording import cli_wording
+from .images import is_url
 from .server.cli import keys, serve
 
 # Exit statuses. Click itself exits 2 on a usage error; Python exits 1 on an
@@ -334,7 +335,8 @@ Examples:
   imagetags tag photos/ -r --dry-run            # what it would cost; calls nothing
 
 {EXIT_HELP}""")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+# Plain strings: a click.Path would turn https://example.com/a.jpg into https:/example.com/a.jpg.
+@click.argument("paths", nargs=-1, required=True)
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders.")
 @click.option("-o", "--out", metavar="FILE", callback=_out_path,
               help="Write one row per image to FILE: .csv, .parquet or .jsonl ('-': JSON Lines on stdout). "
@@ -356,9 +358,9 @@ Examples:
                    f"{DRY_RUN_SAMPLE} images (kept in the cache).")
 @_run_options
 @_expected_errors
-def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool, force: bool,
+def tag(paths: Sequence[str], recursive: bool, out: str | None, sidecars: bool, force: bool,
         write_metadata: bool, dry_run: bool, **run: Any) -> None:
-    """Tag image files and folders (JPEG, PNG, WebP; GIF, BMP, TIFF, HEIC/HEIF, AVIF are converted).
+    """Tag image files, folders and http(s):// URLs (JPEG, PNG, WebP; GIF, BMP, TIFF, HEIC/HEIF, AVIF are converted).
 
     Folders are read for files with an image extension; hidden files are
     skipped, and one line on stderr names the other files and (without -r)
@@ -366,15 +368,17 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     retries as the library's generate().
     """
     kwargs = _generate_kwargs(**run)
-    search = export.search_images(paths, recursive=recursive)
-    images = search.images
+    urls = [p for p in paths if is_url(p)]
+    search = export.search_images([p for p in paths if not is_url(p)], recursive=recursive)
+    images = [str(p) for p in search.images] + urls
+    labels = [*search.labels, *urls]
     for skipped in (search.skipped_summary(), search.bad_names_summary()):
         if skipped:
             click.echo(f"imagetags: {skipped}", err=True)
     if not images:
         click.echo("imagetags: no images found", err=True)
         sys.exit(EXIT_OK)
-    frame = pd.DataFrame({"path": [str(p) for p in images]})
+    frame = pd.DataFrame({"path": images})
 
     if dry_run:
         est = engine.estimate(frame, col="path", lang=kwargs["lang"], backend=kwargs["backend"],
@@ -400,14 +404,21 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
     elif out is None and not sidecars and not write_metadata:
         # A person at a terminal: a readable table (machine-readable: --out - for JSON Lines).
         width = shutil.get_terminal_size((120, 24)).columns
-        click.echo(export.text_table(results, "path", width=width, labels=search.labels, lang=kwargs["lang"],
+        click.echo(export.text_table(results, "path", width=width, labels=labels, lang=kwargs["lang"],
                                      dim=True), nl=False)
     elif out is not None:
         written = export.write_table(results, out)
         click.echo(f"imagetags: wrote {len(results)} rows to {written}", err=True)
 
+    if urls and (sidecars or write_metadata):
+        # A downloaded image has no file here to write beside or into.
+        click.echo(f"imagetags: {len(urls)} URL{'s' if len(urls) != 1 else ''} tagged but given no "
+                   "sidecar or metadata: there is no local file to write to", err=True)
+        on_disk = results[~results["path"].map(is_url)]
+    else:
+        on_disk = results
     if sidecars:
-        report = export.write_sidecars(results, "path", force=force)
+        report = export.write_sidecars(on_disk, "path", force=force)
         click.echo(f"imagetags: wrote {len(report.written)} sidecar(s)", err=True)
         if report.migrated:
             click.echo(f"imagetags: removed {len(report.migrated)} sidecar(s) an earlier version named "
@@ -419,7 +430,7 @@ def tag(paths: Sequence[Path], recursive: bool, out: str | None, sidecars: bool,
                        "(use --force to replace it)", err=True)
 
     if write_metadata:
-        all_ok = _write_all_metadata(results, force, kwargs) and all_ok
+        all_ok = _write_all_metadata(on_disk, force, kwargs) and all_ok
 
     sys.exit(EXIT_OK if all_ok else EXIT_PARTIAL)
 

@@ -185,11 +185,70 @@ def read_file(path: str | os.PathLike, *, source: str | None = None,
     return data
 
 
+def is_url(value: Any) -> bool:
+    """True for a cell that names an image on the web (``http://`` or ``https://``).
+
+    >>> is_url("https://example.com/a.jpg"), is_url("photos/a.jpg"), is_url(b"https://")
+    (True, False, False)
+    """
+    return isinstance(value, str) and value[:8].lower().startswith(("http://", "https://"))
+
+
+def fetch_url(url: str, *, source: str | None = None, max_bytes: int = C.MAX_FILE_BYTES,
+              timeout: float = C.URL_FETCH_TIMEOUT) -> bytes:
+    """The bytes at an ``http(s)://`` URL, under the same cap as a file's.
+
+    Redirects are followed; an announced or actual size over ``max_bytes`` stops the
+    download; ``timeout`` bounds the whole transfer, not each read, so a server that
+    trickles cannot hold a row forever. Every failure is an :class:`ImageError`
+    naming the URL (the row's error; the other rows go on).
+    """
+    import time
+
+    import httpx
+
+    name = source or url
+    ends = time.monotonic() + timeout
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True,
+                          headers={"User-Agent": "imagetags-df", "Accept": "image/*,*/*;q=0.5"}) as client:
+            with client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    raise ImageNotFoundError(
+                        f"{name}: the server answered HTTP {response.status_code} "
+                        f"{response.reason_phrase}; check the URL".rstrip(), source=name)
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise ImageTooLargeError(
+                        f"{name}: the server announces {int(declared):,} bytes, over the {max_bytes:,}-byte "
+                        "limit for an image; pass max_file_bytes= to raise it", source=name)
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ImageTooLargeError(
+                            f"{name}: more than {max_bytes:,} bytes, the limit for an image; stopped "
+                            "downloading (pass max_file_bytes= to raise it)", source=name)
+                    if time.monotonic() > ends:
+                        raise httpx.ReadTimeout("the whole transfer took too long")
+                    chunks.append(chunk)
+    except httpx.TimeoutException:
+        raise ImageNotFoundError(f"{name}: not downloaded within {timeout:g} s", source=name) from None
+    except httpx.InvalidURL as exc:
+        raise ImageNotFoundError(f"{name}: not a URL that can be fetched ({exc})", source=name) from None
+    except httpx.HTTPError as exc:
+        raise ImageNotFoundError(f"{name}: could not be downloaded ({type(exc).__name__}: {exc})",
+                                 source=name) from None
+    return b"".join(chunks)
+
+
 def read_bytes(value: ImageInput, *, source: str | None = None,
                max_file_bytes: int = C.MAX_FILE_BYTES) -> bytes:
-    """The raw bytes of a path, a bytes object or a PIL image (encoded as PNG).
+    """The raw bytes of a path, a URL, a bytes object or a PIL image (encoded as PNG).
 
-    Paths go through :func:`read_file`: only regular files up to ``max_file_bytes``.
+    Paths go through :func:`read_file`: only regular files up to ``max_file_bytes``;
+    ``http(s)://`` strings through :func:`fetch_url`, under the same cap.
     """
     name = source or describe(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -202,6 +261,9 @@ def read_bytes(value: ImageInput, *, source: str | None = None,
         except (OSError, ValueError) as exc:
             raise CorruptImageError(f"{name}: the PIL image could not be encoded ({exc})", source=name) from exc
         data = buf.getvalue()
+    elif is_url(value):
+        assert isinstance(value, str)
+        data = fetch_url(value, source=name, max_bytes=max_file_bytes)
     elif isinstance(value, (str, os.PathLike)):
         data = read_file(value, source=name, max_file_bytes=max_file_bytes)
     else:
@@ -393,4 +455,5 @@ def load(value: ImageInput, *, source: str | None = None, validate: bool = True,
 
 
 __all__ = ["ImageInput", "ImageError", "check", "sniff_format", "mime_for", "sha256", "read_bytes", "read_file",
+           "is_url", "fetch_url",
            "prepare", "load", "describe", "is_missing"]

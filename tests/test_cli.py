@@ -374,7 +374,7 @@ def test_error_messages_speak_flags_while_the_library_keeps_its_words(tmp_path):
     blank = run(["tag", photo, "--backend", "imagedescriber", "--api-key", " ", *FAST], key=None)
     assert blank.returncode == cli.EXIT_FATAL and "--api-key is empty" in blank.stderr
     no_model = run(["tag", photo, "--backend", "openai", *FAST], key=None)
-    assert no_model.returncode == cli.EXIT_FATAL
+    assert no_model.returncode == cli.EXIT_USAGE  # a missing option: wrong options, as --help says
     assert "--backend openai needs a model: pass --model gpt-4o-mini;" in no_model.stderr
     wrong = run(["tag", photo, "--backend", "local", "--model", "llava", *FAST], key=None)
     assert "--model only apply to --backend openai or ollama" in wrong.stderr
@@ -571,3 +571,20 @@ def test_text_table_dims_not_sure_cells_and_translates_them():
     assert "ERROR c.jpg: gone" in lines[3]
     assert set(export.NOT_SURE) == set(C.LANGUAGES)
     assert "\x1b[" not in export.text_table(df, width=60)
+
+
+def test_readme_first_command_shows_everyday_photos_tagged(tmp_path):
+    """The README's first command: the samples include pets, a landscape and a street, and
+    the images the tagger is unsure of are said to be so, not left blank."""
+    samples = Path(__file__).resolve().parent.parent / "data" / "samples"
+    proc = run(["tag", str(samples), "--no-progress"], key=None)
+    assert proc.returncode == cli.EXIT_OK, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert {"dogs.jpg", "mountains.jpg", "street_bus.jpg"} <= set(rows)
+    assert "dog" in rows["dogs.jpg"] and "pet" in rows["dogs.jpg"]
+    assert "mountain" in rows["mountains.jpg"] and "landscape" in rows["mountains.jpg"]
+    assert "bus" in rows["street_bus.jpg"] and "person" in rows["street_bus.jpg"]
+    unsure = [name for name, line in rows.items() if line.endswith("(not sure)")]
+    assert unsure and all(len(line.split()) > 1 for line in rows.values())  # no row without a word
+    assert f"{len(unsure)} left without tags" in proc.stderr
+    assert not (samples / "dogs.jpg.json").exists()

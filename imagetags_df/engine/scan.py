@@ -66,11 +66,21 @@ def scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunSe
     memo: dict[str, str] = {}  # this run: same path twice is hashed once
 
     stat_rows: list[tuple[int, str, os.stat_result]] = []
+    url_first: dict[str, int] = {}  # each URL is downloaded once; its repeats take that outcome
+    url_repeats: list[tuple[int, int]] = []
     for pos, value in enumerate(values):
         if _images.is_missing(value):
             errors[pos] = ImageError(f"{row_label(labels[pos], pos)}: no image (the {col!r} cell is empty)")
             continue
-        if isinstance(value, (str, os.PathLike)):
+        if _images.is_url(value):
+            # Downloaded on every run (the picture behind a URL may change); results are
+            # still cached by the bytes' digest, so an unchanged image is not tagged again.
+            if value in url_first:
+                url_repeats.append((pos, url_first[value]))
+            else:
+                url_first[value] = pos
+                to_read.append((pos, value, None))
+        elif isinstance(value, (str, os.PathLike)):
             path = os.path.abspath(os.path.expanduser(os.fspath(value)))
             try:
                 stat_rows.append((pos, path, os.stat(path)))
@@ -123,8 +133,13 @@ def scan(values: Sequence[Any], labels: Sequence[Any], col: str, settings: RunSe
                 else:
                     digests[pos] = res
                     value = values[pos]
-                    if isinstance(value, (str, os.PathLike)):
+                    if isinstance(value, (str, os.PathLike)) and not _images.is_url(value):
                         memo[os.path.abspath(os.path.expanduser(os.fspath(value)))] = res
+    for pos, first in url_repeats:
+        if first in errors:
+            errors[pos] = errors[first]
+        else:
+            digests[pos] = digests[first]
     # Repeated paths take the outcome of their first occurrence, read above.
     for pos, path, _ in stat_rows:
         if digests[pos] is None and pos not in errors:

@@ -40,6 +40,7 @@ import numpy as np
 
 from .colors import BRIGHT_ABOVE, DARK_BELOW, PixelStats
 from .context import CONTEXT_BROADER, CONTEXT_MIN, context_terms, outdoor_mass, plausible
+from .hierarchy import broader_of, classifier_terms, family, is_animal_term, specific_first, term_classes
 from .models import Detection
 from .vocab import ClassInfo, Vocabulary
 
@@ -313,19 +314,6 @@ def _pool(probs: np.ndarray, classes: list[ClassInfo | None]
     return pooled, top, specific, coherent, kinds
 
 
-def _term_classes(vocab: Vocabulary) -> dict[str, int]:
-    """How many classes a term covers: the fewer, the more specific (better as a subject)."""
-    counts: dict[str, int] = defaultdict(int)
-    for info in (*vocab.imagenet, *vocab.coco):
-        if info is not None:
-            for term in dict.fromkeys((info.tag, *info.broader)):
-                counts[term] += 1
-    return counts
-
-
-_breadth_cache: dict[str, dict[str, int]] = {}
-
-
 def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, width: int, height: int,
             vocab: Vocabulary, faces: Sequence[tuple[float, float, float, float]] = (),
             rules: Rules = RULES) -> Analysis:
@@ -334,9 +322,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     ``faces`` are frontal faces (see faces.py), looked for only where the detector found
     no person: a face that fills the frame is a person NanoDet-m has no body to box.
     """
-    breadth = _breadth_cache.get(vocab.digest)
-    if breadth is None:
-        breadth = _breadth_cache[vocab.digest] = _term_classes(vocab)
+    breadth = term_classes(vocab)
 
     scores: dict[str, Scored] = {}
 
@@ -376,7 +362,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
             # a "bottle" on a pool table) needs a stronger score; one the classifier cannot
             # name (a fire hydrant, a donut; a person, whom ImageNet knows only as a groom,
             # a diver or a ballplayer) cannot be backed, so it has a minimum of its own.
-            nameable = info.tag in _classifier_terms(vocab)
+            nameable = info.tag in classifier_terms(vocab)
             if cls != PERSON and not nameable and score < rules.det_unnamed_min:
                 continue
             if (cls != PERSON and score < rules.det_alone_min and pooled.get(info.tag, 0.0) < rules.det_support
@@ -432,7 +418,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     # ("motorcycle" stays, "scooter" on a sport bike goes).
     for term, p in list(accepted_cls.items()):
         if (term not in accepted_det and p < CLS_REFINES_DETECTED_MIN
-                and _broader_of(term, vocab) & accepted_det.keys()):
+                and broader_of(term, vocab) & accepted_det.keys()):
             del accepted_cls[term]
     # An animal the detector names is dropped when the classifier is surer of
     # a different animal ("dog" on a cat photo).
@@ -442,7 +428,7 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         if info is None or info.kind != "animal":
             continue
         rivals = [p for t, p in cls_animals.items() if t != tag and t not in info.broader
-                  and _is_animal_term(t, vocab) and tag not in _broader_of(t, vocab)]
+                  and is_animal_term(t, vocab) and tag not in broader_of(t, vocab)]
         if rivals and max(rivals) > score:
             del accepted_det[tag]
             continue
@@ -465,8 +451,8 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
         for term in PRINT_TERMS - {"screenshot"}:
             accepted_cls.pop(term, None)
             # ...and so do the broader terms only they support ("puzzle", "container").
-            for b in _broader_of(term, vocab):
-                from_print = sum(pooled.get(t, 0.0) for t in PRINT_TERMS if b in _broader_of(t, vocab))
+            for b in broader_of(term, vocab):
+                from_print = sum(pooled.get(t, 0.0) for t in PRINT_TERMS if b in broader_of(t, vocab))
                 if b in accepted_cls and pooled.get(b, 0.0) - from_print < CLS_BROADER_MIN:
                     del accepted_cls[b]
         if accepted_det.get("person", (1.0, 0))[0] < PRINT_PERSON_MIN:
@@ -527,7 +513,8 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     ratio = width / max(height, 1)
     orientation = "landscape" if ratio > 1.15 else "portrait" if ratio < 0.87 else "square"
 
-    ordered = _specific_first(sorted(scores.values(), key=lambda s: -s.score), vocab)[:MAX_TAGS]
+    by_score = sorted(scores.values(), key=lambda s: -s.score)
+    ordered = [scores[t] for t in specific_first([s.term for s in by_score], vocab)][:MAX_TAGS]
     confidence = max((s.score for s in ordered if s.role != "attribute"), default=0.0)
 
     # 5. Main subject: the most salient named thing, favouring specific terms over broad ones
@@ -536,12 +523,12 @@ def analyse(probs: np.ndarray, detections: list[Detection], stats: PixelStats, w
     coco_tags = {c.tag for c in vocab.coco if c is not None}
     subject, subject_count = _pick_subject(accepted_cls, accepted_det, breadth, portrait, coco_tags, from_context)
     others: list[tuple[str, int]] = []
-    subject_family = {subject, *(_broader_of(subject, vocab) if subject else ())}
+    subject_family = {subject, *(broader_of(subject, vocab) if subject else ())}
     for tag, (_score, n) in sorted(accepted_det.items(), key=lambda kv: -kv[1][0]):
-        if tag not in subject_family and subject not in _broader_of(tag, vocab):
+        if tag not in subject_family and subject not in broader_of(tag, vocab):
             others.append((tag, n))
     for term, _p in sorted(accepted_cls.items(), key=lambda kv: -kv[1]):
-        if (term in specific and term not in subject_family and subject not in _broader_of(term, vocab)
+        if (term in specific and term not in subject_family and subject not in broader_of(term, vocab)
                 and all(term != o for o, _ in others)):
             others.append((term, 1))
     return Analysis(tags=ordered, subject=subject, subject_count=subject_count, others=others[:4],
@@ -615,7 +602,7 @@ def _back_off(accepted: dict[str, float], pooled: dict[str, float], top: dict[st
     shepherd" .35 is a "dog"), which is named when its own pool is enough: siblings under
     one term are one kind of evidence, not scattered guesses, so no coherence is asked of
     it. Groups are left alone: "mammal" and "farm animal" overlap, they do not compete."""
-    parents, children = _family(vocab)
+    parents, children = family(vocab)
     work = sorted(accepted, key=lambda t: breadth.get(t, 1))
     while work:
         term = work.pop(0)
@@ -631,83 +618,6 @@ def _back_off(accepted: dict[str, float], pooled: dict[str, float], top: dict[st
             accepted[parent] = pooled[parent]
             work.append(parent)
             work.sort(key=lambda t: breadth.get(t, 1))
-
-
-_classifier_index: dict[str, frozenset[str]] = {}
-
-
-def _classifier_terms(vocab: Vocabulary) -> frozenset[str]:
-    """Every term some ImageNet class carries (its tag or a broader term)."""
-    got = _classifier_index.get(vocab.digest)
-    if got is None:
-        got = _classifier_index[vocab.digest] = frozenset(
-            t for info in vocab.imagenet if info is not None for t in (info.tag, *info.broader))
-    return got
-
-
-_family_index: dict[str, tuple[dict[str, str], dict[str, set[str]]]] = {}
-
-
-def _family(vocab: Vocabulary) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """Each term's broader term (the next one up its classes' chains, leaving out "pet",
-    which is a side of an animal, not a kind) and each term's narrower terms."""
-    got = _family_index.get(vocab.digest)
-    if got is None:
-        votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for info in vocab.imagenet:
-            if info is not None:
-                chain = [t for t in dict.fromkeys((info.tag, *info.broader)) if t != "pet"]
-                for narrow, broad in zip(chain, chain[1:]):
-                    votes[narrow][broad] += 1
-        parents = {t: max(v, key=lambda b: v[b]) for t, v in votes.items()}
-        children: dict[str, set[str]] = defaultdict(set)
-        for t, b in parents.items():
-            children[b].add(t)
-        got = _family_index[vocab.digest] = (parents, children)
-    return got
-
-
-def _specific_first(by_score: list[Scored], vocab: Vocabulary) -> list[Scored]:
-    """Tags by score, but every term after the narrower ones it is a broader term of:
-    "cheetah, big cat, mammal, animal", not "animal, mammal, big cat, cheetah"."""
-    out: list[Scored] = []
-    seen: set[str] = set()
-
-    def emit(s: Scored) -> None:
-        if s.term in seen:
-            return
-        seen.add(s.term)
-        for n in by_score:
-            if n.term not in seen and s.term in _broader_of(n.term, vocab):
-                emit(n)
-        out.append(s)
-
-    for s in by_score:
-        emit(s)
-    return out
-
-
-_broader_index: dict[str, dict[str, set[str]]] = {}
-
-
-def _broader_of(term: str | None, vocab: Vocabulary) -> set[str]:
-    """Every broader term any class with this tag has (empty for unknown terms)."""
-    if term is None:
-        return set()
-    index = _broader_index.get(vocab.digest)
-    if index is None:
-        index = defaultdict(set)
-        for info in (*vocab.imagenet, *vocab.coco):
-            if info is not None:
-                index[info.tag].update(info.broader)
-                for i, b in enumerate(info.broader):
-                    index[b].update(info.broader[i + 1:])
-        _broader_index[vocab.digest] = index
-    return set(index.get(term, set()))
-
-
-def _is_animal_term(term: str, vocab: Vocabulary) -> bool:
-    return "animal" in _broader_of(term, vocab) or term == "animal"
 
 
 __all__ = ["Analysis", "RULES", "Rules", "Scored", "analyse", "with_text", "MAX_TAGS", "BRIGHT_ABOVE", "DARK_BELOW"]

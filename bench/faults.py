@@ -19,9 +19,17 @@ what was charged against what was delivered; every difference must be 0.
   which is read-only; then ``imagetags tag DIR`` again. Credits that rerun pays.
 * ``shared_cache``: two ``imagetags tag DIR`` processes started at once on one cache
   directory against one loopback API. Paid calls against unique images.
+* ``hung_up_clients``: clients send a whole request to ``imagetags serve`` and close
+  their sockets at once. Credits taken from them (should be 0).
+* ``stalls``: seconds until a run ends against a server answering with a 24 h
+  ``x-ratelimit-reset`` header, a trickled answer, a 429 asking for a day, and a stream
+  of 429s (the row's patience scaled down to 10 s so that it can be measured).
+* ``tokens_over_budget``: ``max_tokens_budget`` against answers that fail but cost
+  tokens, answers without usage, and calls ten times dearer than the first guess.
+  Tokens the server spent past the budget.
 
 With ``--before TREE`` (a checkout of an older commit, e.g. made with ``git worktree
-add``) the last three run that tree's code first, then this one's, in one sitting.
+add``) the sections that compare run that tree's code first, then this one's, in one sitting.
 
 Every loop is bounded in requests and seconds.
 
@@ -29,6 +37,7 @@ Every loop is bounded in requests and seconds.
     python bench/faults.py --only server_crash --clients 12 --kill-after 24
     python bench/faults.py --only client_interrupt --images 16 --latency 3
     python bench/faults.py --only metadata_rerun --only metadata_readonly --only shared_cache --before /tmp/before
+    python bench/faults.py --only hung_up_clients --only stalls --only tokens_over_budget --before /tmp/before
 """
 
 from __future__ import annotations
@@ -420,11 +429,190 @@ def shared_cache(args: argparse.Namespace) -> int:
     return excess
 
 
+def _child(tree: str | None, code: str, args: list[str], cap: float) -> tuple[float, str]:
+    """Run ``code`` with ``tree``'s library at most ``cap`` s: (seconds, its last stderr line)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=_code_env(tree), cwd=_run_in(tree),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=cap)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return cap, f"still running after {cap:g} s: stopped by the bench"
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    return time.perf_counter() - t0, (lines[-1] if lines else "(no message)")
+
+
+_HUNG_UP = """
+import socket, sys, time
+port, key, path, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+body = open(path, "rb").read()
+head = (f"POST /api/v1/generate_tags HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+        f"authorization: Bearer {key}\r\ncontent-length: {len(body)}\r\n\r\n").encode()
+socks = [socket.create_connection(("127.0.0.1", int(port))) for _ in range(n)]
+for s in socks:
+    s.sendall(head + body)
+for s in socks:
+    s.close()
+"""
+
+
+def hung_up_clients(args: argparse.Namespace) -> int:
+    """Clients that send a whole request to `imagetags serve` and close at once: credits taken."""
+    from imagetags_df.server.keystore import KeyStore
+
+    photo = SAMPLES / "coffee.jpg"
+    taken = 0
+    print(f"hung_up_clients: {args.hung_up} clients send {photo.name} to `imagetags serve` (offline tagger) "
+          "and close their sockets at once")
+    with tempfile.TemporaryDirectory() as tmp:
+        body = Path(tmp) / "body.json"
+        body.write_text(json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(photo.read_bytes())
+                                    .decode(), "lang": "en"}))
+        for label, tree in _versions(args):
+            db, log = Path(tmp) / f"{label}.sqlite3", Path(tmp) / f"{label}.log"
+            key, info = KeyStore(db).create("bench", 1000)
+            port = free_port()
+            proc = subprocess.Popen(_imagetags("serve", "--db", str(db), "--port", str(port), "--backend", "local",
+                                               "--rate-limit", "100000/min"), env=_code_env(tree),
+                                    cwd=_run_in(tree), stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+            try:
+                wait_until_serving(proc, f"http://127.0.0.1:{port}", timeout=120, log=log)
+                _child(None, _HUNG_UP, [str(port), key, str(body), str(args.hung_up)], 60)
+                deadline = time.monotonic() + 60
+                while KeyStore(db).open_reservations() or log.read_text().count("credit refunded") + \
+                        (1000 - KeyStore(db).get(info.id).credits) < args.hung_up:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.1)
+            finally:
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=60)
+            charged = 1000 - KeyStore(db).get(info.id).credits
+            print(f"  {label:6s} credits taken from clients that hung up: {charged} of {args.hung_up}")
+            if tree is None:
+                taken = charged
+    return taken
+
+
+_TAG = """
+import sys, json
+import pandas as pd
+import imagetags_df
+import imagetags_df._constants as C
+backend, url, patience, timeout, budget, concurrency, retries, *paths = sys.argv[1:]
+C.RATE_LIMIT_PATIENCE = float(patience)  # this version's name for a row's patience...
+try:
+    import imagetags_df.backends.openai as o
+    o.RATE_LIMIT_PATIENCE = float(patience)  # ...and an older one's, per backend call
+except AttributeError:
+    pass
+extra = {"model": "m"} if backend == "openai" else {}
+if int(budget):
+    extra["max_tokens_budget"] = int(budget)
+out = imagetags_df.generate(pd.DataFrame({"path": paths}), backend=backend, api_key="sk-bench-000000",
+                            base_url=url, cache_dir=False, progress=False, max_concurrency=int(concurrency),
+                            timeout=float(timeout), rate_limit="100000/min", max_retries=int(retries), **extra)
+print(json.dumps({"errors": out["error"].dropna().tolist()[:1]}), file=sys.stderr)
+"""
+
+
+def stalls(args: argparse.Namespace) -> int:
+    """Seconds until a hostile server's answers end a run: a 24 h rate-limit header, a trickled
+    answer, a 429 asking for a day, a stream of 429s (row patience scaled down to 10 s)."""
+    from imagetags_df.testing.hostile import HostileServer, Reply
+
+    cap = args.stall_cap
+    chat = json.dumps({"choices": [{"message": {"content": json.dumps(
+        {"tags": ["cup"], "title": "A cup", "description": "A cup."})}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 10}}).encode()
+    api_ok = json.dumps({"code": 0, "message": "ok", "data": {"tags": {"tags": ["cup"], "title": "t",
+                                                                       "description": "d"}}}).encode()
+    scenarios = [
+        ("24 h x-ratelimit header", "openai", "/v1", lambda r: Reply(body=chat, headers={
+            "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "24h"}), "120", "5"),
+        ("trickle 1 B/0.5 s, timeout=2, no retry", "imagedescriber", "",
+         lambda r: Reply(body=api_ok, trickle=1, every=0.5), "2", "0"),
+        ("429 Retry-After: 86400", "openai", "/v1", lambda r: Reply(status=429, body=b'{"error": "slow"}',
+                                                                    headers={"retry-after": "86400"}), "120", "5"),
+        ("429 stream, Retry-After: 2", "openai", "/v1", lambda r: Reply(status=429, body=b'{"error": "slow"}',
+                                                                        headers={"retry-after": "2"}), "120", "5"),
+    ]
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _distinct_photos(Path(tmp), 2)
+        print(f"stalls: seconds until the run over {len(paths)} images, one call at a time, ends "
+              f"(capped at {cap:g} s)")
+        for name, backend, url_path, answer, timeout, retries in scenarios:
+            for label, tree in _versions(args):
+                with HostileServer(answer, url_path=url_path) as srv:
+                    seconds, last = _child(tree, _TAG, [backend, srv.url, "10", timeout, "0", "1", retries,
+                                                        *paths], cap)
+                print(f"  {name:38s} {label:6s} {seconds:6.1f} s  {last[:100]}")
+                if tree is None:
+                    worst = max(worst, seconds)
+    return 0 if worst < cap else 1
+
+
+def tokens_over_budget(args: argparse.Namespace) -> int:
+    """Tokens a server says it spent past max_tokens_budget: failed answers, no usage, dear calls."""
+    from PIL import Image
+
+    from imagetags_df.backends.openai import PROMPT_TOKENS_GUESS, estimate_text_tokens
+    from imagetags_df.backends.vlm_image import estimate_image_tokens
+    from imagetags_df.testing.hostile import HostileServer, Reply, Request
+
+    good = json.dumps({"tags": ["cup"], "title": "A cup", "description": "A cup on a table."})
+
+    def chat(content: str, usage: dict | None, spent: list[int]) -> Callable[[Request], Reply]:
+        def answer(req: Request) -> Reply:
+            body: dict = {"choices": [{"message": {"content": content}, "finish_reason": "stop"}]}
+            if usage is not None:
+                body["usage"] = usage
+                spent.append(usage["prompt_tokens"] + usage["completion_tokens"])
+            else:
+                # A server that reports no usage is taken to spend what the image it was sent
+                # costs by the tile formula, plus the prompt and the answer by its length.
+                parts = req.json()["messages"][-1]["content"]
+                uri = next(p["image_url"]["url"] for p in parts if p.get("type") == "image_url")
+                with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as img:
+                    spent.append(estimate_image_tokens(*img.size) + PROMPT_TOKENS_GUESS
+                                 + estimate_text_tokens(content))
+            return Reply(body=json.dumps(body).encode())
+        return answer
+
+    # (name, content, usage, budget, calls in flight)
+    scenarios = [("failed answers, 150 each", "no JSON today", {"prompt_tokens": 100, "completion_tokens": 50},
+                  3000, 1),
+                 ("no usage reported", good, None, 5000, 4),
+                 ("10,000 a call, guess ~1,000", good, {"prompt_tokens": 9900, "completion_tokens": 100}, 25_000, 4)]
+    over = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _distinct_photos(Path(tmp), 20)
+        print(f"tokens_over_budget: {len(paths)} images; tokens the server spent past max_tokens_budget")
+        for name, content, usage, budget, concurrency in scenarios:
+            for label, tree in _versions(args):
+                spent: list[int] = []
+                with HostileServer(chat(content, usage, spent), url_path="/v1") as srv:
+                    _child(tree, _TAG, ["openai", srv.url, "900", "60", str(budget), str(concurrency), "0", *paths],
+                           300)
+                total = sum(spent)
+                print(f"  {name:30s} {label:6s} budget {budget:6d}  spent {total:6d}  over {max(0, total - budget):6d}"
+                      f"  ({len(srv.calls)} calls)")
+                if tree is None:
+                    over += max(0, total - budget)
+    return over
+
+
 SECTIONS: dict[str, Callable[[argparse.Namespace], int]] = {"server_crash": server_crash,
                                                            "client_interrupt": client_interrupt,
                                                            "metadata_rerun": metadata_rerun,
                                                            "metadata_readonly": metadata_readonly,
-                                                           "shared_cache": shared_cache}
+                                                           "shared_cache": shared_cache,
+                                                           "hung_up_clients": hung_up_clients,
+                                                           "stalls": stalls,
+                                                           "tokens_over_budget": tokens_over_budget}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -444,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="files rewritten before the SIGKILL (metadata_rerun)")
     parser.add_argument("--shared-images", type=int, default=40, help="images (shared_cache)")
     parser.add_argument("--shared-latency", type=float, default=0.3, help="seconds per call (shared_cache)")
+    parser.add_argument("--hung-up", type=int, default=10, help="clients that hang up (hung_up_clients)")
+    parser.add_argument("--stall-cap", type=float, default=60.0, help="seconds a stalled run may take (stalls)")
     parser.add_argument("--before", metavar="TREE",
                         help="an older checkout: metadata_rerun, metadata_readonly and shared_cache run its "
                              "code first")

@@ -260,8 +260,17 @@ async def _spend(state: ServerState, key: KeyInfo, work: Callable[[], Any], requ
     """Reserve the credit and run ``work``; the reservation is refunded if it fails and
     left open otherwise, for :class:`_Charged` to settle once the answer can go out."""
     reservation = await _reserve(state, key)
+    limit = state.limits.tag_timeout
     try:
-        result = await work()
+        # Bounded, so the server's worst case is known (and shorter than our client's
+        # timeout): a client that gave up is never charged for the answer it left behind.
+        result = await asyncio.wait_for(work(), limit)
+    except asyncio.TimeoutError:
+        await asyncio.shield(state.db(state.store.refund, reservation))
+        log.warning("request %s key=%s: tagging took longer than %g s; credit refunded", request_id,
+                    key.label, limit)
+        raise _Refusal(C.CODE_INTERNAL, f"tagging took longer than {limit:g} s; not charged; try again",
+                       headers={"retry-after": "1"}, status=503) from None
     except asyncio.CancelledError:
         await asyncio.shield(state.db(state.store.refund, reservation))
         raise

@@ -91,6 +91,9 @@ def _store(db_path: Path | None) -> KeyStore:
               help="Open connections at most; more are answered 503 and closed at once.")
 @click.option("--max-concurrency", default=_LIMITS.max_concurrency, show_default=True, type=click.IntRange(1),
               help="Requests handled at once; more get 5050 (HTTP 503, Retry-After: 1).")
+@click.option("--tag-timeout", default=_LIMITS.tag_timeout, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a request may take once its body is in; past it 5050 (HTTP 503), not charged.")
 @click.option("--decode-memory", default=DECODE_BUDGET_BYTES // 2**20, show_default=True, type=click.IntRange(1),
               metavar="MIB", help="Memory one image may take to decode; images with more pixels than that "
                                   "allows get 2004, judged from their header.")
@@ -100,7 +103,8 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, model: str |
           rate_limit: str,
           credits_per_call: int,
           cors_origins: tuple[str, ...], header_timeout: float, body_timeout: float, keep_alive_timeout: float,
-          max_connections: int, max_concurrency: int, decode_memory: int, log_level: str) -> None:
+          max_connections: int, max_concurrency: int, tag_timeout: float, decode_memory: int,
+          log_level: str) -> None:
     """Serve POST /api/v1/generate_tags, the ImageDescriber API, on your machine.
 
     Any client of the hosted service works against it by changing only the base
@@ -129,7 +133,7 @@ def serve(host: str, port: int, db_path: Path | None, backend: str, model: str |
     store = _store(db_path)
     limits = ServingLimits(header_timeout=header_timeout, body_timeout=body_timeout,
                            keep_alive_timeout=keep_alive_timeout, max_connections=max_connections,
-                           max_concurrency=max_concurrency)
+                           max_concurrency=max_concurrency, tag_timeout=tag_timeout)
     _setup_logging(log_level)
     try:
         # Claimed before the backend loads its models: a second server fails in a blink.

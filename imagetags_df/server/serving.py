@@ -58,9 +58,14 @@ class ServingLimits:
     #: Requests past auth and rate limit handled at once (each holds its body and,
     #: while validated, a decode); more get 5050 with HTTP 503 and ``Retry-After: 1``.
     max_concurrency: int = 128
+    #: Seconds a request may take from its credit's reservation to its answer (tagging and
+    #: the wait for a worker); past it, 5050 (HTTP 503), refunded. With the body timeout this
+    #: is the server's worst case, and our client's own timeout (DEFAULT_TIMEOUT) waits longer
+    #: than it, so our client never gives up on an answer it is then charged for.
+    tag_timeout: float = 45.0
 
     def __post_init__(self) -> None:
-        for name in ("header_timeout", "body_timeout", "keep_alive_timeout"):
+        for name in ("header_timeout", "body_timeout", "keep_alive_timeout", "tag_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds")
         for name in ("max_connections", "max_concurrency"):
@@ -115,6 +120,8 @@ def protocol_class(limits: ServingLimits) -> type[asyncio.Protocol]:
             self.transport.close()
 
         def handle_events(self) -> None:
+            import h11
+
             cycle = self.cycle
             super().handle_events()
             if self.cycle is not cycle and self.cycle is not None:
@@ -123,6 +130,15 @@ def protocol_class(limits: ServingLimits) -> type[asyncio.Protocol]:
                 current = self.cycle
                 extensions: dict[str, Any] = self.cycle.scope.setdefault("extensions", {})
                 extensions["imagetags.connection_lost"] = lambda: current.disconnected
+            if (self.cycle is not None and not self.cycle.response_complete
+                    and self.conn.their_state is h11.DONE and not self.conn.trailing_data[0]
+                    and not self.transport.is_closing()):
+                # The whole request is in and its answer is being made. h11 pauses reading
+                # here (nothing more may come before the answer), and a paused socket never
+                # reports the client's FIN: keep reading, so a client that hangs up now is
+                # seen as gone and refunded, whatever the app does meanwhile. Bytes a
+                # pipelining client sends are still held (reading pauses again on them).
+                self.flow.resume_reading()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()

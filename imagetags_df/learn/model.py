@@ -59,7 +59,7 @@ REPEATS = 3
 FORMAT = "imagetags_df.LabelModel"
 FORMAT_VERSION = 1
 
-__all__ = ["LabelModel", "learn", "label_sets", "MIN_POSITIVES", "MIN_NEGATIVES"]
+__all__ = ["LabelModel", "learn", "fit_label_model", "label_sets", "MIN_POSITIVES", "MIN_NEGATIVES"]
 
 
 def _sklearn() -> Any:
@@ -429,14 +429,35 @@ def learn(df: pd.DataFrame, labels: str = "label", col: str = "path",
         first = min(got.errors)
         log.warning("%d labelled rows have no embedding and are left out (first: %s)", len(got.errors),
                     got.errors[first])
-    targets = targets[got.valid]
-    x = normalise(got.matrix[got.valid])
-    fit = _fit(x, targets)
-    report, thresholds = _cross_validate(x, targets, names, float(min_precision))
-    model = LabelModel(labels=names, weights=fit.weights, bias=fit.bias, thresholds=thresholds, rows=report,
-                       identity=embedding_identity(), min_precision=float(min_precision), label_column=labels)
+    keep = np.nonzero(got.valid)[0]
+    model = fit_label_model(got.matrix[keep], [wanted[rows[i]] for i in keep], [refused[rows[i]] for i in keep],
+                            min_precision=float(min_precision), label_column=labels)
     model.cache_dir = cache_dir
     return model
+
+
+def fit_label_model(embeddings: np.ndarray, labels: Sequence[Sequence[str]],
+                    rejected: Sequence[Sequence[str]] | None = None, *, min_precision: float = 0.9,
+                    label_column: str = "label") -> LabelModel:
+    """:func:`learn` on embeddings already in hand: ``embeddings`` (N, 1280) and, per row, its
+    labels and rejected labels (lists). For benchmarks and for embeddings kept elsewhere.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.abs(rng.normal(size=(12, 1280))).astype(np.float32)
+    >>> x[:6, :50] += 3.0                      # six images of one kind, six of another
+    >>> model = fit_label_model(x, [["a"]] * 6 + [["b"]] * 6)
+    >>> model.labels, [t is not None for t in model.thresholds]
+    (['a', 'b'], [True, True])
+    """
+    refused = [list(r) for r in rejected] if rejected is not None else [[] for _ in labels]
+    names, rows, targets = _targets([list(x) for x in labels], refused)
+    if not names:
+        raise ConfigurationError("no labels: label a few images per class first")
+    x = normalise(np.asarray(embeddings)[rows])
+    fit = _fit(x, targets)
+    report, thresholds = _cross_validate(x, targets, names, float(min_precision))
+    return LabelModel(labels=names, weights=fit.weights, bias=fit.bias, thresholds=thresholds, rows=report,
+                      identity=embedding_identity(), min_precision=float(min_precision), label_column=label_column)
 
 
 def _cross_validate(x: np.ndarray, targets: np.ndarray, names: list[str], min_precision: float

@@ -138,6 +138,19 @@ def test_thresholds_reach_min_precision_on_held_back_views(scenes, scene_cache) 
             assert scores[x] >= model.thresholds[model.labels.index(x)] - 1e-4
 
 
+def test_one_label_per_row_emits_one_several_emit_several(scenes, scene_cache) -> None:
+    train = scenes.groupby("scene").head(6)
+    held = scenes.drop(train.index)
+    single = learn(train, labels="scene", cache_dir=scene_cache, progress=False)
+    assert single.exclusive
+    assert all(len(x) <= 1 for x in single.predict(held, cache_dir=scene_cache)["learned"])
+    multi = train.assign(both=[[s, "machine"] if s in ("motorcycle", "rocket") else [s] for s in train["scene"]])
+    model = learn(multi, labels="both", cache_dir=scene_cache, progress=False)
+    assert not model.exclusive
+    out = model.predict(held[held["scene"] == "motorcycle"], cache_dir=scene_cache)
+    assert sum(set(x) == {"motorcycle", "machine"} for x in out["learned"]) >= len(out) // 2, out["learned"].tolist()
+
+
 def test_a_label_that_cannot_be_right_stays_silent(scenes, scene_cache) -> None:
     df = scenes.copy()
     # Labels that have nothing to do with the pictures: half of each scene's views are
@@ -221,6 +234,7 @@ def test_save_load_round_trip_and_mismatch_refused(scenes, scene_cache, tmp_path
     assert sorted(p.name for p in folder.iterdir()) == ["bias.npy", "model.json", "weights.npy"]
     back = LabelModel.load(folder)
     assert back.labels == model.labels and back.thresholds == model.thresholds
+    assert back.exclusive == model.exclusive
     assert back.report().equals(model.report())
     a = model.predict(scenes, cache_dir=scene_cache)
     b = back.predict(scenes, cache_dir=scene_cache)

@@ -57,3 +57,25 @@ def test_float16_round_trip_and_damaged_bytes() -> None:
     back = embeddings.from_bytes(embeddings.to_bytes(v))
     assert back is not None and back.dtype == np.float32 and np.abs(back - v).max() < 4e-3
     assert embeddings.from_bytes(b"\0" * 10) is None
+
+
+def test_a_converted_image_keeps_no_embedding_from_tagging(tmp_path: Path) -> None:
+    """The engine hands the tagger a converted copy of a BMP: its embedding would not be the
+    original's, so tagging keeps none and embed() computes it from the file itself."""
+    from PIL import Image
+
+    from imagetags_df.learn import embed
+
+    bmp = tmp_path / "coffee.bmp"
+    Image.open(SAMPLES / "coffee.jpg").save(bmp)
+    cache_dir = tmp_path / "cache"
+    df = pd.DataFrame({"path": [str(bmp)]})
+    assert df.imagetags.generate(backend="local", cache_dir=cache_dir, progress=False)["error"].isna().all()
+    key = embedding_key(embeddings.embedding_identity(), images.sha256(bmp.read_bytes()))
+    cache = Cache(cache_dir)
+    assert cache.get_bytes([key]) == {}
+    cache.close()
+    out = embed(df, cache_dir=cache_dir, progress=False)
+    crop = np.stack([_crop(bmp)])
+    want = get_models().classify(crop)[1][0]
+    assert np.abs(out.loc[0, "embedding"] - want).max() <= 6.0 * 2 ** -10

@@ -240,6 +240,20 @@ class Cache:
     def set_bytes(self, key: str, value: bytes) -> None:
         self._set(key, bytes(value))
 
+    def set_bytes_many(self, items: dict[str, bytes]) -> None:
+        """Store many byte values in one SQLite transaction (one commit instead of one each:
+        storing a batch of embeddings one by one cost milliseconds per image)."""
+        disk = self._disk
+        if disk is not None and items:
+            try:
+                with disk.transact():
+                    for key, value in items.items():
+                        disk.set(key, bytes(value))
+                return
+            except CACHE_FAULTS as exc:
+                self._give_up_disk("cannot store results", exc)
+        self._mem.update((k, bytes(v)) for k, v in items.items())
+
     # claims ----------------------------------------------------------------
     def claim(self, key: str, owner: str, lease: float) -> bool:
         """Claim ``key`` for ``owner`` for ``lease`` seconds; True when ``owner`` holds it now.

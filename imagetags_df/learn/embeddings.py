@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import images as _images
-from .._exceptions import ConfigurationError, ImageTagsError
+from .._exceptions import ConfigurationError, CorruptImageError, ImageTagsError
 from .._types import PreparedImage
 from ..backends.local import embeddings as _local
 from ..engine.api import check_column
@@ -94,15 +94,17 @@ def embed_values(values: Sequence[Any], index: Sequence[Any], col: str, settings
             ready = [(d, p) for d, p in zip(chunk, prepared) if isinstance(p, PreparedImage)]
             failed.update((d, str(p)) for d, p in zip(chunk, prepared) if not isinstance(p, PreparedImage))
             out = _local.embed_images([p for _, p in ready], threads=getattr(settings.backend, "threads", None))
+            fresh: dict[str, bytes] = {}
             for (d, _p), vec in zip(ready, out):
                 if isinstance(vec, BaseException):
                     failed[d] = str(vec)
                     continue
-                data = _local.to_bytes(vec)
+                data = fresh[embedding_key(identity, d)] = _local.to_bytes(vec)
                 # What the cache will give back next time, so a result never depends on
                 # whether an embedding was cached.
                 vectors[d] = _local.from_bytes(data)  # type: ignore[assignment]
-                _store(cache, embedding_key(identity, d), data)
+            # The cache degrades to memory by itself on a disk fault: nothing to lose here.
+            cache.set_bytes_many(fresh)
             done = set(chunk)
             bar.add(ok=sum(1 for x in found.digests if x in done and x in vectors),
                     failed=sum(1 for x in found.digests if x in done and x not in vectors))
@@ -122,15 +124,11 @@ def embed_values(values: Sequence[Any], index: Sequence[Any], col: str, settings
     return Embedded(matrix=matrix, valid=valid, errors=errors)
 
 
-def _store(cache: Any, key: str, data: bytes) -> None:
-    # The cache degrades to memory by itself on a disk fault; nothing to lose here.
-    cache.set_bytes(key, data)
-
-
 def _prepare_all(chunk: Sequence[str], first: dict[str, int], kept: dict[str, Any], values: Sequence[Any],
                  index: Sequence[Any], settings: RunSettings) -> list[PreparedImage | ImageTagsError]:
-    """Read (unless the scan kept the bytes) and prepare each image as the tag phase would, so an
-    embedding computed here equals the one a tagging run stores."""
+    """Read each image's bytes (unless the scan kept them). The classifier decodes the original
+    bytes, never a copy converted for an API, so nothing is re-encoded here (a tagging run
+    stores only embeddings of unconverted images, so both agree)."""
     from ..engine.scan import source_name
 
     def one(digest: str) -> PreparedImage | ImageTagsError:
@@ -141,7 +139,10 @@ def _prepare_all(chunk: Sequence[str], first: dict[str, int], kept: dict[str, An
         try:
             if data is None:
                 data = _images.read_bytes(values[pos], source=source, max_file_bytes=settings.max_file_bytes)
-            return _images.prepare(data, source=source, digest=digest, validate=False)
+            if not data:
+                raise CorruptImageError(f"{source}: the file is empty", source=source)
+            return PreparedImage(data=data, mime=_images.mime_for(_images.sniff_format(data) or "") or "",
+                                 sha256=digest, source=source)
         except ImageTagsError as exc:
             return exc
 

@@ -209,7 +209,10 @@ class LocalBackend(Backend):
                     self._remember(keys[i], fresh_one)
                     if i in stored_keys:
                         self._keep(stored_keys[i], fresh_one)
-                        if vector is not None:
+                        # An embedding is of the original bytes: one made from a copy the
+                        # engine had to convert (too big, or a format the API does not take)
+                        # would differ from what embed() computes for the same file.
+                        if vector is not None and not images[i].converted:
                             kept_features[images[i].sha256] = embeddings.to_bytes(vector)
             if kept_features:
                 self._keep_embeddings(kept_features)
@@ -218,8 +221,8 @@ class LocalBackend(Backend):
     def _keep_embeddings(self, vectors: dict[str, bytes]) -> None:
         identity = embeddings.embedding_identity(self.precision)
         try:
-            for digest, data in vectors.items():
-                self._store.set_bytes(embedding_key(identity, digest), data)  # type: ignore[union-attr]
+            self._store.set_bytes_many(  # type: ignore[union-attr]
+                {embedding_key(identity, digest): data for digest, data in vectors.items()})
         except Exception as exc:  # noqa: BLE001 - as in _keep: a convenience, never a lost tag
             log.warning("could not keep an embedding in the cache (%s); tagging goes on", type(exc).__name__)
 

@@ -193,6 +193,7 @@ def main() -> None:
     ap.add_argument("--engine", action="store_true", help="also time df.imagetags.generate on the files")
     ap.add_argument("--precisions", default="float32,int8", help="comma-separated, run alternately")
     ap.add_argument("--rounds", type=int, default=2, help="alternations of the precisions")
+    ap.add_argument("--no-fresh", action="store_true", help="skip the fresh-process load time and peak RSS")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -266,7 +267,7 @@ def main() -> None:
             print(f"{label:44s} {len(images) / elapsed:6.1f} images/s   ({elapsed:.2f} s)")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process (every precision loaded): {rss:.0f} MB")
-    for p in precisions:
+    for p in precisions if not args.no_fresh else []:
         got = in_child(p, args)
         print(f"{p} alone in a fresh process: model load {got['load']:.2f} s, peak RSS {got['rss']:.0f} MB")
 

@@ -369,6 +369,78 @@ def test_unknown_path_and_wrong_method_answer_in_the_api_shape(served):
     assert r.status_code == 405 and r.json()["code"] == 1005 and r.json()["request_id"]
     r = httpx.post(served.url + "/api/v2/generate_tags", json={})
     assert r.status_code == 404 and r.json()["code"] == 1005
+    assert r.json()["message"].startswith("no such endpoint: POST /api/v2/generate_tags; this server answers")
+
+
+def test_a_wrong_path_is_logged_named_and_not_filed_as_1005(served, caplog):
+    import pandas as pd
+
+    from imagetags_df import generate
+
+    with caplog.at_level(logging.WARNING, logger="imagetags_df.server"):
+        r = httpx.post(served.url + "/api/v1/api/v1/generate_tags", json={})
+    assert r.status_code == 404
+    assert any("POST /api/v1/api/v1/generate_tags" in rec.getMessage() for rec in caplog.records)
+    # The client names the URL it asked for and files no API code for a wrong path.
+    out = generate(pd.DataFrame({"path": [str(CAT)]}), col="path", backend="imagedescriber", api_key=served.key,
+                   base_url=served.url + "/v2", rate_limit="100/s", progress=False, max_retries=0)
+    assert not out.ok[0] and pd.isna(out.error_code[0])
+    assert f"HTTP 404: {served.url}/v2/api/v1/generate_tags is not an endpoint of this server" in out.error[0]
+
+
+def test_a_base_url_ending_in_api_v1_is_the_same_server(served):
+    import pandas as pd
+
+    from imagetags_df import generate
+
+    for base in (served.url + "/api/v1", served.url + "/api/v1/", served.url + TAGS_PATH):
+        out = generate(pd.DataFrame({"path": [str(CAT)]}), col="path", backend="imagedescriber",
+                       api_key=served.key, base_url=base, rate_limit="100/s", progress=False)
+        assert out.ok[0], (base, out.error[0])
+
+
+def test_the_server_announces_its_limit_and_the_client_paces_at_it(serve, tmp_path):
+    """30 photos through one's own server at 600/min: paced at its limit, not the 30/min default."""
+    import asyncio
+
+    import pandas as pd
+
+    from imagetags_df import generate
+
+    served = serve(rate_limit="600/min")
+    r = served.post({"image": data_uri(encoded("JPEG"))})
+    assert r.headers["ratelimit-policy"] == "600;w=60" and r.headers["x-ratelimit-limit-requests"] == "600"
+    assert r.headers["x-ratelimit-remaining-requests"] == "599"
+    refused = served.post({"image": data_uri(encoded("JPEG"))}, key="sk-unknown")
+    assert "ratelimit-policy" not in refused.headers  # no key, no limit of its own to announce
+    # The client's pacer takes the announced limit from the first answer on ...
+    from imagetags_df.backends.imagedescriber import ImageDescriberBackend
+    from imagetags_df.images import load
+    from imagetags_df.infra.ratelimit import Pacer
+
+    for given, expected in ((None, 600.0), ("30/min", 30.0)):  # ... unless the caller set one
+        backend = ImageDescriberBackend(api_key=served.key, base_url=served.url, rate_limit=given)
+        pacer = Pacer(backend.rate_limit, f"announce-{given}")
+        backend.attach_pacer(pacer)
+        assert pacer.rate.per_minute == 30.0
+
+        async def one(backend=backend):
+            try:
+                return await backend.tag_batch([load(str(CAT))], "en")
+            finally:
+                await backend.aclose()
+
+        (result,) = asyncio.run(one())
+        assert not isinstance(result, BaseException), result
+        assert pacer.rate.per_minute == expected and pacer.interval < 60 / expected * 1.2
+    # ... and a whole run through the engine goes through at that pace (timed in docs, not here).
+    paths = []
+    for i in range(30):
+        Image.new("RGB", (40, 30), (i * 8, 40, 90)).save(tmp_path / f"p{i}.jpg")
+        paths.append(str(tmp_path / f"p{i}.jpg"))
+    out = generate(pd.DataFrame({"path": paths}), col="path", backend="imagedescriber", api_key=served.key,
+                   base_url=served.url, progress=False, cache_dir=tmp_path / "cache")
+    assert out.ok.all()
 
 
 # --------------------------------------------------------------------------- 2002

@@ -12,8 +12,8 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +24,9 @@ from .._secrets import scrub, scrub_error, scrub_result
 from .._types import PreparedImage, RateLimit, TagResult
 from ..infra.retry import parse_retry_after, retry_delay, should_retry
 from .base import Backend, DeadlinePassed, post_within, post_within_sync, preload_async_http
+
+if TYPE_CHECKING:
+    from ..infra.ratelimit import Pacer
 
 
 def _as_number(value: Any) -> float | None:
@@ -36,6 +39,47 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
+def api_root(base_url: str) -> str:
+    """The server's root from a base URL as people write it: ``/api/v1`` (as OpenAI's
+    clients take ``/v1``) or a whole endpoint URL is the same server.
+
+    >>> api_root("http://127.0.0.1:8000/api/v1/"), api_root("http://h/api/v1/generate_tags")
+    ('http://127.0.0.1:8000', 'http://h')
+    """
+    url = base_url.rstrip("/")
+    for tail in (C.GENERATE_TAGS_PATH, C.GENERATE_CONTENT_PATH, C.GENERATE_TAGS_PATH.rsplit("/", 1)[0]):
+        if url.endswith(tail):
+            return url[: -len(tail)].rstrip("/")
+    return url
+
+
+def announced_rate(headers: httpx.Headers) -> RateLimit | None:
+    """The request limit a server announces for the caller's key, if it does.
+
+    ``RateLimit-Policy: 600;w=60`` (the IETF draft) names its window; OpenAI-style
+    ``x-ratelimit-limit-requests`` counts requests per minute.
+
+    >>> str(announced_rate(httpx.Headers({"ratelimit-policy": "600;w=60"})))
+    '600/min'
+    >>> str(announced_rate(httpx.Headers({"x-ratelimit-limit-requests": "120"})))
+    '120/min'
+    """
+    policy = headers.get("ratelimit-policy")
+    try:
+        if policy:
+            first = policy.split(",")[0]
+            limit, *params = (p.strip() for p in first.split(";"))
+            window = next((float(p[2:]) for p in params if p.startswith("w=")), 60.0)
+            if float(limit) > 0 and window > 0:
+                return RateLimit(per_minute=float(limit) * 60.0 / window)
+        limit_header = headers.get("x-ratelimit-limit-requests")
+        if limit_header and float(limit_header) > 0:
+            return RateLimit(per_minute=float(limit_header))
+    except ValueError:
+        return None
+    return None
+
+
 class _BaseClient:
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
                  timeout: float | None = None, max_retries: int | None = None) -> None:
@@ -45,7 +89,9 @@ class _BaseClient:
         from . import settle_api_key
 
         self.__api_key = settle_api_key(api_key)
-        self.base_url = (base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = api_root(base_url or os.environ.get(C.ENV_BASE_URL) or C.DEFAULT_BASE_URL)
+        #: Called with every answer's headers (the backend reads the server's announced limit).
+        self.on_headers: Callable[[httpx.Headers], None] | None = None
         self.timeout = float(timeout) if timeout is not None else C.DEFAULT_TIMEOUT
         self.max_retries = C.DEFAULT_MAX_RETRIES if max_retries is None else int(max_retries)
 
@@ -95,6 +141,12 @@ class _BaseClient:
 
     def _parse_body(self, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code
+        if status == 404:
+            # A wrong path, not a bad request: no API code (1005 would blame the image), and the
+            # URL asked for, which the server's own message cannot know the client's view of.
+            raise api_error_for(
+                None, f"HTTP 404: {response.request.url} is not an endpoint of this server; the base URL "
+                      "is the server's root, such as http://127.0.0.1:8000", status_code=404)
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         try:
             body = response.json()
@@ -238,6 +290,8 @@ class AsyncImageDescriberClient(_BaseClient):
             raise self._timed_out() from None
         except httpx.TransportError as exc:
             raise APIConnectionError(f"connection to {self.base_url} failed: {type(exc).__name__}") from None
+        if self.on_headers is not None:
+            self.on_headers(response.headers)
         return self._parse(response)
 
     async def _with_retries(self, path: str, body: bytes) -> dict[str, Any]:
@@ -287,7 +341,7 @@ class ImageDescriberBackend(Backend):
         if keyless:
             # Pricing a run (estimate) needs the service's identity and pace, not a
             # key; a call would still fail with the missing-key message.
-            self.base_url = (base_url or C.DEFAULT_BASE_URL).rstrip("/")
+            self.base_url = api_root(base_url or C.DEFAULT_BASE_URL)
             self._key_digest = ""
         else:
             # Validate the key now (clear error before any work); build the async
@@ -296,8 +350,27 @@ class ImageDescriberBackend(Backend):
             self.base_url = probe.base_url
             self._key_digest = probe.key_digest()
         self.rate_limit = RateLimit.parse(rate_limit if rate_limit is not None else C.DEFAULT_RATE_LIMIT_PER_MIN)
+        #: The caller's own rate_limit= is kept; the default gives way to what the server announces.
+        self._rate_given = rate_limit is not None
         self.max_concurrency = default_concurrency(self.rate_limit)
         self._client: AsyncImageDescriberClient | None = None
+        self._pacer: Pacer | None = None
+
+    def attach_pacer(self, pacer: Pacer) -> None:
+        """The run's pacer: it follows the limit the server announces (``imagetags serve`` does)."""
+        self._pacer = pacer
+
+    def _follow_limit(self, headers: httpx.Headers) -> None:
+        rate = announced_rate(headers)
+        if rate is None or self._rate_given or self._pacer is None:
+            return
+        if abs(rate.per_minute - self._pacer.rate.per_minute) > 1e-9:
+            self._pacer.adopt(rate)
+
+    def _new_client(self) -> AsyncImageDescriberClient:
+        client = AsyncImageDescriberClient(max_retries=0, **self._settings)
+        client.on_headers = self._follow_limit
+        return client
 
     def cache_identity(self) -> str:
         # The service, not the key: one account's answer for an image is reused by another.
@@ -309,12 +382,12 @@ class ImageDescriberBackend(Backend):
     def warm(self) -> None:
         """Build the HTTP client and import what its first request would, before the first slot."""
         if self._client is None:
-            self._client = AsyncImageDescriberClient(max_retries=0, **self._settings)
+            self._client = self._new_client()
         preload_async_http()
 
     async def tag_batch(self, images: Sequence[PreparedImage], lang: str) -> list[TagResult | BaseException]:
         if self._client is None:
-            self._client = AsyncImageDescriberClient(max_retries=0, **self._settings)
+            self._client = self._new_client()
         out: list[TagResult | BaseException] = []
         for img in images:
             try:

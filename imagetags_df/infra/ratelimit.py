@@ -135,6 +135,7 @@ class Pacer:
                  clock: Callable[[], float] = time.time,
                  on_fault: Callable[[BaseException], None] | None = None) -> None:
         self.rate = rate
+        self._safety = safety
         self.interval = rate.interval * (1.0 + safety)
         self._next_key = f"pace|{bucket}|next"
         self._pause_key = f"pace|{bucket}|paused_until"
@@ -180,6 +181,11 @@ class Pacer:
         else:
             log.warning("the pacing schedule could not be kept in the cache directory (%s: %s); "
                         "pacing goes on for this process only", type(exc).__name__, exc)
+
+    def adopt(self, rate: RateLimit) -> None:
+        """Pace at ``rate`` from the next slot on: the limit a server announces for itself."""
+        self.rate = rate
+        self.interval = rate.interval * (1.0 + self._safety)
 
     def reserve(self) -> float:
         """Claim the next send slot; returns the wall-clock time to send at."""

@@ -59,7 +59,7 @@ from ..backends import resolve_backend
 from ..backends.base import Backend
 from .batching import Dispatcher
 from .keystore import KeyInfo, KeyStore, Reservation
-from .limits import RateLimiter
+from .limits import Decision, RateLimiter
 from .serving import ServingLimits, install_loop_error_log
 from .validation import DECODE_BUDGET_BYTES, check_content_type, parse_request, too_large
 
@@ -159,13 +159,24 @@ async def _authenticate(state: ServerState, request: Request) -> KeyInfo:
     return info
 
 
-def _limit(state: ServerState, key: KeyInfo) -> None:
+def _limit(state: ServerState, key: KeyInfo) -> Decision:
     decision = state.limiter.hit(key.id)
     if not decision.allowed:
         raise _Refusal(C.CODE_RATE_LIMITED,
                        f"too many requests: at most {state.limiter.capacity} per "
                        f"{state.limiter.window:g} s for this key; retry in {decision.retry_after} s",
-                       headers={"retry-after": str(decision.retry_after)})
+                       headers={"retry-after": str(decision.retry_after), **_limit_headers(state, decision)})
+    return decision
+
+
+def _limit_headers(state: ServerState, decision: Decision) -> dict[str, str]:
+    """This server's real limit, in the headers clients already read (OpenAI's ``x-ratelimit-*``
+    and the IETF draft's ``RateLimit-Policy``), so a client paces at it rather than at a default."""
+    limiter = state.limiter
+    return {"x-ratelimit-limit-requests": str(limiter.capacity),
+            "x-ratelimit-remaining-requests": str(decision.remaining),
+            "x-ratelimit-reset-requests": f"{decision.retry_after}s",
+            "ratelimit-policy": f"{limiter.capacity};w={limiter.window:g}"}
 
 
 class _HungUp(Exception):
@@ -235,10 +246,13 @@ def _backend_refusal(exc: BaseException, request_id: str, key: KeyInfo) -> _Refu
 
 # --------------------------------------------------------------------------- endpoints
 
-async def _gate(state: ServerState, request: Request, known: list[KeyInfo]) -> KeyInfo:
+async def _gate(state: ServerState, request: Request, known: list[KeyInfo],
+                decisions: list[Decision] | None = None) -> KeyInfo:
     key = await _authenticate(state, request)
     known.append(key)  # the log names the key from here on, refused by the limit or not
-    _limit(state, key)
+    decision = _limit(state, key)
+    if decisions is not None:
+        decisions.append(decision)
     return key
 
 
@@ -343,9 +357,10 @@ def _endpoint(body: Callable[[ServerState, Request, KeyInfo, str], Any]) -> Call
         request_id = _new_request_id()
         started = time.perf_counter()
         gated: list[KeyInfo] = []  # for the access log, once the key is known
+        decisions: list[Decision] = []
 
         async def handle() -> Response:
-            key = await _gate(state, request, gated)
+            key = await _gate(state, request, gated, decisions)
             # Counted once the key has passed its gates: refusing a request there costs
             # microseconds, while one past them holds its body and an image decode.
             if state.active >= state.limits.max_concurrency:
@@ -358,7 +373,10 @@ def _endpoint(body: Callable[[ServerState, Request, KeyInfo, str], Any]) -> Call
             finally:
                 state.active -= 1
 
-        return await _guarded(handle, request_id, started, lambda: gated[0] if gated else None)
+        response = await _guarded(handle, request_id, started, lambda: gated[0] if gated else None)
+        if decisions:
+            response.headers.update(_limit_headers(state, decisions[0]))
+        return response
 
     route.__name__ = body.__name__
     return route
@@ -437,10 +455,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status >= 500:
         return _answer(C.CODE_INTERNAL, "internal server error", _new_request_id())
-    detail = "no such endpoint" if status == 404 else ("method not allowed" if status == 405 else str(exc))
+    asked = f"{request.method} {request.url.path}"
+    request_id = _new_request_id()
+    # Logged: a client pointed at the wrong path is otherwise invisible from the server's side.
+    log.warning("request %s: %s answered %s (not an endpoint)", request_id, asked, status)
+    if status == 404:
+        detail = (f"no such endpoint: {asked}; this server answers POST {C.GENERATE_TAGS_PATH} and POST "
+                  f"{C.GENERATE_CONTENT_PATH} (a client's base URL is the server's root, without /api/v1)")
+    elif status == 405:
+        detail = f"method not allowed: {asked}; use POST"
+    else:
+        detail = f"{exc}: {asked}"
     headers = getattr(exc, "headers", None) or {}
-    return _answer(C.CODE_INVALID_PARAMS, f"{detail}: POST {C.GENERATE_TAGS_PATH}", _new_request_id(),
-                   status=status, headers=dict(headers))
+    return _answer(C.CODE_INVALID_PARAMS, detail, request_id, status=status, headers=dict(headers))
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

@@ -154,3 +154,15 @@ def test_one_patience_budget_per_row_across_retries(tmp_path, monkeypatch):
     assert "Retry-After 1 s" in error and "patience is 3 s" in error
     # 3 s of patience at 1 s a wait: four calls, not a fresh budget at each of 6 attempts.
     assert calls <= 5
+
+
+@pytest.mark.timeout(60)
+def test_a_row_that_runs_out_of_retries_on_429s_says_what_the_server_asked_for(tmp_path):
+    df = _frame(tmp_path, 1)
+    body = json.dumps({"code": 1004, "message": "too many requests"}).encode()
+    with HostileServer(lambda req: Reply(status=429, body=body, headers={"retry-after": "0.2"})) as api:
+        out = df.imagetags.generate(backend="imagedescriber", api_key=KEY, base_url=api.url,
+                                    cache_dir=tmp_path / "c", progress=False, max_retries=2, rate_limit="6000/min")
+        assert len(api.calls) == 3
+    assert "the server asked for Retry-After 0.2 s" in out.loc[0, "error"]
+    assert out.loc[0, "error_code"] == 1004

@@ -437,6 +437,8 @@ class Run:
                         retry.append((job, img))
                         wait = max(wait, delay)
                     elif isinstance(res, ImageTagsError):
+                        if isinstance(res, RateLimitError) and not res.stops_run:
+                            res = _said_how_long(res)
                         self._finish(job, res)
                     else:  # a bug or an unexpected library error: record it, never crash the run
                         err = ImageTagsError(f"{job.source}: {type(res).__name__}: {res}")
@@ -561,6 +563,16 @@ class Run:
             task = asyncio.create_task(self._attempt(batch, sem))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
+
+
+def _said_how_long(exc: RateLimitError) -> RateLimitError:
+    """A row's last 429 naming the wait the server asked for, so the row says why it gave up."""
+    asked = exc.retry_after
+    if asked is not None and "Retry-After" not in exc.message:
+        source = getattr(exc, "retry_after_source", "") or "Retry-After"
+        exc.message = f"{exc.message}; retries spent, the server asked for {source} {asked:g} s"
+        exc.args = (exc.message,)
+    return exc
 
 
 def prepare_job(job: Job, validate: bool, max_file_bytes: int = C.MAX_FILE_BYTES) -> PreparedImage:

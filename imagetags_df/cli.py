@@ -352,6 +352,10 @@ Examples:
               help="Write tags, title and description into each image's XMP (and IPTC for JPEG); "
                    "title and description per language (x-default plus --lang), so a second language is "
                    "added beside the first; pixels are never touched.")
+@click.option("--learned", "learned_model", metavar="MODEL", default=None,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A label model saved by 'imagetags learn': its labels above their thresholds join the "
+                   "table (a 'learned' column), the sidecars and the XMP keywords.")
 @click.option("--dry-run", is_flag=True,
               help="Print what the run would need (calls, credits, time) and stop: decodes every image to "
                    "find unreadable ones; needs no API key; times the offline tagger on "
@@ -359,7 +363,7 @@ Examples:
 @_run_options
 @_expected_errors
 def tag(paths: Sequence[str], recursive: bool, out: str | None, sidecars: bool, force: bool,
-        write_metadata: bool, dry_run: bool, **run: Any) -> None:
+        write_metadata: bool, learned_model: Path | None, dry_run: bool, **run: Any) -> None:
     """Tag image files, folders and http(s):// URLs (JPEG, PNG, WebP; GIF, BMP, TIFF, HEIC/HEIF, AVIF are converted).
 
     Folders are read for files with an image extension; hidden files are
@@ -368,6 +372,8 @@ def tag(paths: Sequence[str], recursive: bool, out: str | None, sidecars: bool, 
     retries as the library's generate().
     """
     kwargs = _generate_kwargs(**run)
+    # Loaded before any tagging: a model from another installation is refused up front.
+    label_model = _load_label_model(learned_model) if learned_model is not None else None
     urls = [p for p in paths if is_url(p)]
     search = export.search_images([p for p in paths if not is_url(p)], recursive=recursive)
     images = [str(p) for p in search.images] + urls
@@ -397,6 +403,8 @@ def tag(paths: Sequence[str], recursive: bool, out: str | None, sidecars: bool, 
 
     results = engine.generate(frame, col="path", **kwargs)
     all_ok = _report_run(results)
+    if label_model is not None:
+        results = _add_learned(results, label_model, kwargs["cache_dir"], progress=kwargs.get("progress", False))
 
     if out == "-":
         for line in export.json_lines(results):
@@ -404,8 +412,8 @@ def tag(paths: Sequence[str], recursive: bool, out: str | None, sidecars: bool, 
     elif out is None and not sidecars and not write_metadata:
         # A person at a terminal: a readable table (machine-readable: --out - for JSON Lines).
         width = shutil.get_terminal_size((120, 24)).columns
-        click.echo(export.text_table(results, "path", width=width, labels=labels, lang=kwargs["lang"],
-                                     dim=True), nl=False)
+        click.echo(export.text_table(_with_learned_tags(results), "path", width=width, labels=labels,
+                                     lang=kwargs["lang"], dim=True), nl=False)
     elif out is not None:
         written = export.write_table(results, out)
         click.echo(f"imagetags: wrote {len(results)} rows to {written}", err=True)
@@ -433,6 +441,37 @@ def tag(paths: Sequence[str], recursive: bool, out: str | None, sidecars: bool, 
         all_ok = _write_all_metadata(on_disk, force, kwargs) and all_ok
 
     sys.exit(EXIT_OK if all_ok else EXIT_PARTIAL)
+
+
+def _load_label_model(folder: Path) -> Any:
+    from .learn import LabelModel
+
+    return LabelModel.load(folder)
+
+
+def _add_learned(results: pd.DataFrame, model: Any, cache_dir: Any, progress: bool) -> pd.DataFrame:
+    """``results`` plus ``learned`` and ``learned_scores`` for the rows that were tagged (a
+    failed row keeps its own error; the offline tagger's run already cached the embeddings)."""
+    ok = results["error"].isna() if "error" in results.columns else pd.Series(True, index=results.index)
+    out = results.copy()
+    out["learned"] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    out["learned_scores"] = pd.Series([None] * len(out), index=out.index, dtype=object)
+    if ok.any():
+        got = model.predict(results.loc[ok, ["path"]], col="path", cache_dir=cache_dir, progress=progress)
+        for column in ("learned", "learned_scores"):
+            out.loc[ok, column] = got[column]
+    return out
+
+
+def _with_learned_tags(results: pd.DataFrame) -> pd.DataFrame:
+    """For the terminal table: each learned label after the tags, marked as learned."""
+    if "learned" not in results.columns:
+        return results
+    shown = results.copy()
+    shown["tags"] = [
+        [*tags, *(f"{label} (learned)" for label in learned)] if isinstance(learned, list) and
+        isinstance(tags, (list, tuple)) else tags for tags, learned in zip(results["tags"], results["learned"])]
+    return shown
 
 
 def _duration(seconds: float) -> str:
@@ -621,6 +660,62 @@ def import_labels(export_file: Path, output: Path, document_root: Path | None, i
     sys.exit(EXIT_OK)
 
 
+# --------------------------------------------------------------------------- learn
+
+
+@main.command("learn", epilog=f"""\b
+Examples:
+  imagetags learn labels.csv --out my-labels          # columns: path, label
+  imagetags learn review/labels.json --out my-labels  # the review widget's file
+  imagetags tag photos/ --learned my-labels --sidecars
+
+\b
+A label cell holds one label, several as a JSON list (["beach", "dog"]), or
+nothing (not labelled). A 'rejected' column, or the tags removed in the review
+widget, are examples of what an image is not.
+
+{EXIT_HELP}""")
+@click.argument("labels_file", metavar="LABELS", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to save the model in (created; 'imagetags tag --learned' reads it).")
+@click.option("--col", default="path", show_default=True, help="The table's column of image paths.")
+@click.option("--label-col", default="label", show_default=True, help="The table's column of labels.")
+@click.option("--min-precision", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.9, show_default=True,
+              help="Each label emits only at a threshold where cross-validated precision reaches this.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help=f"Embedding cache (default ${C.ENV_CACHE_DIR} or the per-user cache folder).")
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@_expected_errors
+def learn_command(labels_file: Path, out_dir: Path, col: str, label_col: str, min_precision: float,
+                  cache_dir: Path | None, no_progress: bool) -> None:
+    """Learn your own labels from a table of image paths and labels (CSV, Parquet,
+    JSON Lines) or a review widget's labels.json, and save the model.
+
+    Prints one line per label: its examples, cross-validated precision and
+    recall, and why a label emits nothing when it cannot be trusted yet.
+    """
+    from .learn import labels_from_review, learn
+
+    if labels_file.suffix.lower() == ".json":
+        frame = labels_from_review(labels_file, image_column=col)
+        label_col = "label"
+    else:
+        frame = export.read_table(labels_file)
+    if col not in frame.columns:
+        _fail(f"{labels_file} has no column {col!r} (it has {', '.join(map(str, frame.columns))}); "
+              "pass --col with the column of image paths", EXIT_USAGE)
+    model = learn(frame, labels=label_col, col=col, cache_dir=cache_dir, min_precision=min_precision,
+                  progress=not no_progress)
+    folder = model.save(out_dir)
+    report = model.report()
+    with pd.option_context("display.width", shutil.get_terminal_size((120, 24)).columns,
+                           "display.max_colwidth", 80, "display.max_rows", None):
+        click.echo(report.to_string(index=False))
+    emitting = int(report["threshold"].notna().sum())
+    click.echo(f"imagetags: saved a model of {len(report)} label(s), {emitting} emitting, to {folder}", err=True)
+    sys.exit(EXIT_OK)
+
+
 # --------------------------------------------------------------------------- server commands
 
 # `imagetags serve` and `imagetags keys` live with the server; that module imports
@@ -629,7 +724,7 @@ main.add_command(serve)
 main.add_command(keys)
 
 
-__all__ = ["main", "tag", "alt_text", "export_command", "import_labels", "failure_summary", "EXIT_OK", "EXIT_PARTIAL", "EXIT_FATAL",
+__all__ = ["main", "tag", "learn_command", "alt_text", "export_command", "import_labels", "failure_summary", "EXIT_OK", "EXIT_PARTIAL", "EXIT_FATAL",
            "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 if __name__ == "__main__":  # pragma: no cover

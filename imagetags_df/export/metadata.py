@@ -371,7 +371,10 @@ def write_metadata_rows(results: pd.DataFrame, col: str = "path", *, lang: str |
         if rec.get("error") is not None or not bool(rec.get("ok", True)):
             continue
         path = str(rec[col])
-        if not rec.get("tags"):
+        # A label model's labels are keywords too; the cache keeps the tagger's own result.
+        learned = [str(t) for t in rec.get("learned") or [] if t not in (rec.get("tags") or [])] if isinstance(
+            rec.get("learned"), list) else []
+        if not rec.get("tags") and not learned:
             report.untagged.append(path)
             continue
         real = os.path.realpath(path)
@@ -383,10 +386,12 @@ def write_metadata_rows(results: pd.DataFrame, col: str = "path", *, lang: str |
             memory.store(path, result, digest=digest, stat=st)
 
         try:
-            written = write_metadata(path, result.tags, result.title, result.description, overwrite=overwrite,
+            written = write_metadata(path, [*result.tags, *learned], result.title, result.description,
+                                     overwrite=overwrite,
                                      lang=lang, expected_sha256=rec.get("sha256") if has_digest else None,
                                      before_replace=remember if memory is not None else None,
-                                     hierarchy=keyword_paths(result.tags, lang or "en", result.backend))
+                                     hierarchy=[*keyword_paths(result.tags, lang or "en", result.backend),
+                                                *((t,) for t in learned)])
         except FileChangedError as exc:
             report.changed.append(str(exc))
             continue

@@ -88,7 +88,8 @@ def write_sidecars(df: pd.DataFrame, col: str = "path", force: bool = False) -> 
 
     The JSON holds ``tags``, ``title`` and ``description`` (the seed's keys, in its
     order) plus ``generator: "imagetags_df"``, ``backend`` and ``image`` (the file
-    it describes). A sidecar that already exists and was not written by us is left
+    it describes), and ``learned`` when the frame has that column (a label model's labels).
+    A sidecar that already exists and was not written by us is left
     alone unless ``force``; ours are replaced. Rows that failed get no sidecar. A
     ``cat.json`` that an earlier version of ours wrote for ``cat.jpg`` is removed
     once ``cat.jpg.json`` is written, so no image keeps two.
@@ -116,6 +117,8 @@ def write_sidecars(df: pd.DataFrame, col: str = "path", force: bool = False) -> 
             "backend": rec.get("backend"),
             "image": Path(image).name,
         }
+        if isinstance(rec.get("learned"), list):  # a label model's labels ('imagetags tag --learned')
+            doc["learned"] = jsonable(list(rec["learned"]))
         write_bytes_atomic(target, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         report.written.append(target)
         old = _old_sidecar(Path(image))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._exceptions import APIError
 from ._types import TagResult
@@ -63,3 +63,18 @@ def scrub_result(result: TagResult, secret: str | None) -> TagResult:
                                                   result.request_id):
         return result
     return dataclasses.replace(result, tags=tags, title=title, description=description, request_id=request_id)
+
+
+def scrub_values(value: Any, secret: str | None) -> Any:
+    """``value`` (JSON-like: dicts, lists, strings) with every string scrubbed.
+
+    >>> scrub_values({"answer": ["said Bearer abc123"]}, "abc123")
+    {'answer': ['said Bearer ***']}
+    """
+    if isinstance(value, str):
+        return scrub(value, secret)
+    if isinstance(value, dict):
+        return {k: scrub_values(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_values(v, secret) for v in value]
+    return value

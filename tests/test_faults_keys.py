@@ -127,3 +127,16 @@ def test_scrub_blanks_echoed_schemes_and_key_shapes():
     assert scrub("got Bearer abc.def-ghi here") == "got Bearer *** here"
     assert scrub("header authorization: Basic dXNlcjpwYXNz") == "header authorization: Basic ***"
     assert KEY not in scrub(f"{KEY} was wrong", KEY)
+
+
+def test_generate_content_answer_has_no_key(tmp_path):
+    def answer(req: Request) -> Reply:
+        body = {"code": 0, "message": "ok", "data": {"content": f"you sent {req.authorization}",
+                                                      "parts": [req.authorization]}}
+        return Reply(body=json.dumps(body).encode())
+
+    photo = make_photo(tmp_path / "a.jpg")
+    with HostileServer(answer) as api:
+        data = ImageDescriberClient(api_key=KEY, base_url=api.url, max_retries=0).generate_content(photo, "what?")
+    assert data["content"].startswith("you sent Bearer")
+    _no_key(data)

@@ -20,7 +20,7 @@ import httpx
 from .. import _constants as C
 from .. import images as _images
 from .._exceptions import APIConnectionError, APIError, APITimeoutError, ConfigurationError, api_error_for
-from .._secrets import scrub, scrub_error, scrub_result
+from .._secrets import scrub, scrub_error, scrub_result, scrub_values
 from .._types import PreparedImage, RateLimit, TagResult
 from ..infra.retry import parse_retry_after, retry_delay, should_retry
 from .base import Backend, DeadlinePassed, post_within, post_within_sync, preload_async_http
@@ -138,6 +138,10 @@ class _BaseClient:
             return scrub_result(self._to_result(parsed), self.__api_key)
         except APIError as exc:
             raise scrub_error(exc, self.__api_key) from None
+
+    def _content(self, parsed: dict[str, Any]) -> dict[str, Any]:
+        """generate_content's ``data``, every string in it scrubbed of the key."""
+        return scrub_values(parsed["data"], self.__api_key)
 
     def _parse_body(self, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code
@@ -258,7 +262,7 @@ class ImageDescriberClient(_BaseClient):
     def generate_content(self, image: Any, prompt: str, lang: str = C.DEFAULT_LANG) -> dict[str, Any]:
         """The sibling endpoint: the raw ``data`` answer to ``prompt`` about the image."""
         prepared = self._prepare(image)
-        return self._with_retries(C.GENERATE_CONTENT_PATH, self._body(prepared, lang, prompt))["data"]
+        return self._content(self._with_retries(C.GENERATE_CONTENT_PATH, self._body(prepared, lang, prompt)))
 
     def close(self) -> None:
         self._http.close()
@@ -311,7 +315,7 @@ class AsyncImageDescriberClient(_BaseClient):
 
     async def generate_content(self, image: Any, prompt: str, lang: str = C.DEFAULT_LANG) -> dict[str, Any]:
         prepared = await asyncio.to_thread(self._prepare, image)
-        return (await self._with_retries(C.GENERATE_CONTENT_PATH, self._body(prepared, lang, prompt)))["data"]
+        return self._content(await self._with_retries(C.GENERATE_CONTENT_PATH, self._body(prepared, lang, prompt)))
 
     async def tag_once(self, image: PreparedImage, lang: str) -> TagResult:
         """One attempt, no retries: the engine owns retries so they share its pacing."""

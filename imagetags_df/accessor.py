@@ -22,10 +22,13 @@ import pandas as pd
 # analysis and widgets import only numpy and pandas at load time (matplotlib and
 # ipywidgets, the optional extras, are imported when a chart or widget is made).
 from . import _constants as C
-from . import analysis, engine, learn, widgets
+from . import analysis, engine, learn, lookalikes, widgets
 from .export import fiftyone as _fiftyone
 from .export import hf as _hf
 from .export import label_studio as _label_studio
+from .lookalikes.duplicates import CANDIDATES as DUP_CANDIDATES
+from .lookalikes.duplicates import DEFAULT_THRESHOLD as DUP_THRESHOLD
+from .lookalikes.map import MAX_POINTS as MAP_POINTS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -59,6 +62,8 @@ def _public_name(func: Callable[..., Any]) -> str:
         module = "imagetags_df.learn"
     elif module.startswith("imagetags_df.export."):
         module = "imagetags_df.export"
+    elif module.startswith("imagetags_df.lookalikes."):
+        module = "imagetags_df.lookalikes"
     return f"{module}.{func.__qualname__}"
 
 
@@ -159,6 +164,68 @@ class ImageTagsAccessor:
         """
         return learn.embed(self._obj, col=col, cache_dir=cache_dir, progress=progress,
                            max_file_bytes=max_file_bytes)
+
+    # --- look-alikes -------------------------------------------------------------------
+
+    @_adapts(lookalikes.similar, DATAFRAME_METHODS)
+    def similar(self, query: Any, k: int = 10, col: str = "path", *,
+                cache_dir: str | os.PathLike | bool | None = None) -> pd.DataFrame:
+        """The ``k`` rows most like ``query`` (row label, path or PIL image), plus ``similarity``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg"]})
+        >>> df.imagetags.similar(0, k=1, cache_dir=False).index.tolist()
+        [1]
+        """
+        return lookalikes.similar(self._obj, query, k=k, col=col, cache_dir=cache_dir)
+
+    @_adapts(lookalikes.duplicates, DATAFRAME_METHODS)
+    def duplicates(self, col: str = "path", *, threshold: float = DUP_THRESHOLD,
+                   cache_dir: str | os.PathLike | bool | None = None, tags_col: str | None = "tags",
+                   candidates: int = DUP_CANDIDATES) -> pd.DataFrame:
+        """The frame plus ``dup_group``, ``dup_kind``, ``dup_keep`` and ``tags_disagree``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"] * 2})
+        >>> df.imagetags.duplicates(cache_dir=False)["dup_kind"].tolist()
+        ['exact', 'exact']
+        """
+        return lookalikes.duplicates(self._obj, col=col, threshold=threshold, cache_dir=cache_dir,
+                                     tags_col=tags_col, candidates=candidates)
+
+    @_adapts(lookalikes.clusters, DATAFRAME_METHODS)
+    def clusters(self, n: int | None = None, col: str = "path", *,
+                 cache_dir: str | os.PathLike | bool | None = None, names_from: str | None = "tags",
+                 seed: int = 0) -> pd.DataFrame:
+        """The frame plus ``cluster`` and ``cluster_name``.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"] * 2, "tags": [["coffee"]] * 2})
+        >>> df.imagetags.clusters(n=1, cache_dir=False)["cluster_name"].tolist()
+        ['coffee', 'coffee']
+        """
+        return lookalikes.clusters(self._obj, n=n, col=col, cache_dir=cache_dir, names_from=names_from, seed=seed)
+
+    @_adapts(lookalikes.quality, DATAFRAME_METHODS)
+    def quality(self, col: str = "path", *, cache_dir: str | os.PathLike | bool | None = None) -> pd.DataFrame:
+        """The frame plus cleanvision's quality flags and their scores.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"]})
+        >>> bool(df.imagetags.quality(cache_dir=False).loc[0, "blurry"])
+        False
+        """
+        return lookalikes.quality(self._obj, col=col, cache_dir=cache_dir)
+
+    @_adapts(lookalikes.plot_map, DATAFRAME_METHODS)
+    def plot_map(self, col: str = "path", color: str | None = "cluster", *,
+                 cache_dir: str | os.PathLike | bool | None = None, max_points: int = MAP_POINTS,
+                 ax: Axes | None = None, seed: int = 0) -> Axes:
+        """Thumbnails in 2-D by embedding, coloured by ``color``.
+
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"]})
+        >>> df.imagetags.plot_map(color=None, cache_dir=False).get_title()
+        '1 images by embedding'
+        """
+        return lookalikes.plot_map(self._obj, col=col, color=color, cache_dir=cache_dir, max_points=max_points,
+                                   ax=ax, seed=seed)
 
     @_adapts(learn.learn, DATAFRAME_METHODS)
     def learn(self, labels: str = "label", col: str = "path",

@@ -84,7 +84,7 @@ class Overlap:
 def _orb(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     import cv2
 
-    orb = cv2.ORB_create(nfeatures=N_FEATURES, fastThreshold=10)
+    orb = cv2.ORB_create(nfeatures=N_FEATURES, fastThreshold=10)  # type: ignore[attr-defined]
     kps, desc = orb.detectAndCompute(gray, None)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     return pts, desc

@@ -21,8 +21,8 @@ __all__ = ["labels_from_review"]
 
 def labels_from_review(path: str | os.PathLike, image_column: str | None = None) -> pd.DataFrame:
     """One row per reviewed or edited image: the image (a path, or ``sha256:...`` for images
-    given as bytes), ``label`` (its tags when the row was marked reviewed, else None: unconfirmed
-    tags teach nothing) and ``rejected`` (the tags the person removed: negative examples).
+    given as bytes), ``label`` (its tags when the row was marked reviewed, else the learned labels
+    accepted in the widget, else None: unconfirmed tags teach nothing) and ``rejected`` (the tags the person removed: negative examples).
 
     The image column is named as in the reviewed frame (``path`` unless ``image_column``).
 
@@ -51,8 +51,10 @@ def labels_from_review(path: str | os.PathLike, image_column: str | None = None)
             continue
         tags = [str(t) for t in entry.get("tags") or []]
         rejected = [str(t) for t in entry.get("rejected") or [] if t not in tags]
-        if not entry.get("reviewed") and not rejected:
+        # A learned label accepted in the widget is a label even before the row is marked reviewed.
+        accepted = [str(t) for t in entry.get("accepted") or [] if t not in rejected]
+        if not entry.get("reviewed") and not rejected and not accepted:
             continue
-        rows.append({col: str(entry["image"]), "label": tags if entry.get("reviewed") and tags else None,
-                     "rejected": rejected})
+        label = tags if entry.get("reviewed") and tags else accepted or None
+        rows.append({col: str(entry["image"]), "label": label, "rejected": rejected})
     return pd.DataFrame(rows, columns=[col, "label", "rejected"])

@@ -23,6 +23,9 @@ NOIMG_STYLE = "color:#8c959f;font-size:11px;padding:4px;text-align:center;"
 TITLE_STYLE = "font-weight:600;margin:4px 0 2px;line-height:1.25;"
 CHIP_STYLE = ("display:inline-block;background:#ddf4ff;color:#0550ae;border-radius:10px;"
               "padding:1px 7px;margin:2px 3px 0 0;white-space:nowrap;")
+#: A label model's label: violet and dashed, so it never passes for one of the tagger's tags.
+LEARNED_CHIP_STYLE = ("display:inline-block;background:#fbefff;color:#6639ba;border:1px dashed #8250df;"
+                      "border-radius:10px;padding:0 7px;white-space:nowrap;font-size:12px;")
 ERROR_STYLE = "color:#cf222e;background:#ffebe9;border-radius:4px;padding:2px 4px;margin-top:3px;"
 DETAILS_STYLE = "color:#656d76;font-size:10px;margin-top:2px;cursor:pointer;"
 INFO_STYLE = "color:#656d76;font:12px system-ui,-apple-system,'Segoe UI',sans-serif;margin-left:8px;"

@@ -19,7 +19,16 @@ from .. import analysis
 from .._exceptions import ConfigurationError
 from ..backends.vlm_prompt import normalise
 from ..export.atomic import atomic_path
-from .cards import FONT_STYLE, INFO_STYLE, META_STYLE, TITLE_STYLE, error_html, image_problem, no_image_html
+from .cards import (
+    FONT_STYLE,
+    INFO_STYLE,
+    LEARNED_CHIP_STYLE,
+    META_STYLE,
+    TITLE_STYLE,
+    error_html,
+    image_problem,
+    no_image_html,
+)
 from .thumbnails import cell_text, image_column, image_id, label_text, load_ipywidgets, thumbnail
 
 REVIEW_FILE_FORMAT = "imagetags-df review"
@@ -107,6 +116,10 @@ class _Card:
                  f"{html.escape(label_text(value))}</div>")
         self.chip_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.chips: dict[str, Any] = {}
+        #: A label model's labels for this image, not yet accepted or rejected: label ->
+        #: ``(accept, reject)`` buttons (only when the review has learned labels).
+        self.learned: dict[str, tuple[Any, Any]] = {}
+        self.learned_box = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.new_tag: Any = None
         self.reviewed: Any = None
         self.reset = w.Button(description="reset", tooltip="back to the generated tags",
@@ -114,6 +127,8 @@ class _Card:
         self.reset.on_click(lambda _: review._reset(pos))
         info = f'<div style="{FONT_STYLE}">{info}</div>'
         children: list[Any] = [image, w.HTML(info), self.chip_box]
+        if review.has_learned:
+            children.append(self.learned_box)
         if self.has_image:
             self.new_tag = w.Text(placeholder="add tag, Enter", continuous_update=False,
                                   layout=w.Layout(width="95%"))
@@ -155,10 +170,37 @@ class _Card:
             self.chips[tag] = b
             buttons.append(b)
         self.chip_box.children = buttons
+        if self._review.has_learned:
+            self._update_learned(w)
         done = self._review.is_reviewed(self.pos)
         if self.reviewed is not None and self.reviewed.value != done:
             self.reviewed.value = done
         self.box.layout.border = "2px solid #1a7f37" if done else "1px solid #d0d7de"
+
+
+    def _update_learned(self, w: Any) -> None:
+        """Learned labels as chips unlike the tags': dashed violet, the model's probability,
+        a ✓ to accept and a ✕ to reject; a guess below every threshold ends in "?"."""
+        self.learned = {}
+        boxes = []
+        for label, score, sure in self._review.learned_of(self.pos):
+            text = f"{label}{'' if sure else '?'} {score:.2f}"
+            chip = w.HTML(f'<span class="itdf-learned-chip" style="{LEARNED_CHIP_STYLE}" '
+                          f'title="learned label, probability {score:.2f}">{html.escape(text)}</span>')
+            accept = w.Button(description="✓", tooltip=f"accept {label!r}: it is right",
+                              layout=w.Layout(width="28px", height="24px", margin="1px", padding="0"))
+            reject = w.Button(description="✕", tooltip=f"reject {label!r}: it is wrong",
+                              layout=w.Layout(width="28px", height="24px", margin="1px", padding="0"))
+            accept.add_class("itdf-learned-accept")
+            reject.add_class("itdf-learned-reject")
+            accept.on_click(lambda _, t=label: self._review._accept(self.pos, t))
+            reject.on_click(lambda _, t=label: self._review._reject(self.pos, t))
+            accept.disabled = reject.disabled = not self.has_image
+            self.learned[label] = (accept, reject)
+            box = w.HBox([chip, accept, reject], layout=w.Layout(align_items="center", margin="1px 4px 1px 0"))
+            box.add_class("itdf-learned")
+            boxes.append(box)
+        self.learned_box.children = boxes
 
 
 class Review:
@@ -171,7 +213,8 @@ class Review:
     """
 
     def __init__(self, df: pd.DataFrame, path: str | os.PathLike[str], col: str | None = None,
-                 n: int = 12, thumb_size: int = 200, tags_col: str = "tags") -> None:
+                 n: int = 12, thumb_size: int = 200, tags_col: str = "tags", model: Any = None,
+                 labels: str | None = None) -> None:
         self._df = df
         self.path = Path(path)
         self.col = image_column(df, col)
@@ -191,6 +234,23 @@ class Review:
         self._page = 0
         self._widget: Any = None
         self._cards: list[_Card] = []
+        #: Row positions in the order pages show them ("label these next" puts suggestions first).
+        self._order = list(range(len(df)))
+        self._status = ""
+        self.model = model
+        self.labels_col = labels if labels is not None else (
+            model.label_column if model is not None and model.label_column in df.columns else None)
+        if self.labels_col is not None and self.labels_col not in df.columns:
+            raise ConfigurationError(f"labels column {self.labels_col!r} not found; the frame has "
+                                     f"{', '.join(map(str, df.columns))}")
+        self._learned: list[Any] = []
+        self._scores: list[Any] = []
+        if "learned" in df.columns:
+            self._learned = df["learned"].tolist()
+            self._scores = (df["learned_scores"].tolist() if "learned_scores" in df.columns
+                            else [None] * len(df))
+        elif model is not None:
+            self._predict()
 
     def _load(self, images: list[str]) -> None:
         saved = _read_review_file(self.path)
@@ -224,6 +284,45 @@ class Review:
         entry = self._edits.get(self._keys[pos])
         return bool(entry and entry.get("reviewed"))
 
+    # -- learned labels --
+    @property
+    def has_learned(self) -> bool:
+        """True when there are learned labels to show (a model, or ``learned`` columns)."""
+        return bool(self._learned) or self.model is not None
+
+    def _predict(self) -> None:
+        frame = self._df[[self.col]].reset_index(drop=True)
+        out = self.model.predict(frame, col=self.col)
+        self._learned = out["learned"].tolist()
+        self._scores = out["learned_scores"].tolist()
+
+    def accepted_of(self, pos: int) -> list[str]:
+        entry = self._edits.get(self._keys[pos])
+        return list(entry.get("accepted", [])) if entry else []
+
+    def rejected_of(self, pos: int) -> list[str]:
+        entry = self._edits.get(self._keys[pos])
+        return list(entry.get("rejected", [])) if entry else []
+
+    def learned_of(self, pos: int) -> list[tuple[str, float, bool]]:
+        """The learned labels row ``pos`` shows, waiting for a person: ``(label, probability,
+        sure)``, most likely first; ``sure`` is False for the best guess of a row the model
+        emits nothing for (still worth a click either way). Accepted, rejected and labels the
+        row already has as tags are not shown again."""
+        if not self._learned or pos >= len(self._learned):
+            return []
+        learned, scores = self._learned[pos], self._scores[pos]
+        scores = scores if isinstance(scores, dict) else {}
+        done = {t.casefold() for t in [*(self.tags_of(pos) or []), *self.rejected_of(pos),
+                                       *self.accepted_of(pos)]}
+        if self.labels_col is not None:
+            done |= {t.casefold() for t in _label_list(self._df.iat[pos, self._df.columns.get_loc(self.labels_col)])}
+        shown = [(str(t), float(scores.get(t, float("nan"))), True) for t in (learned if isinstance(learned, list) else [])]
+        if not shown and scores:
+            best = max(scores, key=lambda t: scores[t])
+            shown = [(str(best), float(scores[best]), False)]
+        return [item for item in shown if item[0].casefold() not in done]
+
     @property
     def n_reviewed(self) -> int:
         return sum(self.is_reviewed(p) for p in range(len(self._df)))
@@ -247,6 +346,16 @@ class Review:
         """Mark the row with index ``label`` reviewed or not (saved at once)."""
         self._set_reviewed(self._pos(label), reviewed)
 
+    def accept(self, label: Any, learned: str) -> None:
+        """Accept the learned label ``learned`` for the row with index ``label``: it becomes one
+        of the row's tags and a positive example when learning again (saved at once)."""
+        self._accept(self._pos(label), learned)
+
+    def reject(self, label: Any, learned: str) -> None:
+        """Reject the learned label ``learned`` for the row with index ``label``: a negative
+        example of it when learning again (saved at once, as a removed tag is)."""
+        self._reject(self._pos(label), learned)
+
     def reset(self, label: Any) -> None:
         """Forget the edits of the row with index ``label`` (saved at once)."""
         self._reset(self._pos(label))
@@ -263,6 +372,8 @@ class Review:
     def _remove(self, pos: int, tag: str) -> None:
         entry = self._entry(pos)
         entry["tags"] = [t for t in entry["tags"] if t != tag]
+        if tag in entry.get("accepted", []):
+            entry["accepted"] = [t for t in entry["accepted"] if t != tag]
         # Kept so a removed tag can teach a label model what the image is not
         # (imagetags_df.learn.labels_from_review).
         entry["rejected"] = [*[t for t in entry.get("rejected", []) if t != tag], tag]
@@ -298,6 +409,21 @@ class Review:
             entry["tags"] = [*entry["tags"], tag]
         if key in {t.casefold() for t in entry.get("rejected", [])}:
             entry["rejected"] = [t for t in entry["rejected"] if t.casefold() != key]
+        self._commit(pos)
+
+    def _accept(self, pos: int, label: str) -> None:
+        entry = self._entry(pos)
+        if label.casefold() not in {t.casefold() for t in entry["tags"]}:
+            entry["tags"] = [*entry["tags"], label]
+        entry["accepted"] = [*[t for t in entry.get("accepted", []) if t != label], label]
+        entry["rejected"] = [t for t in entry.get("rejected", []) if t != label]
+        self._commit(pos)
+
+    def _reject(self, pos: int, label: str) -> None:
+        entry = self._entry(pos)
+        entry["tags"] = [t for t in entry["tags"] if t != label]
+        entry["accepted"] = [t for t in entry.get("accepted", []) if t != label]
+        entry["rejected"] = [*[t for t in entry.get("rejected", []) if t != label], label]
         self._commit(pos)
 
     def _set_reviewed(self, pos: int, reviewed: bool) -> None:
@@ -349,7 +475,89 @@ class Review:
         out = self._df.copy()
         out["tags_reviewed"] = [self.tags_of(p) for p in range(len(self._df))]
         out["reviewed"] = np.array([self.is_reviewed(p) for p in range(len(self._df))], dtype=bool)
+        if self.has_learned:
+            out["learned_accepted"] = [self.accepted_of(p) for p in range(len(self._df))]
+            out["learned_rejected"] = [[t for t in self.rejected_of(p) if t in self._label_names()]
+                                       for p in range(len(self._df))]
         return out
+
+    def _label_names(self) -> set[str]:
+        names = set(self.model.labels) if self.model is not None else set()
+        for scores in self._scores:
+            if isinstance(scores, dict):
+                names |= set(scores)
+        if self.labels_col is not None:
+            for value in self._df[self.labels_col].tolist():
+                names |= set(_label_list(value))
+        for p in range(len(self._df)):
+            names |= set(self.accepted_of(p))
+        return names
+
+    def training_labels(self) -> pd.DataFrame:
+        """What "learn again" learns from, one row per image: the image column, ``label`` (the
+        frame's labels column, if any, plus the learned labels accepted here) and ``rejected``
+        (learned labels rejected here). Tags removed that no label model knows are left out.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg"], "label": [None],
+        ...                    "learned": [["drink"]], "learned_scores": [{"drink": 0.95}]})
+        >>> rv = review(df, path="review.json", labels="label")
+        >>> rv.accept(0, "drink")
+        >>> rv.training_labels()
+                              path    label rejected
+        0  data/samples/coffee.jpg  [drink]       []
+        """
+        names = self._label_names()
+        rows = []
+        for p in range(len(self._df)):
+            given = _label_list(self._df.iat[p, self._df.columns.get_loc(self.labels_col)]) if self.labels_col else []
+            label = list(dict.fromkeys([*given, *self.accepted_of(p)]))
+            rejected = [t for t in self.rejected_of(p) if t in names and t not in label]
+            rows.append({self.col: self._df.iat[p, self._df.columns.get_loc(self.col)],
+                         "label": label or None, "rejected": rejected})
+        return pd.DataFrame(rows, columns=[self.col, "label", "rejected"])
+
+    def learn_again(self) -> Any:
+        """Learn the labels again from :meth:`training_labels` (same cache and ``min_precision``
+        as the model given), show the new model's labels, and return it.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/coffee.jpg", "data/samples/rocket.jpg"],
+        ...                    "label": ["drink", None], "learned": [[], []], "learned_scores": [{}, {}]})
+        >>> rv = review(df, path="review.json", labels="label")
+        >>> rv.accept(1, "space")
+        >>> rv.learn_again().report()[["label", "positives", "negatives"]]
+           label  positives  negatives
+        0  drink          1          1
+        1  space          1          1
+        """
+        from ..learn import learn
+
+        frame = self.training_labels()
+        kwargs: dict[str, Any] = {}
+        if self.model is not None:
+            kwargs = {"cache_dir": self.model.cache_dir, "min_precision": self.model.min_precision}
+        model = learn(frame, labels="label", col=self.col, rejected="rejected", progress=False, **kwargs)
+        self.model = model
+        self._predict()
+        report = model.report()
+        self._status = (f"learned {len(report)} label(s) from {int(frame['label'].notna().sum()):,} labelled "
+                        f"image(s); {int(report['threshold'].notna().sum())} sure enough to show without '?'")
+        if self._widget is not None:
+            self._show_page()
+        return model
+
+    def label_next(self, n: int = 20) -> pd.DataFrame:
+        """Put the ``n`` rows the model would learn most from first (``model.suggest`` on the
+        rows not labelled yet) and go to the first page; returns those rows."""
+        if self.model is None:
+            raise ConfigurationError("'label these next' needs a label model: pass model= (or learn again first)")
+        frame = self.training_labels().rename(columns={"label": self.model.label_column})
+        frame.index = range(len(frame))
+        picks = self.model.suggest(frame, n=n, col=self.col)
+        first = [int(i) for i in picks.index]
+        self._order = first + [p for p in range(len(self._df)) if p not in set(first)]
+        self._status = f"the {len(first)} image(s) to label next come first"
+        self.page(0)
+        return self._df.iloc[first]
 
     to_frame = result
 
@@ -382,14 +590,22 @@ class Review:
             self._w_prev.on_click(lambda _: self.page(self._page - 1))
             self._w_next.on_click(lambda _: self.page(self._page + 1))
             self._w_cards = w.Box(layout=w.Layout(flex_flow="row wrap"))
-            self._widget = w.VBox([w.HBox([self._w_prev, self._w_next, self._w_info],
-                                          layout=w.Layout(align_items="center")), self._w_cards])
+            bar = [self._w_prev, self._w_next, self._w_info]
+            if self.has_learned:
+                self.next_button = w.Button(description="label these next", layout=w.Layout(width="auto"),
+                                            tooltip="show first the images the model would learn most from")
+                self.learn_button = w.Button(description="learn again", layout=w.Layout(width="auto"),
+                                             tooltip="learn from the labels, accepts and rejects so far")
+                self.next_button.on_click(lambda _: self.label_next(self.n))
+                self.learn_button.on_click(lambda _: self.learn_again())
+                bar = [self._w_prev, self._w_next, self.next_button, self.learn_button, self._w_info]
+            self._widget = w.VBox([w.HBox(bar, layout=w.Layout(align_items="center")), self._w_cards])
             self._show_page()
         return self._widget
 
     def _show_page(self) -> None:
         start = self._page * self.n
-        self._cards = [_Card(self, p) for p in range(start, min(start + self.n, len(self._df)))]
+        self._cards = [_Card(self, p) for p in self._order[start:start + self.n]]
         self._w_cards.children = [c.box for c in self._cards]
         self._w_prev.disabled = self._page == 0
         self._w_next.disabled = self._page >= self.pages - 1
@@ -397,9 +613,10 @@ class Review:
 
     def _update_info(self) -> None:
         if self._widget is not None:
+            status = f" · {html.escape(self._status)}" if self._status else ""
             self._w_info.value = (f'<span class="itdf-review-info" style="{INFO_STYLE}">page '
                                   f"{self._page + 1}/{self.pages} · {self.n_reviewed:,} of "
-                                  f"{len(self._df):,} reviewed · {html.escape(self.saved_where())}</span>")
+                                  f"{len(self._df):,} reviewed · {html.escape(self.saved_where())}{status}</span>")
 
     def saved_where(self) -> str:
         """Where the edits are, worded for what is on disk now: the file is written at the
@@ -428,12 +645,25 @@ class Review:
         return f"<Review {len(self._df):,} images, {self.n_reviewed:,} reviewed, file={str(self.path)!r}>"
 
 
+def _label_list(value: Any) -> list[str]:
+    from ..learn.model import label_sets
+
+    return label_sets([value])[0]
+
+
 def review(df: pd.DataFrame, path: str | os.PathLike[str], col: str | None = None,
-           n: int = 12, thumb_size: int = 200, tags_col: str = "tags") -> Review:
+           n: int = 12, thumb_size: int = 200, tags_col: str = "tags", model: Any = None,
+           labels: str | None = None) -> Review:
     """A labeling widget over ``df``: per image, click a tag to remove it, type to add one,
     tick "reviewed". Every edit is written at once (atomically) to the JSON file ``path``;
     calling ``review`` again with the same file resumes. ``.result()`` returns the frame
     with ``tags_reviewed`` and ``reviewed`` columns.
+
+    Learned labels (a :class:`imagetags_df.LabelModel` as ``model``, or ``learned`` and
+    ``learned_scores`` columns from ``model.predict``) show as violet dashed chips with a ✓
+    to accept and a ✕ to reject; both are saved with the other edits (``accepted`` and
+    ``rejected`` in the file). "label these next" puts ``model.suggest``'s rows first; "learn
+    again" learns from ``labels`` (the frame's column of labels) plus the accepts and rejects.
 
     >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"], "tags": [["cat", "sofa"]]})
     >>> rv = review(df, path="labels/review.json")   # display rv in Jupyter to label by hand
@@ -443,5 +673,6 @@ def review(df: pd.DataFrame, path: str | os.PathLike[str], col: str | None = Non
       tags_reviewed  reviewed
     0         [cat]      True
     """
-    return Review(df, path=path, col=col, n=n, thumb_size=thumb_size, tags_col=tags_col)
+    return Review(df, path=path, col=col, n=n, thumb_size=thumb_size, tags_col=tags_col, model=model,
+                  labels=labels)
 

@@ -349,8 +349,11 @@ class ImageTagsAccessor:
 
     @_adapts(widgets.review, DATAFRAME_METHODS)
     def review(self, path: str | os.PathLike[str], col: str | None = None, n: int = 12,
-               thumb_size: int = 200, tags_col: str = "tags") -> widgets.Review:
-        """Labeling widget that saves every edit at once to the JSON file ``path``.
+               thumb_size: int = 200, tags_col: str = "tags", model: Any = None,
+               labels: str | None = None) -> widgets.Review:
+        """Labeling widget that saves every edit at once to the JSON file ``path``; with a label
+        ``model`` (or ``learned`` columns), learned labels to accept or reject (see
+        :func:`imagetags_df.widgets.review`).
 
         >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"], "tags": [["cat"]]})
         >>> df.imagetags.review(path="labels.json").result()[["tags_reviewed", "reviewed"]]
@@ -358,7 +361,7 @@ class ImageTagsAccessor:
         0         [cat]     False
         """
         return widgets.review(self._obj, path=path, col=col, n=n, thumb_size=thumb_size,
-                              tags_col=tags_col)
+                              tags_col=tags_col, model=model, labels=labels)
 
 
     # --- hand-off ---------------------------------------------------------------------

@@ -40,7 +40,7 @@ def main() -> None:
     df = pd.DataFrame({
         "path": [photos[i % len(photos)] for i in range(n)],
         "tags": [["coffee", "drink"] if i % 2 else ["coffee"] for i in range(n)],
-        "tag_scores": [[0.9, 0.4] if i % 2 else [0.7] for i in range(n)],
+        "tag_scores": [{"coffee": 0.9, "drink": 0.4} if i % 2 else {"coffee": 0.7} for i in range(n)],
     })
     steps: list[tuple[str, float]] = []
 

@@ -16,7 +16,9 @@ class TagResult:
     """What a backend returns for one image in one language.
 
     ``tag_scores`` (same length as ``tags``) is filled by backends that know their
-    confidence (the offline tagger); the API does not report one. ``input_tokens`` and
+    confidence (the offline tagger); the API does not report one. The result frame's
+    ``tag_scores`` column holds them as a dict tag -> score in tag order, the shape of
+    ``learned_scores``. ``input_tokens`` and
     ``output_tokens`` come from a language model's ``usage`` (None for other backends).
     The offline tagger also fills ``confidence`` (how sure it is of its best content tag,
     0..1; 0 when it recognised nothing), ``colors`` (dominant colours, "black and white",

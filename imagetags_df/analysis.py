@@ -18,6 +18,7 @@ matplotlib is imported only by the two ``plot_*`` functions.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # matplotlib is an optional extra; never import it at module 
     from matplotlib.axes import Axes
 
 __all__ = [
+    "score_map",
     "onehot",
     "from_onehot",
     "tag_counts",
@@ -118,6 +120,40 @@ def _as_list(value: Any) -> list[str] | None:
 
 def _is_blank(tag: Any) -> bool:
     return tag is None or (isinstance(tag, float) and math.isnan(tag)) or not str(tag)
+
+
+def score_map(scores: Any, tags: Any = None) -> dict[str, float] | None:
+    """A ``tag_scores`` (or ``learned_scores``) cell as its one shape: a dict tag -> score
+    in tag order; None when the backend reports no score.
+
+    Also reads what files give back: a JSON object (CSV), a list of ``(tag, score)``
+    pairs (Parquet's map type), and the list parallel to ``tags`` that older results hold.
+
+    >>> score_map({"cat": 0.9, "pet": 0.7})
+    {'cat': 0.9, 'pet': 0.7}
+    >>> score_map([0.9, 0.7], ["cat", "pet"]), score_map('{"cat": 0.9}'), score_map(None)
+    ({'cat': 0.9, 'pet': 0.7}, {'cat': 0.9}, None)
+    """
+    if isinstance(scores, str):
+        try:
+            scores = json.loads(scores)
+        except ValueError:
+            return None
+    if scores is None or (isinstance(scores, float) and math.isnan(scores)):
+        return None
+    if hasattr(scores, "tolist") and not isinstance(scores, dict):
+        scores = scores.tolist()  # numpy arrays from Parquet
+    try:
+        if isinstance(scores, dict):
+            return {str(t): float(s) for t, s in scores.items()}
+        items = list(scores)
+        if items and all(isinstance(i, (tuple, list)) and len(i) == 2 and isinstance(i[0], str) for i in items):
+            return {str(t): float(s) for t, s in items}
+        if tags is None or isinstance(tags, float) or len(items) != len(tags):
+            return None
+        return {str(t): float(s) for t, s in zip(tags, items)}
+    except (TypeError, ValueError):
+        return None
 
 
 def tag_lists(df: pd.DataFrame, col: str = "tags") -> list[list[str] | None]:

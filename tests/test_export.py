@@ -58,7 +58,7 @@ def result_frame(paths: list[str], *, errors: dict[int, str] | None = None) -> p
     return pd.DataFrame({
         "path": paths,
         "tags": [[] if i in errors else [f"tag{i}", "café ☕", "a, b"] for i in range(n)],
-        "tag_scores": [None if i in errors else [0.9, 0.5, 0.25] for i in range(n)],
+        "tag_scores": [None if i in errors else {f"tag{i}": 0.9, "café ☕": 0.5, "a, b": 0.25} for i in range(n)],
         "title": [None if i in errors else f"Title {i} – 猫" for i in range(n)],
         "description": [None if i in errors else f"Description {i}, with \"quotes\" & <angles>" for i in range(n)],
         "error_code": pd.array([2004 if i in errors else None for i in range(n)], dtype="Int64"),
@@ -160,6 +160,20 @@ def test_write_table_round_trips_with_pandas(tmp_path, name):
     assert pd.isna(back.loc[0, "error_code"]) and int(back.loc[1, "error_code"]) == 2004
     assert pd.isna(back.loc[0, "error"]) and "2004" in back.loc[1, "error"]
     assert list(back.columns) == list(df.columns)
+    # The score dicts come back as the same dicts, in tag order, from every format.
+    again = export.read_table(target)
+    assert again.loc[0, "tag_scores"] == {"tag0": 0.9, "café ☕": 0.5, "a, b": 0.25}
+    assert list(again.loc[0, "tag_scores"]) == again.loc[0, "tags"] and again.loc[1, "tag_scores"] is None
+
+
+def test_parquet_keeps_score_dicts_of_different_tags_apart(tmp_path):
+    """Inferred, dicts with different keys become one struct with every key of the table."""
+    df = pd.DataFrame({"path": ["a.jpg", "b.jpg"], "tags": [["cat", "pet"], ["dog"]],
+                       "tag_scores": [{"cat": 0.9, "pet": 0.5}, {"dog": 0.8}],
+                       "learned_scores": [{"indoor": 0.2}, {"indoor": 0.7, "beach": 0.1}]})
+    back = export.read_table(export.write_table(df, tmp_path / "s.parquet"))
+    assert back["tag_scores"].tolist() == df["tag_scores"].tolist()
+    assert back["learned_scores"].tolist() == df["learned_scores"].tolist()
 
 
 def test_write_table_labels_image_bytes_and_uses_normal_file_permissions(tmp_path):

@@ -72,7 +72,7 @@ def test_export_is_read_by_fiftyones_classification_importer(tmp_path):
     for _, row in df.iterrows():
         got = samples[str(Path(row["path"]).resolve())]
         assert [c["label"] for c in got] == row["tags"]
-        assert [c["confidence"] for c in got] == pytest.approx(row["tag_scores"])
+        assert [c["confidence"] for c in got] == pytest.approx(list(row["tag_scores"].values()))
         assert os.path.isfile(str(Path(row["path"]).resolve()))
     learned = dict(_import_like_fiftyone(out, "learned.json"))
     assert [c["label"] for c in learned[str(Path(df.loc[1, "path"]).resolve())]] == ["latte"]

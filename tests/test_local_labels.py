@@ -22,7 +22,9 @@ def test_labels_restrict_the_tagger_in_the_runs_language(cache_dir):
     assert out.ok.all()
     assert out.tags[0] == ["KATZE"]  # the label's own spelling; "Tier", colours... dropped
     assert out.tags[1] == ["Motorrad"]
-    assert [len(s) for s in out.tag_scores] == [1, 1]
+    # One shape with learned_scores: a dict tag -> score, in tag order.
+    assert [list(s) for s in out.tag_scores] == [["KATZE"], ["Motorrad"]]
+    assert all(0 < v <= 1 for s in out.tag_scores for v in s.values())
     assert not out.cached.any()  # a label set is its own cache entry
 
 

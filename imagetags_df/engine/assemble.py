@@ -40,7 +40,7 @@ def _named_for(err: ImageTagsError, name: str | None) -> ImageTagsError:
 def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> pd.DataFrame:
     n = scan.n
     tags: list[list[str]] = [[] for _ in range(n)]
-    scores: list[list[float] | None] = [None] * n
+    scores: list[dict[str, float] | None] = [None] * n
     title: list[str | None] = [None] * n
     desc: list[str | None] = [None] * n
     confidence: list[float] = [float("nan")] * n
@@ -83,7 +83,9 @@ def assemble(df: pd.DataFrame, scan: Scan, run: Run, settings: RunSettings) -> p
                     err = unsent
         if res is not None:
             tags[pos] = list(res.tags)
-            scores[pos] = list(res.tag_scores) if res.tag_scores is not None else None
+            # One shape with learned_scores: tag -> score, in tag order.
+            scores[pos] = (dict(zip(res.tags, map(float, res.tag_scores)))
+                           if res.tag_scores is not None and len(res.tag_scores) == len(res.tags) else None)
             title[pos], desc[pos], rid[pos] = res.title, res.description, res.request_id
             if res.confidence is not None:
                 confidence[pos] = float(res.confidence)

@@ -52,17 +52,14 @@ def _scored(tags: Any, scores: Any) -> list[dict[str, Any]]:
     """``[{"label": tag, "confidence": score}]``; confidence None where unknown."""
     if tags is None:
         return []
-    tags = [str(t) for t in tags]
-    values = [] if _missing(scores) else [float(s) for s in scores]
-    if len(values) != len(tags):
-        values = [None] * len(tags)  # type: ignore[list-item]
-    return [{"label": t, "confidence": c} for t, c in zip(tags, values)]
+    known = analysis.score_map(scores, tags) or {}
+    return [{"label": str(t), "confidence": known.get(str(t))} for t in tags]
 
 
 def sample_fields(df: pd.DataFrame, col: str = "path") -> list[dict[str, Any]]:
     """Per tagged row, its file (absolute) and what each FiftyOne field holds.
 
-    >>> df = pd.DataFrame({"path": ["/p/cat.jpg"], "tags": [["cat", "pet"]], "tag_scores": [[0.9, 0.7]],
+    >>> df = pd.DataFrame({"path": ["/p/cat.jpg"], "tags": [["cat", "pet"]], "tag_scores": [{"cat": 0.9, "pet": 0.7}],
     ...                    "title": ["Cat"], "description": ["A cat."], "error": [None]})
     >>> sample_fields(df)[0]["ai_tags"]
     [{'label': 'cat', 'confidence': 0.9}, {'label': 'pet', 'confidence': 0.7}]

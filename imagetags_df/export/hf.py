@@ -55,7 +55,10 @@ def _records(df: pd.DataFrame) -> dict[str, list[Any]]:
             columns[name] = [[str(t) for t in tags] if tags is not None else []
                              for tags in analysis.tag_lists(df, col=name)]
     if "tag_scores" in df.columns:
-        columns["tag_scores"] = [None if _missing(s) else [float(x) for x in s] for s in df["tag_scores"]]
+        # A dataset's column needs one type: the scores in tag order, beside the tags column.
+        tags = analysis.tag_lists(df, col="tags") if "tags" in df.columns else [None] * len(df)
+        columns["tag_scores"] = [None if (m := analysis.score_map(s, t)) is None else list(m.values())
+                                 for s, t in zip(df["tag_scores"], tags)]
     for name in TEXT_COLUMNS:
         if name in df.columns:
             columns[name] = ["" if _missing(v) else str(v) for v in df[name]]

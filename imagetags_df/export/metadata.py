@@ -14,6 +14,7 @@ import pandas as pd
 from .._exceptions import ConfigurationError, ImageError, ImageNotFoundError, UnsupportedImageError
 from .._install import pip_install
 from .._types import TagResult
+from ..analysis import score_map
 from .atomic import write_bytes_atomic
 from .keywords import keyword_paths
 
@@ -292,7 +293,7 @@ def result_of_row(rec: Mapping[str, Any]) -> TagResult:
     return TagResult(
         tags=texts(rec.get("tags")) or [], title=rec.get("title") or "",
         description=rec.get("description") or "", request_id=rec.get("request_id"),
-        tag_scores=None if scores is None or isinstance(scores, float) else [float(x) for x in scores],
+        tag_scores=None if (known := score_map(scores, rec.get("tags"))) is None else list(known.values()),
         backend=rec.get("backend") or "", input_tokens=whole(rec.get("input_tokens")),
         output_tokens=whole(rec.get("output_tokens")), confidence=number(rec.get("confidence")),
         colors=texts(rec.get("colors")), orientation=rec.get("orientation") or None)

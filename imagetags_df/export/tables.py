@@ -32,8 +32,10 @@ NOT_SURE: dict[str, str] = {
 #: Terminal escapes that dim a cell and undo it (click.echo drops them when stdout is not a terminal).
 _DIM, _UNDIM = "\x1b[2m", "\x1b[22m"
 
-#: Columns of a result frame that hold lists (JSON-encoded in CSV).
+#: Columns of a result frame that hold lists or dicts (JSON-encoded in CSV).
 _LIST_COLUMNS = ("tags", "tag_scores", "colors")
+#: Columns that hold a dict tag -> score: a Parquet map (string -> double), kept in tag order.
+_SCORE_COLUMNS = ("tag_scores", "learned_scores")
 
 
 def table_format(path: str | os.PathLike[str]) -> str:
@@ -49,6 +51,8 @@ def table_format(path: str | os.PathLike[str]) -> str:
 
 def jsonable(value: Any) -> Any:
     """Plain JSON values for one cell: NA -> None, numpy scalars -> Python, paths -> str."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
@@ -82,8 +86,9 @@ def _plain_frame(df: pd.DataFrame) -> pd.DataFrame:
 def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Write ``df`` to ``path`` as CSV, Parquet or JSON Lines, chosen by the extension.
 
-    Lists (``tags``, ``tag_scores``) stay lists in Parquet and JSON Lines and are
-    JSON-encoded text in CSV (read them back with ``df.tags.map(json.loads)``).
+    Lists (``tags``) stay lists in Parquet and JSON Lines, and score dicts
+    (``tag_scores``, ``learned_scores``: tag -> score) objects in JSON Lines and maps in
+    Parquet; both are JSON-encoded text in CSV (:func:`read_table` reads every format back).
     The index is not written; the file is replaced atomically.
 
     >>> write_table(out, "results.csv")  # doctest: +SKIP
@@ -107,12 +112,31 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
                         lambda v: None if v is None else json.dumps(jsonable(v), ensure_ascii=False))
             frame.to_csv(tmp, index=False, encoding="utf-8")
         elif fmt == "parquet":
-            frame.to_parquet(tmp, index=False)
+            _write_parquet(frame, tmp)
         else:
             with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
                 for line in json_lines(frame):
                     fh.write(line)
     return target
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Parquet with score dicts as maps: inferred, rows with different tags would become one
+    struct with every tag of the table as a field."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..analysis import score_map
+
+    scored = [c for c in _SCORE_COLUMNS if c in frame.columns]
+    table = pa.Table.from_pandas(frame.drop(columns=scored), preserve_index=False)
+    tags = frame["tags"].tolist() if "tags" in frame.columns else [None] * len(frame)
+    for col in scored:
+        cells = [score_map(v, t) for v, t in zip(frame[col], tags)]
+        array = pa.array([None if c is None else list(c.items()) for c in cells],
+                         type=pa.map_(pa.string(), pa.float64()))
+        table = table.add_column(list(frame.columns).index(col), col, array)
+    pq.write_table(table, path)
 
 
 def json_lines(df: pd.DataFrame) -> Iterator[str]:
@@ -252,4 +276,11 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     for col in (*_LIST_COLUMNS, "learned", "rejected"):
         if col in frame.columns:
             frame[col] = frame[col].map(as_list).astype(object).where(frame[col].notna(), None)
+    from ..analysis import score_map
+
+    for col in _SCORE_COLUMNS:
+        if col in frame.columns:  # JSON text (CSV), (tag, score) pairs (Parquet), objects (JSON Lines)
+            tags = frame["tags"].tolist() if "tags" in frame.columns else [None] * len(frame)
+            frame[col] = pd.Series([score_map(v, t) for v, t in zip(frame[col], tags)], index=frame.index,
+                                   dtype=object)
     return frame

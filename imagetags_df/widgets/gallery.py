@@ -367,7 +367,7 @@ def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = No
 
     >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg"],
     ...                    "tags": [["cat", "pet"], ["coffee", "drink"]],
-    ...                    "tag_scores": [[0.93, 0.4], [0.95, 0.9]]})
+    ...                    "tag_scores": [{"cat": 0.93, "pet": 0.4}, {"coffee": 0.95, "drink": 0.9}]})
     >>> preview(df, n=12)
     <Gallery images 1–2 of 2 · page 1/1>
     >>> preview(df, tags="Drink").page_rows().tolist()

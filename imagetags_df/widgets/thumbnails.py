@@ -142,12 +142,9 @@ def label_text(value: Any) -> str:
 
 def tag_score_map(tags: Any, scores: Any) -> dict[str, float]:
     """tag -> confidence, for backends that report one (shown as the chip's tooltip)."""
-    try:
-        if is_missing(scores) or is_missing(tags) or len(scores) != len(tags):
-            return {}
-        return {str(t): float(s) for t, s in zip(tags, scores)}
-    except (TypeError, ValueError):
-        return {}
+    from ..analysis import score_map
+
+    return score_map(scores, tags) or {}
 
 
 def cell_text(value: Any) -> str:

@@ -135,3 +135,13 @@ def test_the_command_keeps_urls_whole(web, tmp_path):
                             "--no-progress"], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[1].startswith("http://127.0.0.1:") and "cat" in table.stdout
+
+
+def test_the_gallery_shows_url_rows(web):
+    from imagetags_df import widgets
+
+    df = pd.DataFrame({"path": [f"{web}/chelsea_cat.jpg", f"{web}/missing.jpg"], "tags": [["cat"], None],
+                       "error": [None, "gone"]})
+    page = widgets.preview(df).html()
+    assert page.count("data:image/jpeg;base64,") == 1  # the cat's thumbnail; the 404 row says why
+    assert _Photos.requests["/chelsea_cat.jpg"] == 1

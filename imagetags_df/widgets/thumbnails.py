@@ -90,7 +90,7 @@ def image_id(value: Any) -> str:
 
 
 def thumbnail(value: Any, size: int = 160, quality: int = 75) -> bytes:
-    """A JPEG of at most ``size`` x ``size`` pixels from a path, bytes or a PIL image.
+    """A JPEG of at most ``size`` x ``size`` pixels from a path, an ``http(s)://`` URL, bytes or a PIL image.
 
     EXIF orientation is applied and transparency is flattened onto white, so what is shown
     is what a viewer would show. Raises OSError/ValueError for unreadable images.
@@ -106,6 +106,10 @@ def thumbnail(value: Any, size: int = 160, quality: int = 75) -> bytes:
     if isinstance(value, Image.Image):
         im = value.copy()
     else:
+        from ..images import fetch_url, is_url
+
+        if is_url(value):  # an image on the web: downloaded under the same caps as for tagging
+            value = fetch_url(value)
         src = io.BytesIO(bytes(value)) if isinstance(value, (bytes, bytearray, memoryview)) else os.fspath(value)
         with Image.open(src) as opened:
             # draft() lets the JPEG decoder skip most of a large photo's pixels.

@@ -27,10 +27,11 @@ from .models import classifier_digest, get_models, settle_precision
 
 #: Numbers per embedding (EfficientNet-Lite0's last feature map has 1280 channels).
 DIM = 1280
-#: What turns an image into the classifier's input (decode with JPEG draft to the detector's
-#: side, EXIF rotation, transparency on white, short side 256, central 224). Bump it when
-#: any of that changes: cached embeddings then stop matching.
-PREPROCESSING_VERSION = "1"
+#: What turns an image into the classifier's input (the original file's bytes, never a copy
+#: converted for an API; decode with JPEG draft to the detector's side, EXIF rotation,
+#: transparency on white, short side 256, central 224). Bump it when any of that changes:
+#: cached embeddings then stop matching.
+PREPROCESSING_VERSION = "2"
 #: Images per classifier call when embedding alone (batched calls amortise onnxruntime's
 #: per-call overhead; more than this gains nothing on a small CPU model).
 BATCH = 16

@@ -83,9 +83,14 @@ def _sklearn() -> Any:
 
 def normalise(x: np.ndarray) -> np.ndarray:
     """The features the models see: square root, then unit length (float32)."""
-    x = np.sqrt(np.clip(np.asarray(x, dtype=np.float32), 0.0, None))
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norm > 0, norm, 1.0)
+    # In place on one copy: on 50,000 rows at a time these passes over memory are most of
+    # predict's cost.
+    x = np.array(x, dtype=np.float32, copy=True, ndmin=2)
+    np.maximum(x, 0.0, out=x)
+    np.sqrt(x, out=x)
+    norm = np.sqrt(np.einsum("ij,ij->i", x, x))
+    x /= np.where(norm > 0, norm, 1.0)[:, None]
+    return x
 
 
 def label_sets(values: Sequence[Any]) -> list[list[str]]:

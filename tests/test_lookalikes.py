@@ -231,3 +231,20 @@ def test_plot_map_says_when_it_samples(tmp_path):
     ax = df.imagetags.plot_map(color="kind", max_points=4, cache_dir=tmp_path / "cache")
     assert ax.get_title() == "sample of 4 of 6 images by embedding (coloured by kind)"
     assert len(ax.artists) == 4
+
+
+def test_the_halves_of_a_blank_picture_are_not_one_picture(tmp_path):
+    # A white overlay whose texture is all in its transparency (as some wallpapers are): on
+    # white it is blank, with no keypoints, and every blank picture hashes alike, so the hash
+    # must not speak for it. Its halves' pixels differ (the alpha ramps across the picture).
+    alpha = np.tile(np.linspace(0, 255, 400).astype("uint8"), (300, 1))
+    rgba = np.dstack([np.full((300, 400, 3), 255, "uint8"), alpha])
+    im = Image.fromarray(rgba, mode="RGBA")
+    w = im.width
+    left, right = im.crop((0, 0, round(w * 0.45), im.height)), im.crop((w - round(w * 0.45), 0, w, im.height))
+    assert np.asarray(left).tobytes() != np.asarray(right).tobytes()
+    assert overlap(features(left), features(right)).how == "none"
+    left.save(tmp_path / "l.png")
+    right.save(tmp_path / "r.png")
+    out = duplicates(pd.DataFrame({"path": [str(tmp_path / "l.png"), str(tmp_path / "r.png")]}), cache_dir=False)
+    assert out["dup_group"].isna().all()

@@ -45,6 +45,8 @@ MIN_INLIERS = 15
 RANSAC_PX = 6.0
 #: The photometric check's resolution (longest side).
 THUMB_SIDE = 96
+#: Grey-level spread (std, of 255) under which a picture is blank and its hash says nothing.
+PLAIN_STD = 6.0
 #: Perceptual-hash distance (of 64 bits) under which two plain pictures are the same.
 PHASH_MAX = 6
 
@@ -280,7 +282,9 @@ def overlap(a: Features, b: Features) -> Overlap:
     if best is not None:
         return best
     # Too plain for keypoints: same outline and (nearly) the same hash, directly or mirrored.
-    if _aspect_close(a, b):
+    # A blank picture hashes like every other blank picture (and its left half like its right
+    # half), so the hash speaks only for pictures with some tonal structure.
+    if _aspect_close(a, b) and min(float(a.thumb.std()), float(b.thumb.std())) >= PLAIN_STD:
         dist = min(bin(a.phash ^ b.phash).count("1"), bin(a.phash ^ b.mirror_phash).count("1"))
         if dist <= PHASH_MAX:
             return Overlap(1.0, 1.0, 0, "phash")

@@ -51,6 +51,15 @@ out = pd.DataFrame({{"path": paths}}).imagetags.generate(progress=False)
 """,
     "gallery = out.imagetags.preview(n=12)\ngallery",
     'review = out.imagetags.review(path="labels.json", n=12)\nreview',
+    # A label model's output (as model.predict gives it) for the same rows: chips to accept or reject.
+    """\
+cosy, shop = {"cosy": 0.93, "shop": 0.02}, {"cosy": 0.01, "shop": 0.91}
+guess = {"cosy": 0.30, "shop": 0.10}
+learned = out.assign(learned=[["cosy"], ["shop"], [], [], [], [], None, None],
+                     learned_scores=[cosy, shop, guess, guess, guess, guess, None, None])
+teach = learned.imagetags.review(path="learned.json", n=12)
+teach
+""",
 ]
 
 
@@ -133,7 +142,8 @@ def page(lab):
         pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         try:
             pg.locator(".itdf-gallery-widget").wait_for(state="visible", timeout=WAIT)
-            pg.locator(".itdf-review-info").wait_for(state="visible", timeout=WAIT)
+            pg.locator(".itdf-review-info").first.wait_for(state="visible", timeout=WAIT)
+            pg.locator(".itdf-learned").first.wait_for(state="visible", timeout=WAIT)
         except Exception:
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             pg.screenshot(path=str(ARTIFACTS / "lab_failed_start.png"), full_page=True)
@@ -250,7 +260,7 @@ def test_error_cards_and_review_in_lab(page, lab):
     card.locator("summary", has_text="details").first.click()
     assert "UnidentifiedImageError" in card.locator("details").first.inner_text()
 
-    review = pg.locator(".jp-OutputArea-output", has=pg.locator(".itdf-review-info"))
+    review = pg.locator(".jp-OutputArea-output", has=pg.locator(".itdf-review-info")).first
     info = review.locator(".itdf-review-info")
     assert "saved to" not in info.inner_text() and "the first one creates labels.json" in info.inner_text()
     # the two rows without an image get no "add tag" box and no "reviewed" box
@@ -268,3 +278,44 @@ def test_error_cards_and_review_in_lab(page, lab):
     saved = json.loads((lab["root"] / "labels.json").read_text(encoding="utf-8"))["edits"]
     assert [e["tags"][-1] for e in saved.values()] == ["crema"]
     review.screenshot(path=str(ARTIFACTS / "lab_review.png"))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_learned_labels_accepted_rejected_and_learned_again_in_lab(page, lab):
+    pg = page
+    teach = pg.locator(".jp-OutputArea-output", has=pg.locator(".itdf-learned"))
+    cat = teach.locator(".itdf-review-card", has_text="chelsea_cat.jpg")
+    coffee = teach.locator(".itdf-review-card", has_text="coffee.jpg")
+    astronaut = teach.locator(".itdf-review-card", has_text="astronaut.jpg")
+    assert cat.locator(".itdf-learned-chip").inner_text() == "cosy 0.93"
+    assert astronaut.locator(".itdf-learned-chip").inner_text() == "cosy? 0.30"  # a guess, marked
+    chip_style = cat.locator(".itdf-learned-chip").evaluate("e => getComputedStyle(e).borderTopStyle")
+    assert chip_style == "dashed"
+    teach.screenshot(path=str(ARTIFACTS / "lab_learned_before.png"))
+
+    cat.locator(".itdf-learned-accept").click()
+    coffee.locator(".itdf-learned-reject").click()
+    saved_file = lab["root"] / "learned.json"
+    deadline = time.monotonic() + WAIT / 1000
+    while True:
+        edits = (json.loads(saved_file.read_text(encoding="utf-8"))["edits"] if saved_file.exists() else {})
+        by_image = {Path(e["image"]).name: e for e in edits.values()}
+        if len(by_image) == 2 and "rejected" in by_image.get("coffee.jpg", {}):
+            break
+        assert time.monotonic() < deadline, edits
+        time.sleep(0.2)
+    assert by_image["chelsea_cat.jpg"]["accepted"] == ["cosy"] and "cosy" in by_image["chelsea_cat.jpg"]["tags"]
+    assert by_image["coffee.jpg"]["rejected"] == ["shop"]
+    # The accepted label is now one of the card's tags; neither chip is left to decide.
+    pg.wait_for_function("""() => [...document.querySelectorAll('.itdf-review-card')].some(c =>
+        /chelsea_cat/.test(c.textContent) && !c.querySelector('.itdf-learned-chip')
+        && /cosy ✕/.test(c.textContent))""", timeout=WAIT)
+    assert coffee.locator(".itdf-learned-chip").count() == 0
+
+    assert teach.get_by_role("button", name="label these next").is_disabled()  # no model yet
+    teach.get_by_role("button", name="learn again").click()
+    pg.wait_for_function("""() => [...document.querySelectorAll('.itdf-review-info')].some(e =>
+        /learned 2 label\\(s\\) from 1 labelled image/.test(e.textContent))""", timeout=WAIT)
+    assert teach.get_by_role("button", name="label these next").is_enabled()
+    teach.screenshot(path=str(ARTIFACTS / "lab_learned_after.png"))

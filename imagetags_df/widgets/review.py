@@ -542,6 +542,7 @@ class Review:
         self._status = (f"learned {len(report)} label(s) from {int(frame['label'].notna().sum()):,} labelled "
                         f"image(s); {int(report['threshold'].notna().sum())} sure enough to show without '?'")
         if self._widget is not None:
+            self.next_button.disabled = False
             self._show_page()
         return model
 
@@ -592,10 +593,13 @@ class Review:
             self._w_cards = w.Box(layout=w.Layout(flex_flow="row wrap"))
             bar = [self._w_prev, self._w_next, self._w_info]
             if self.has_learned:
-                self.next_button = w.Button(description="label these next", layout=w.Layout(width="auto"),
+                self.next_button = w.Button(description="label these next",
+                                            layout=w.Layout(width="auto", min_width="128px"),
                                             tooltip="show first the images the model would learn most from")
-                self.learn_button = w.Button(description="learn again", layout=w.Layout(width="auto"),
+                self.learn_button = w.Button(description="learn again",
+                                             layout=w.Layout(width="auto", min_width="96px"),
                                              tooltip="learn from the labels, accepts and rejects so far")
+                self.next_button.disabled = self.model is None  # until "learn again" makes one
                 self.next_button.on_click(lambda _: self.label_next(self.n))
                 self.learn_button.on_click(lambda _: self.learn_again())
                 bar = [self._w_prev, self._w_next, self.next_button, self.learn_button, self._w_info]

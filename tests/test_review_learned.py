@@ -154,3 +154,26 @@ def test_a_review_without_learned_labels_is_unchanged(photos, tmp_path):
     assert not rv.has_learned
     assert all(not c.learned and c.learned_box not in c.box.children for c in rv.cards)
     assert "learned_accepted" not in rv.result().columns
+
+
+def test_a_review_with_a_model_predicts_only_the_pages_shown(photos, model, tmp_path):
+    """A review of a big frame must not embed every image up front: one page at a time."""
+    df, _ = photos
+    predicted_rows: list[int] = []
+    real_predict = model.predict
+
+    def counting_predict(frame, **kwargs):
+        predicted_rows.append(len(frame))
+        return real_predict(frame, **kwargs)
+
+    model.predict = counting_predict
+    try:
+        rv = review(df, path=tmp_path / "labels.json", model=model, labels="label", n=4)
+        assert predicted_rows == []
+        assert len(rv.cards) == 4 and predicted_rows == [4]
+        rv.page(1)
+        assert predicted_rows == [4, 4]
+        rv.page(0)  # shown before: nothing predicted again
+        assert predicted_rows == [4, 4]
+    finally:
+        del model.predict

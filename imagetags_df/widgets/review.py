@@ -243,14 +243,14 @@ class Review:
         if self.labels_col is not None and self.labels_col not in df.columns:
             raise ConfigurationError(f"labels column {self.labels_col!r} not found; the frame has "
                                      f"{', '.join(map(str, df.columns))}")
-        self._learned: list[Any] = []
-        self._scores: list[Any] = []
+        #: Row position -> learned labels / scores: from the frame's columns, or predicted a
+        #: page at a time (a review of a million rows embeds only what is shown).
+        self._learned: dict[int, Any] = {}
+        self._scores: dict[int, Any] = {}
         if "learned" in df.columns:
-            self._learned = df["learned"].tolist()
-            self._scores = (df["learned_scores"].tolist() if "learned_scores" in df.columns
-                            else [None] * len(df))
-        elif model is not None:
-            self._predict()
+            self._learned = dict(enumerate(df["learned"].tolist()))
+            self._scores = dict(enumerate(df["learned_scores"].tolist() if "learned_scores" in df.columns
+                                          else [None] * len(df)))
 
     def _load(self, images: list[str]) -> None:
         saved = _read_review_file(self.path)
@@ -290,11 +290,14 @@ class Review:
         """True when there are learned labels to show (a model, or ``learned`` columns)."""
         return bool(self._learned) or self.model is not None
 
-    def _predict(self) -> None:
-        frame = self._df[[self.col]].reset_index(drop=True)
+    def _predict(self, positions: list[int]) -> None:
+        missing = [p for p in positions if p not in self._learned]
+        if self.model is None or not missing:
+            return
+        frame = self._df[[self.col]].iloc[missing].reset_index(drop=True)
         out = self.model.predict(frame, col=self.col)
-        self._learned = out["learned"].tolist()
-        self._scores = out["learned_scores"].tolist()
+        for p, learned, scores in zip(missing, out["learned"].tolist(), out["learned_scores"].tolist()):
+            self._learned[p], self._scores[p] = learned, scores
 
     def accepted_of(self, pos: int) -> list[str]:
         entry = self._edits.get(self._keys[pos])
@@ -309,9 +312,10 @@ class Review:
         sure)``, most likely first; ``sure`` is False for the best guess of a row the model
         emits nothing for (still worth a click either way). Accepted, rejected and labels the
         row already has as tags are not shown again."""
-        if not self._learned or pos >= len(self._learned):
+        self._predict([pos])
+        if pos not in self._learned:
             return []
-        learned, scores = self._learned[pos], self._scores[pos]
+        learned, scores = self._learned[pos], self._scores.get(pos)
         scores = scores if isinstance(scores, dict) else {}
         done = {t.casefold() for t in [*(self.tags_of(pos) or []), *self.rejected_of(pos),
                                        *self.accepted_of(pos)]}
@@ -483,7 +487,7 @@ class Review:
 
     def _label_names(self) -> set[str]:
         names = set(self.model.labels) if self.model is not None else set()
-        for scores in self._scores:
+        for scores in self._scores.values():
             if isinstance(scores, dict):
                 names |= set(scores)
         if self.labels_col is not None:
@@ -537,7 +541,7 @@ class Review:
             kwargs = {"cache_dir": self.model.cache_dir, "min_precision": self.model.min_precision}
         model = learn(frame, labels="label", col=self.col, rejected="rejected", progress=False, **kwargs)
         self.model = model
-        self._predict()
+        self._learned, self._scores = {}, {}
         report = model.report()
         self._status = (f"learned {len(report)} label(s) from {int(frame['label'].notna().sum()):,} labelled "
                         f"image(s); {int(report['threshold'].notna().sum())} sure enough to show without '?'")
@@ -609,7 +613,10 @@ class Review:
 
     def _show_page(self) -> None:
         start = self._page * self.n
-        self._cards = [_Card(self, p) for p in self._order[start:start + self.n]]
+        shown = self._order[start:start + self.n]
+        if self.has_learned:
+            self._predict(shown)  # one pass for the page, not one per card
+        self._cards = [_Card(self, p) for p in shown]
         self._w_cards.children = [c.box for c in self._cards]
         self._w_prev.disabled = self._page == 0
         self._w_next.disabled = self._page >= self.pages - 1

@@ -336,7 +336,8 @@ class ImageTagsAccessor:
     @_adapts(widgets.preview, DATAFRAME_METHODS)
     def preview(self, n: int = 24, tags: str | Iterable[str] | None = None, page: int = 0,
                 col: str | None = None, thumb_size: int = 160, tags_col: str = "tags",
-                min_score: float = 0.0, sort: Literal["row", "score"] = "row") -> widgets.Gallery:
+                min_score: float = 0.0, sort: Literal["row", "score"] = "row",
+                group_by: str | None = None, group: Any = None) -> widgets.Gallery:
         """Thumbnail gallery with tag chips; displays as a widget in Jupyter.
 
         >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"], "tags": [["cat"]]})
@@ -345,7 +346,7 @@ class ImageTagsAccessor:
         """
         return widgets.preview(self._obj, n=n, tags=tags, page=page, col=col,
                                thumb_size=thumb_size, tags_col=tags_col, min_score=min_score,
-                               sort=sort)
+                               sort=sort, group_by=group_by, group=group)
 
     @_adapts(widgets.review, DATAFRAME_METHODS)
     def review(self, path: str | os.PathLike[str], col: str | None = None, n: int = 12,

@@ -248,3 +248,14 @@ def test_the_halves_of_a_blank_picture_are_not_one_picture(tmp_path):
     right.save(tmp_path / "r.png")
     out = duplicates(pd.DataFrame({"path": [str(tmp_path / "l.png"), str(tmp_path / "r.png")]}), cache_dir=False)
     assert out["dup_group"].isna().all()
+
+
+def test_preview_one_cluster_at_a_time(tmp_path):
+    df = pd.DataFrame({"path": [str(SAMPLES / n) for n in PHOTOS], "tags": [["a"]] * 3 + [["b"]] * 3})
+    out = df.imagetags.clusters(n=2, cache_dir=tmp_path / "cache")
+    first = out.imagetags.preview(group_by="cluster")
+    assert set(first.page_rows().tolist()) == set(range(int((out["cluster"] == 0).sum())))
+    second = out.imagetags.preview(group_by="cluster", group=1)
+    assert second.rows == int((out["cluster"] == 1).sum())
+    with pytest.raises(ConfigurationError, match="clusters"):
+        df.imagetags.preview(group_by="cluster")

@@ -355,8 +355,12 @@ class Gallery:
 
 def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = None,
             page: int = 0, col: str | None = None, thumb_size: int = 160,
-            tags_col: str = "tags", min_score: float = 0.0, sort: Sort = "row") -> Gallery:
+            tags_col: str = "tags", min_score: float = 0.0, sort: Sort = "row",
+            group_by: str | None = None, group: Any = None) -> Gallery:
     """A gallery of ``n`` thumbnails per page with titles, tag chips and row errors.
+
+    ``group_by`` (a column such as ``cluster`` from ``clusters()`` or ``dup_group``) shows one
+    group at a time: ``group`` (default: the first group, in sorted order).
 
     ``tags`` shows only rows carrying all of them (case ignored); ``min_score`` hides tags
     scored below it (``tag_scores``) and ``sort="score"`` puts the most confident rows
@@ -376,6 +380,26 @@ def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = No
     ['cat']
     >>> preview(df, sort="score").page_rows().tolist()
     [1, 0]
+    >>> preview(df.assign(cluster=[1, 0]), group_by="cluster").page_rows().tolist()
+    [0]
     """
+    if group_by is not None:
+        df = _one_group(df, group_by, group)
     return Gallery(df, n=n, tags=tags, page=page, col=col, thumb_size=thumb_size, tags_col=tags_col,
                    min_score=min_score, sort=sort)
+
+
+def _one_group(df: pd.DataFrame, group_by: str, group: Any) -> pd.DataFrame:
+    """The rows of one group of ``df[group_by]`` (the first in sorted order by default)."""
+    from .._exceptions import ConfigurationError
+
+    if group_by not in df.columns:
+        raise ConfigurationError(f"group_by column {group_by!r} is not in the frame; for clusters run "
+                                 "df = df.imagetags.clusters() first")
+    groups = sorted(df[group_by].dropna().unique().tolist())
+    if not groups:
+        raise ConfigurationError(f"column {group_by!r} holds no groups")
+    chosen = groups[0] if group is None else group
+    if chosen not in groups:
+        raise ConfigurationError(f"group {chosen!r} is not in column {group_by!r}; groups: {groups[:20]}")
+    return df[df[group_by] == chosen]

@@ -337,7 +337,8 @@ class ImageTagsAccessor:
     def preview(self, n: int = 24, tags: str | Iterable[str] | None = None, page: int = 0,
                 col: str | None = None, thumb_size: int = 160, tags_col: str = "tags",
                 min_score: float = 0.0, sort: Literal["row", "score"] = "row",
-                group_by: str | None = None, group: Any = None) -> widgets.Gallery:
+                group_by: str | None = None, group: Any = None,
+                cache_dir: str | os.PathLike | bool | None = None) -> widgets.Gallery:
         """Thumbnail gallery with tag chips; displays as a widget in Jupyter.
 
         >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg"], "tags": [["cat"]]})
@@ -346,7 +347,7 @@ class ImageTagsAccessor:
         """
         return widgets.preview(self._obj, n=n, tags=tags, page=page, col=col,
                                thumb_size=thumb_size, tags_col=tags_col, min_score=min_score,
-                               sort=sort, group_by=group_by, group=group)
+                               sort=sort, group_by=group_by, group=group, cache_dir=cache_dir)
 
     @_adapts(widgets.review, DATAFRAME_METHODS)
     def review(self, path: str | os.PathLike[str], col: str | None = None, n: int = 12,

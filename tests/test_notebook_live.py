@@ -4,8 +4,8 @@ A JupyterLab server (from the ``[test]`` extra) is started on 127.0.0.1 with a t
 root, settings and runtime folder; a scratch notebook tags a few sample photos plus a file
 that is not an image and one that is missing, and shows a gallery and a review widget.
 Playwright, on Debian's Chromium, then does what a user does: types a tag and presses
-Enter, clicks a chip, enlarges an image, moves the score threshold, picks an order, opens
-an error's details and edits a review. Every click runs the widgets' Python in the live
+Enter, clicks a chip, asks for more like one image, enlarges an image, moves the score
+threshold, picks an order, opens an error's details and edits a review. Every click runs the widgets' Python in the live
 kernel, and every check reads what the page shows.
 
 This is the check for what the saved-state export (tests/test_notebook.py) cannot show:
@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from imagetags_df.server.testing import free_port
@@ -209,6 +210,29 @@ def test_enter_in_the_tag_box_filters_and_chips_filter_by_their_tag(page):
     pg.locator(".itdf-gallery-widget .itdf-card .itdf-chip", has_text=re.compile(r"^coffee$")).first.click()
     _wait_summary(pg, r"^images 1–8 of 8 · page 1/1$")
     _wait_cards(pg, 8)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_more_like_this_shows_the_look_alikes_then_all(page):
+    from imagetags_df.lookalikes import similar
+
+    pg = page
+    gallery = pg.locator(".itdf-gallery-widget")
+    # the two rows without an image have no button
+    assert gallery.get_by_role("button", name="more like this").count() == 6
+    gallery.locator(".itdf-card", has_text="chelsea_cat.jpg").get_by_role("button", name="more like this").click()
+    _wait_summary(pg, r"like \[0\] chelsea_cat\.jpg")
+    # The same search made here, on the photos alone: the failed rows can be no one's look-alike.
+    photos = pd.DataFrame({"path": [str(SAMPLES / name) for name in PHOTOS]})
+    expected = ["chelsea_cat.jpg"] + [PHOTOS[p] for p in similar(photos, 0, k=11, cache_dir=False).index]
+    texts = _wait_cards(pg, 6)
+    assert [next(n for n in PHOTOS if n in t) for t in texts] == expected, texts
+    assert "similarity" not in texts[0] and all(re.search(r"similarity 0\.\d\d", t) for t in texts[1:])
+    _shot(pg, "lab_gallery_more_like.png")
+    pg.get_by_role("button", name="✕ show all").click()
+    _wait_summary(pg, r"^images 1–8 of 8 · page 1/1$")
+    assert "similarity" not in " ".join(_wait_cards(pg, 8))
 
 
 @pytest.mark.browser

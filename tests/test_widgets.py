@@ -18,6 +18,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -504,3 +505,47 @@ def test_review_file_gets_the_umask_and_added_tags_are_spelled_like_the_tagger(f
     rd.add_tag(0, "katze")
     rd.add_tag(0, "Kätzchen")
     assert rd.tags_of(0) == ["Katze", "Haustier", "Kätzchen"]
+
+
+def test_more_like_this_shows_the_query_then_its_look_alikes(tmp_path):
+    names = ["chelsea_cat.jpg", "coffee.jpg", "dogs.jpg", "astronaut.jpg", "grace_hopper.jpg",
+             "motorcycle.jpg", "rocket.jpg", "flower.jpg"]
+    paths = [str(REPO / "data" / "samples" / n) for n in names] + [str(tmp_path / "missing.jpg")]
+    df = pd.DataFrame({"path": paths}, index=[f"p{i}" for i in range(len(paths))])
+    cache = tmp_path / "cache"
+    g = df.imagetags.preview(n=12, cache_dir=cache)
+    view = g.view
+    assert view.show_all.layout.display == "none"
+    # every photo has the button; the missing file has nothing to compare
+    assert [c.more.layout.display for c in view.cards] == [None] * 8 + ["none"]
+    assert not cache.exists()
+    view.cards[0].more.click()                       # the cat
+    rows = g.page_rows().tolist()
+    # The order, worked out here from the embeddings themselves: cosine of their signed
+    # square roots (the look-alikes' measure), largest first.
+    emb = np.stack(df.iloc[:8].imagetags.embed(cache_dir=cache, progress=False)["embedding"].tolist())
+    emb = np.sign(emb) * np.sqrt(np.abs(emb))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    cosine = {p: float(emb[0] @ emb[p]) for p in range(1, 8)}
+    assert rows == [0, *sorted(cosine, key=lambda p: -cosine[p])]
+    assert rows[1] == names.index("dogs.jpg")        # a cat is most like the dogs, as a user would say
+    assert g.like == 0 and g.similarity(0) is None
+    assert [round(g.similarity(p), 4) for p in rows[1:]] == [round(cosine[p], 4) for p in rows[1:]]
+    assert any(cache.iterdir())                      # the gallery's cache_dir holds the embeddings
+    assert [c.pos for c in view.cards] == rows
+    assert "similarity 0." in view.cards[1].meta.value and "similarity" not in view.cards[0].meta.value
+    assert "like [p0] chelsea_cat.jpg" in view.info.value and view.show_all.layout.display is None
+    assert "like [p0] chelsea_cat.jpg" in g.html() and "similarity 0." in g.html()
+    view.show_all.click()                            # back to every row
+    assert g.like is None and g.page_rows().tolist() == list(range(9))
+    assert view.show_all.layout.display == "none" and "like" not in view.info.value
+    assert all("similarity" not in c.meta.value for c in view.cards)
+    # k neighbours; a new tag filter (or its clear) also leaves the look-alikes
+    assert g.more_like(2, k=3).page_rows().tolist()[0] == 2 and g.rows == 4
+    g.filter(None)
+    assert g.like is None and g.rows == 9
+    with pytest.raises(ConfigurationError, match="no embedding"):
+        g.more_like(8)
+    # A repeated index still finds the card's own row, not the first one of that label.
+    same = widgets.preview(df.set_axis(["x"] * 9), cache_dir=cache).more_like(3, k=3).page_rows().tolist()
+    assert same == g.more_like(3, k=3).page_rows().tolist() and same[0] == 3

@@ -1,5 +1,5 @@
 """A paged thumbnail gallery: tag chips, the errors of failed rows, filters by tag and by
-confidence, and an enlarged view of one image.
+confidence, an enlarged view of one image, and the rows most like one image.
 
 :class:`Gallery` holds what is shown (filter, score threshold, order, page) and renders it
 as static HTML; :mod:`.gallery_view` is its live ipywidgets control.
@@ -41,12 +41,14 @@ class Gallery:
     when ipywidgets is installed, with the static grid of :meth:`html` alongside as the
     ``text/html`` fallback. The same is reachable in code: ``gallery.filter(["cat"])``,
     ``gallery.threshold(0.5)``, ``gallery.sort("score")``, ``gallery.page(2)``,
-    ``gallery.enlarge(pos)``.
+    ``gallery.enlarge(pos)``, ``gallery.more_like(pos)`` (``gallery.more_like(None)`` shows
+    all rows again).
     """
 
     def __init__(self, df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = None,
                  page: int = 0, col: str | None = None, thumb_size: int = 160,
-                 tags_col: str = "tags", min_score: float = 0.0, sort: Sort = "row") -> None:
+                 tags_col: str = "tags", min_score: float = 0.0, sort: Sort = "row",
+                 cache_dir: str | os.PathLike[str] | bool | None = None) -> None:
         if n < 1:
             raise ConfigurationError(f"n must be at least 1, got {n}")
         self._df = df  # read-only: a gallery never copies or changes the frame
@@ -54,6 +56,8 @@ class Gallery:
         self.n = int(n)
         self.thumb_size = int(thumb_size)
         self.tags_col = tags_col
+        # Where "more like this" finds and keeps the embeddings (generate's cache_dir).
+        self.cache_dir = cache_dir
         self._has_tags = tags_col in df.columns
         self._thumbs: OrderedDict[Any, tuple[bytes | None, tuple[str, str] | None]] = OrderedDict()
         self._lists: list[list[str] | None] | None = None
@@ -66,6 +70,8 @@ class Gallery:
         self._rows = np.arange(len(df))
         self._page = 0
         self.enlarged: int | None = None
+        self._like: int | None = None
+        self._similarity: dict[int, float] = {}
         self._select(tags, min_score, sort)
         self.page(page)
 
@@ -127,6 +133,52 @@ class Gallery:
     def order(self) -> Sort:
         return self._sort
 
+    @property
+    def like(self) -> int | None:
+        """The row position whose look-alikes are shown (None: the rows of the filter)."""
+        return self._like
+
+    def similarity(self, pos: int) -> float | None:
+        """Row ``pos``'s similarity to the :attr:`like` row (None when not one of its look-alikes)."""
+        return self._similarity.get(pos)
+
+    def has_image(self, pos: int) -> bool:
+        """True when row ``pos``'s image can be read (its thumbnail could be made)."""
+        return self.thumb(pos)[0] is not None
+
+    def more_like(self, pos: int | None, k: int | None = None) -> Gallery:
+        """Show row position ``pos`` first, then the ``k`` rows most like it (default: the
+        rest of a page), most similar first, by :func:`imagetags_df.lookalikes.similar` with
+        the gallery's ``cache_dir``. ``None`` shows the rows of the tag filter again, as does
+        any new filter, threshold or order.
+
+        >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg",
+        ...                             "data/samples/dogs.jpg"]})
+        >>> g = preview(df, cache_dir=False).more_like(0, k=1)
+        >>> g.page_rows().tolist()
+        [0, 2]
+        >>> g.more_like(None).page_rows().tolist()
+        [0, 1, 2]
+        """
+        if pos is None:
+            return self._select(self._filter, self._min_score, self._sort)
+        if not 0 <= int(pos) < len(self._df):
+            raise ConfigurationError(f"row position {pos} is outside the frame (0..{len(self._df) - 1})")
+        pos = int(pos)
+        k = self.n - 1 if k is None else k
+        from ..lookalikes import similar
+
+        # similar() takes a row label; a repeated index would make one label name several
+        # rows, so such a frame is searched by position.
+        frame = self._df if self._df.index.is_unique else self._df.reset_index(drop=True)
+        out = similar(frame, frame.index[pos], k=max(1, int(k)), col=self.col, cache_dir=self.cache_dir)
+        found = frame.index.get_indexer(out.index)
+        self._similarity = {int(p): float(s) for p, s in zip(found, out["similarity"])}
+        self._rows = np.asarray([pos, *(int(p) for p in found)], dtype=np.int64)
+        self._like, self._hidden, self._page = pos, 0, 0
+        self._refresh()
+        return self
+
     def filter(self, tags: str | Iterable[str] | None) -> Gallery:
         """Show only rows carrying every tag in ``tags`` (a list, or one string of
         comma-separated tags; None or "" shows all rows). Case is ignored, as in
@@ -161,6 +213,7 @@ class Gallery:
         if sort not in _SORTS:
             raise ConfigurationError(f"sort must be one of {_SORTS}, got {sort!r}")
         self._filter, self._min_score, self._sort = wanted, float(min_score), sort
+        self._like, self._similarity = None, {}
         want = {t.casefold() for t in wanted}
         if want:
             # Row positions, not index labels (the index may repeat), and no copy of the
@@ -259,6 +312,11 @@ class Gallery:
     def row_label(self, pos: int) -> str:
         return f"[{self._df.index[pos]}] {label_text(self.image_value(pos))}"
 
+    def card_label(self, pos: int) -> str:
+        """The card's label: :meth:`row_label`, and its similarity among look-alikes."""
+        sim = self._similarity.get(pos)
+        return self.row_label(pos) + ("" if sim is None else f" · similarity {sim:.2f}")
+
     def row_text(self, pos: int, column: str) -> str:
         return cell_text(self._df.iloc[pos].get(column)) if column in self._df.columns else ""
 
@@ -270,7 +328,7 @@ class Gallery:
         error = self.row_error(pos)
         if problem and error:  # the row's own message already says what is wrong
             problem = ("", problem[1])
-        return card_html(self.row_label(pos), data_uri(jpeg) if jpeg else None, problem,
+        return card_html(self.card_label(pos), data_uri(jpeg) if jpeg else None, problem,
                          self.row_text(pos, "title"), self.shown_tags(pos), error,
                          self.thumb_size, self.row_scores(pos))
 
@@ -285,6 +343,8 @@ class Gallery:
             last = first + len(self.page_rows()) - 1
             shown = f"images {first:,}–{last:,} of {len(self._rows):,}"
         text = f"{shown} · page {self._page + 1}/{self.pages}"
+        if self._like is not None:
+            text += f" · like {self.row_label(self._like)}, then the most similar first"
         if self._filter:
             text += f" · tags: {', '.join(self._filter)}"
         if self._min_score > 0:
@@ -356,7 +416,8 @@ class Gallery:
 def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = None,
             page: int = 0, col: str | None = None, thumb_size: int = 160,
             tags_col: str = "tags", min_score: float = 0.0, sort: Sort = "row",
-            group_by: str | None = None, group: Any = None) -> Gallery:
+            group_by: str | None = None, group: Any = None,
+            cache_dir: str | os.PathLike[str] | bool | None = None) -> Gallery:
     """A gallery of ``n`` thumbnails per page with titles, tag chips and row errors.
 
     ``group_by`` (a column such as ``cluster`` from ``clusters()`` or ``dup_group``) shows one
@@ -367,7 +428,8 @@ def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = No
     first; ``page`` is 0-based. ``col`` names the image column (default: ``path``,
     ``image``, ... or the first column that holds images). Only the current page is ever
     turned into thumbnails. In Jupyter, click a chip to filter by its tag and "enlarge"
-    to see an image large.
+    to see an image large, "more like this" to see the rows most like it (their embeddings
+    are kept in ``cache_dir``, as with ``generate``: None the default cache, False none).
 
     >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg"],
     ...                    "tags": [["cat", "pet"], ["coffee", "drink"]],
@@ -386,7 +448,7 @@ def preview(df: pd.DataFrame, n: int = 24, tags: str | Iterable[str] | None = No
     if group_by is not None:
         df = _one_group(df, group_by, group)
     return Gallery(df, n=n, tags=tags, page=page, col=col, thumb_size=thumb_size, tags_col=tags_col,
-                   min_score=min_score, sort=sort)
+                   min_score=min_score, sort=sort, cache_dir=cache_dir)
 
 
 def _one_group(df: pd.DataFrame, group_by: str, group: Any) -> pd.DataFrame:

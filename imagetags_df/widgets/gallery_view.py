@@ -1,7 +1,8 @@
 """The live gallery control: ipywidgets around a :class:`~.gallery.Gallery`.
 
 Everything the user can do here is a call on the gallery (``filter``, ``toggle``,
-``threshold``, ``sort``, ``page``, ``enlarge``); the view only draws the gallery's state.
+``threshold``, ``sort``, ``page``, ``enlarge``, ``more_like``); the view only draws the
+gallery's state.
 Each card is made of widgets rather than one HTML string so that a tag chip is a real
 button (a click runs Python, which filters) and the thumbnail is an ``Image`` widget.
 Card widgets are kept from page to page and refilled, so paging creates only the chips.
@@ -59,7 +60,14 @@ class _CardSlot:
                                 layout=w.Layout(width="auto", height="24px", margin="2px 0 0 0"))
         self.enlarge.add_class("itdf-enlarge")
         self.enlarge.on_click(lambda _: self.pos is not None and view.gallery.enlarge(self.pos))
-        self.box = w.VBox([self.image_box, self.title, self.chip_box, self.error, self.meta, self.enlarge],
+        self.more = w.Button(description="more like this", tooltip="show the images most like this one",
+                             layout=w.Layout(width="auto", height="24px", margin="2px 0 0 0"))
+        self.more.add_class("itdf-more-like")
+        self.more.on_click(lambda _: self.pos is not None and view.gallery.more_like(self.pos))
+        # Both buttons at full width, side by side when the card is wide enough.
+        self.enlarge.layout.flex = self.more.layout.flex = "0 0 auto"
+        buttons = w.HBox([self.enlarge, self.more], layout=w.Layout(flex_flow="row wrap"))
+        self.box = w.VBox([self.image_box, self.title, self.chip_box, self.error, self.meta, buttons],
                           layout=w.Layout(width=f"{size + 24}px", padding="6px", margin="4px",
                                           border="1px solid #d0d7de"))
         self.box.add_class("itdf-card")
@@ -71,6 +79,8 @@ class _CardSlot:
             self.pos = pos
             jpeg, problem = g.thumb(pos)
             error = g.row_error(pos)
+            # A row without an image has nothing to compare.
+            self.more.layout.display = None if jpeg is not None else "none"
             if jpeg is not None:
                 self.image.value = jpeg
                 self.image_box.children = [self.image]
@@ -82,7 +92,10 @@ class _CardSlot:
             self.title.value = (f'<div class="itdf-title" style="{FONT_STYLE}{TITLE_STYLE}">'
                                 f"{html.escape(title)}</div>") if title else ""
             self.error.value = f'<div style="{FONT_STYLE}">{error_html(error)}</div>' if error else ""
-            self.meta.value = f'<div style="{FONT_STYLE}{META_STYLE}">{html.escape(g.row_label(pos))}</div>'
+        # The similarity changes with the query while the row stays.
+        meta = f'<div style="{FONT_STYLE}{META_STYLE}">{html.escape(g.card_label(pos))}</div>'
+        if self.meta.value != meta:
+            self.meta.value = meta
         self._chips(w, g.shown_tags(pos) or [], g.row_scores(pos), {t.casefold() for t in g.tag_filter})
 
     def _chips(self, w: Any, tags: list[str], scores: dict[str, float], active: set[str]) -> None:
@@ -133,6 +146,9 @@ class GalleryView:
         self.clear = w.Button(description="✕ all tags", tooltip="clear the tag filter",
                               layout=w.Layout(width="auto"))
         self.clear.on_click(lambda _: g.filter(None))
+        self.show_all = w.Button(description="✕ show all", tooltip="back from the look-alikes to every row",
+                                 layout=w.Layout(width="auto"))
+        self.show_all.on_click(lambda _: g.more_like(None))
         self.min_score = w.FloatSlider(value=g.min_score, min=0.0, max=1.0, step=0.05, description="min score",
                                        continuous_update=False, readout_format=".2f",
                                        style={"description_width": "initial"}, layout=w.Layout(width="250px"))
@@ -143,7 +159,8 @@ class GalleryView:
         if not g.has_scores:  # nothing to threshold or sort by
             self.min_score.layout.display = self.order.layout.display = "none"
         self.info = w.HTML()
-        controls = w.HBox([self.prev, self.next, self.tag_box, self.clear, self.min_score, self.order],
+        controls = w.HBox([self.prev, self.next, self.tag_box, self.clear, self.show_all, self.min_score,
+                           self.order],
                           layout=w.Layout(align_items="center", flex_flow="row wrap"))
         self.slots: list[_CardSlot] = []
         self.grid = w.Box(layout=w.Layout(display="flex", flex_flow="row wrap"))
@@ -185,6 +202,7 @@ class GalleryView:
             if [t.casefold() for t in parse_tags(self.tag_box.value)] != [t.casefold() for t in g.tag_filter]:
                 self.tag_box.value = text
             self.clear.layout.display = None if g.tag_filter else "none"
+            self.show_all.layout.display = None if g.like is not None else "none"
             if not math.isclose(self.min_score.value, g.min_score):
                 self.min_score.value = g.min_score
             if self.order.value != g.order:

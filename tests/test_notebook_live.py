@@ -340,7 +340,8 @@ def test_learned_labels_accepted_rejected_and_learned_again_in_lab(page, lab):
     pg.wait_for_function("""() => [...document.querySelectorAll('.itdf-review-card')].some(c =>
         /chelsea_cat/.test(c.textContent) && !c.querySelector('.itdf-learned-chip')
         && /cosy ✕/.test(c.textContent))""", timeout=WAIT)
-    assert coffee.locator(".itdf-learned-chip").count() == 0
+    # the file is written before the cards are redrawn: wait for the coffee card's update too
+    coffee.locator(".itdf-learned-chip").wait_for(state="detached", timeout=WAIT)
 
     assert teach.get_by_role("button", name="label these next").is_disabled()  # no model yet
     teach.get_by_role("button", name="learn again").click()

@@ -511,7 +511,9 @@ def test_more_like_this_shows_the_query_then_its_look_alikes(tmp_path):
     names = ["chelsea_cat.jpg", "coffee.jpg", "dogs.jpg", "astronaut.jpg", "grace_hopper.jpg",
              "motorcycle.jpg", "rocket.jpg", "flower.jpg"]
     paths = [str(REPO / "data" / "samples" / n) for n in names] + [str(tmp_path / "missing.jpg")]
-    df = pd.DataFrame({"path": paths}, index=[f"p{i}" for i in range(len(paths))])
+    animals = {"chelsea_cat.jpg", "dogs.jpg"}
+    df = pd.DataFrame({"path": paths, "tags": [["animal"] if n in animals else ["thing"] for n in names] + [None]},
+                      index=[f"p{i}" for i in range(len(paths))])
     cache = tmp_path / "cache"
     g = df.imagetags.preview(n=12, cache_dir=cache)
     view = g.view
@@ -544,6 +546,13 @@ def test_more_like_this_shows_the_query_then_its_look_alikes(tmp_path):
     assert g.more_like(2, k=3).page_rows().tolist()[0] == 2 and g.rows == 4
     g.filter(None)
     assert g.like is None and g.rows == 9
+    # From a tag filter: the look-alikes come from the whole frame, and "show all" goes back
+    # to the filter's rows.
+    g.filter("animal")
+    view.cards[0].more.click()
+    assert g.page_rows().tolist() == rows and "tags:" not in view.info.value
+    view.show_all.click()
+    assert g.page_rows().tolist() == [0, 2] and g.tag_filter == ["animal"] and "tags: animal" in view.info.value
     with pytest.raises(ConfigurationError, match="no embedding"):
         g.more_like(8)
     # A repeated index still finds the card's own row, not the first one of that label.

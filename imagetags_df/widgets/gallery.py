@@ -149,8 +149,8 @@ class Gallery:
     def more_like(self, pos: int | None, k: int | None = None) -> Gallery:
         """Show row position ``pos`` first, then the ``k`` rows most like it (default: the
         rest of a page), most similar first, by :func:`imagetags_df.lookalikes.similar` with
-        the gallery's ``cache_dir``. ``None`` shows the rows of the tag filter again, as does
-        any new filter, threshold or order.
+        the gallery's ``cache_dir``. The look-alikes come from the whole frame; ``None`` goes
+        back to the rows of the tag filter, as does any new filter, threshold or order.
 
         >>> df = pd.DataFrame({"path": ["data/samples/chelsea_cat.jpg", "data/samples/coffee.jpg",
         ...                             "data/samples/dogs.jpg"]})
@@ -344,7 +344,12 @@ class Gallery:
             shown = f"images {first:,}–{last:,} of {len(self._rows):,}"
         text = f"{shown} · page {self._page + 1}/{self.pages}"
         if self._like is not None:
+            # Look-alikes come from the whole frame, by similarity: the tag filter and the
+            # order wait for "show all", so they are not named here.
             text += f" · like {self.row_label(self._like)}, then the most similar first"
+            if self._min_score > 0:
+                text += f" · tags scored ≥ {self._min_score:.2f}"
+            return text
         if self._filter:
             text += f" · tags: {', '.join(self._filter)}"
         if self._min_score > 0:

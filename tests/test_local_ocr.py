@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import io
+import re
 import socket
 
 import pytest
@@ -11,6 +12,7 @@ from conftest import prepared
 from PIL import Image, ImageDraw, ImageFont
 
 from imagetags_df._exceptions import ConfigurationError
+from imagetags_df._install import pip_install
 from imagetags_df._types import PreparedImage
 from imagetags_df.backends.local import LocalBackend
 from imagetags_df.backends.local.vocab import get_vocabulary
@@ -44,7 +46,8 @@ def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ConfigurationError, match=r"imagetags-df\[ocr\]"):
+    # The hint is the pip command for this copy as installed: from a checkout, pip install -e ".[ocr]".
+    with pytest.raises(ConfigurationError, match=re.escape(pip_install("ocr"))):
         LocalBackend(ocr=True)
 
 

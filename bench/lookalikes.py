@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from imagetags_df.testing.copies import halves, near_copies
+from imagetags_df.testing.copies import write_copies
 
 
 def peak_mb() -> int:
@@ -42,25 +42,16 @@ def build_set(n: int, where: Path) -> pd.DataFrame:
     from load import load
 
     photos = load().head(n)
-    rows = []
-    for path in photos["path"]:
-        im = Image.open(path)
-        im.load()
-        im = im.convert("RGB")
-        im.thumbnail((1600, 1600))
-        stem = Path(path).stem
-        orig = where / f"{stem}__orig.png"
-        im.save(orig)
-        rows.append((str(orig), stem, "orig"))
-        for kind, copy in near_copies(im).items():
-            p = where / f"{stem}__{kind}.{'png' if kind == 'png' else 'jpg'}"
-            copy.save(p, **({} if kind == "png" else {"quality": 95}))
-            rows.append((str(p), stem, kind))
-        for kind, half in halves(im).items():
-            p = where / f"{stem}__{kind}.jpg"
-            half.save(p, quality=95)
-            rows.append((str(p), f"{stem}:{kind}", kind))
-    return pd.DataFrame(rows, columns=["path", "picture", "kind"])
+
+    def pictures():
+        for path in photos["path"]:
+            im = Image.open(path)
+            im.load()
+            im = im.convert("RGB")
+            im.thumbnail((1600, 1600))
+            yield Path(path).stem, im
+
+    return write_copies(pictures(), where)
 
 
 def score(out: pd.DataFrame) -> tuple[float, int, dict[str, int], list[list[str]]]:

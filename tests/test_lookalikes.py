@@ -14,7 +14,7 @@ from imagetags_df._exceptions import ConfigurationError
 from imagetags_df.lookalikes import clusters, duplicates, quality, similar
 from imagetags_df.lookalikes import index as _index
 from imagetags_df.lookalikes.match import features, overlap
-from imagetags_df.testing.copies import NEAR_KINDS, halves, near_copies
+from imagetags_df.testing.copies import NEAR_KINDS, halves, near_copies, write_copies
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 #: Photos with enough detail to be told apart, of different subjects.
@@ -30,23 +30,8 @@ def _open(name: str) -> Image.Image:
 @pytest.fixture(scope="module")
 def copies_frame(tmp_path_factory) -> pd.DataFrame:
     """Two photos, each with its nine near copies and its two halves, written as real files."""
-    d = tmp_path_factory.mktemp("copies")
-    rows = []
-    for name in ("china_temple.jpg", "motorcycle.jpg"):
-        im = _open(name)
-        stem = Path(name).stem
-        orig = d / f"{stem}.png"
-        im.save(orig)
-        rows.append((str(orig), stem, "orig"))
-        for kind, copy in near_copies(im).items():
-            p = d / f"{stem}_{kind}.{'png' if kind == 'png' else 'jpg'}"
-            copy.save(p, **({} if kind == "png" else {"quality": 95}))
-            rows.append((str(p), stem, kind))
-        for kind, half in halves(im).items():
-            p = d / f"{stem}_{kind}.jpg"
-            half.save(p, quality=95)
-            rows.append((str(p), f"{stem}:{kind}", kind))
-    return pd.DataFrame(rows, columns=["path", "picture", "kind"])
+    pictures = ((Path(name).stem, _open(name)) for name in ("china_temple.jpg", "motorcycle.jpg"))
+    return write_copies(pictures, tmp_path_factory.mktemp("copies"))
 
 
 @pytest.fixture(scope="module")

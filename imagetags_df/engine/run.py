@@ -193,6 +193,13 @@ class Run:
                 return None
         return True
 
+    async def _send_unless_held(self, job: Job, queue: asyncio.Queue, validate: bool) -> bool:
+        """Claim ``job`` and send it; True when another process holds it (its answer is awaited)."""
+        mine = self._claim(job)
+        if mine:
+            await self._produce(job, queue, validate)
+        return mine is False
+
     def _unclaim(self, digests: list[str]) -> None:
         keys = [k for k in (claim_key(*self.key_prefix, d) for d in digests) if k in self.held]
         if keys:
@@ -221,10 +228,7 @@ class Run:
             if claim_key(*self.key_prefix, job.digest) in held:
                 still.append(job)
                 continue
-            mine = self._claim(job)
-            if mine:
-                await self._produce(job, queue, validate)
-            elif mine is False:
+            if await self._send_unless_held(job, queue, validate):
                 still.append(job)
         return still
 
@@ -277,10 +281,7 @@ class Run:
         for job in self.jobs:
             if self.stop is not None or self.fatal is not None:
                 break
-            mine = self._claim(job)
-            if mine:
-                await self._produce(job, queue, validate)
-            elif mine is False:
+            if await self._send_unless_held(job, queue, validate):
                 waiting.append(job)
             if waiting and time.monotonic() - looked >= C.CLAIM_POLL_SECONDS:
                 waiting = await self._answered_elsewhere(waiting, queue, validate)

@@ -15,7 +15,10 @@ two different pictures, and neither is the whole.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable
+from pathlib import Path
 
+import pandas as pd
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 #: The transforms ``near_copies`` makes, each the same picture to a person.
@@ -60,3 +63,27 @@ def halves(im: Image.Image) -> dict[str, Image.Image]:
     w, h = im.size
     cut = round(w * 0.45)
     return {"left45": im.crop((0, 0, cut, h)), "right45": im.crop((w - cut, 0, w, h))}
+
+
+def write_copies(pictures: Iterable[tuple[str, Image.Image]], folder: Path) -> pd.DataFrame:
+    """Each ``(name, picture)`` saved in ``folder`` as PNG with its nine near copies and its two
+    halves: one row per file, with ``path``, ``picture`` (the name, or ``name:left45`` for a
+    half, which is a picture of its own) and ``kind`` (``orig``, a near kind, or the half's)."""
+    rows = []
+    for stem, im in pictures:
+        orig = folder / f"{stem}__orig.png"
+        im.save(orig)
+        rows.append((str(orig), stem, "orig"))
+        for kind, copy in near_copies(im).items():
+            if kind == "png":
+                p = folder / f"{stem}__{kind}.png"
+                copy.save(p)
+            else:
+                p = folder / f"{stem}__{kind}.jpg"
+                copy.save(p, quality=95)
+            rows.append((str(p), stem, kind))
+        for kind, half in halves(im).items():
+            p = folder / f"{stem}__{kind}.jpg"
+            half.save(p, quality=95)
+            rows.append((str(p), f"{stem}:{kind}", kind))
+    return pd.DataFrame(rows, columns=["path", "picture", "kind"])
